@@ -1,0 +1,60 @@
+//! The core of genius: the data model and the traits every part plugs into, and the study runner.
+//!
+//! - A [`SearchSpace`] is a product of categorical [`Dimension`]s with a canonical text form and an optional
+//!   constraint; an [`Architecture`] is one choice per dimension. [`SpaceExt`] gives every space sampling,
+//!   mutation, neighbours, cardinality and enumeration.
+//! - An [`Evaluator`] turns an architecture into an [`Evaluation`]: named metrics, of which the [`MetricSpec`] says
+//!   which one the search may see and which one is only reported, plus params, FLOPs and cost.
+//! - An [`Optimizer`] is driven ask/tell. It sees [`Observation`]s (search metrics only, never held-out ones), draws
+//!   randomness only from the injected [`SearchRng`], and does no IO.
+//! - A [`Study`] runs ask → evaluate → tell until its [`Budget`] is spent, writes the run log ([`run_log`]) and
+//!   resumes from it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use genius_core::testing::{ToySpace, ToyTable, UniformOptimizer};
+//! use genius_core::{Budget, SearchSpace, Study};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let space = Arc::new(ToySpace::new());
+//! let outcome = Study::new(space.clone(), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+//!     .seed(0)
+//!     .budget(Budget::evaluations(20))
+//!     .run()
+//!     .await?;
+//! let best = outcome.best().expect("a trial succeeded");
+//! println!("best {} with val_acc {}", space.format(&best.arch), best.evaluation.as_ref().unwrap().metrics["val_acc"]);
+//! # Ok::<(), genius_core::StudyError>(())
+//! # }).unwrap();
+//! ```
+
+mod architecture;
+mod budget;
+mod evaluation;
+mod metric;
+mod objective;
+mod observer;
+mod optimizer;
+pub mod rng;
+pub mod run_log;
+mod space;
+mod study;
+#[cfg(any(test, feature = "testing", doc))]
+pub mod testing;
+mod trial;
+
+pub use architecture::Architecture;
+pub use budget::{Budget, BudgetLimit, Spend, Usage};
+pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};
+pub use metric::{Direction, Metric, MetricSpec, Visibility};
+pub use objective::{Constraint, Objective, ObjectiveError};
+pub use observer::{Observer, StudyEvent};
+pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent};
+pub use rng::SearchRng;
+pub use run_log::{Flush, Recorded, RunHeader, RunLog};
+pub use space::{Dimension, ParseError, SearchSpace, SpaceExt, Violation, default_format, default_parse};
+pub use study::{DuplicatePolicy, StopReason, Study, StudyError, StudyOutcome, StudySettings, Summary};
+pub use trial::{Observation, Trial, TrialStatus};
+
+pub use async_trait::async_trait;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,85 @@
+//! Optimizers, driven ask/tell: asked for candidates given what the search may see, told the results.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{Architecture, Objective, Observation, SearchRng, SearchSpace, Usage};
+
+/// Something an optimizer wants recorded in the run directory's `events.jsonl`: a model call, a retry, a reply it
+/// had to repair. The runner writes it; the optimizer does no IO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerEvent {
+    /// What happened, e.g. `llm_call` or `repair`.
+    pub kind: String,
+    /// The details.
+    #[serde(default)]
+    pub data: serde_json::Value,
+    /// What it spent (summed into the study's budget).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub usage: Usage,
+}
+
+fn is_zero(u: &Usage) -> bool {
+    *u == Usage::default()
+}
+
+/// What an optimizer sees when asked: the space, the objective, the history so far (search metrics only), how much
+/// budget is left, the study's seeded generator, and a place to put events.
+pub struct AskContext<'a> {
+    /// The search space.
+    pub space: &'a dyn SearchSpace,
+    /// What is optimized.
+    pub objective: &'a Objective,
+    /// Every trial so far, in order, as the search may see it.
+    pub history: &'a [Observation],
+    /// Evaluations left in the budget, when it limits them.
+    pub remaining: Option<usize>,
+    /// The study's generator: the only source of randomness an optimizer may use.
+    pub rng: &'a mut SearchRng,
+    /// Events to record (drained by the runner after each ask).
+    pub events: &'a mut Vec<OptimizerEvent>,
+}
+
+impl AskContext<'_> {
+    /// Records an event.
+    pub fn emit(&mut self, kind: impl Into<String>, data: serde_json::Value, usage: Usage) {
+        self.events.push(OptimizerEvent { kind: kind.into(), data, usage });
+    }
+}
+
+/// Why an optimizer could not propose.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptimizerError {
+    /// Its settings are invalid (named field, what is allowed).
+    #[error("invalid optimizer setting: {0}")]
+    Settings(String),
+    /// It failed in a way it cannot recover from (e.g. the model provider rejects the key).
+    #[error("{0}")]
+    Failed(String),
+    /// A wrapped error from the optimizer's own machinery.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A search strategy, driven ask/tell (as Optuna, Syne Tune and argmin's solvers are).
+///
+/// An optimizer holds its settings and private memory (a population, a policy, a chat). It never prints, sleeps,
+/// reads the clock or writes files: randomness comes from [`AskContext::rng`], and what it wants recorded goes to
+/// [`AskContext::emit`]. Given the same seed and the same results, it must propose the same architectures: that is
+/// how a run is repeated and resumed.
+#[async_trait]
+pub trait Optimizer: Send {
+    /// Its name on the command line and in run logs, e.g. `random`.
+    fn name(&self) -> &str;
+
+    /// Its settings, recorded in the run log so that the run can be repeated.
+    fn settings(&self) -> serde_json::Value;
+
+    /// Proposes up to `n` architectures (`n >= 1`). Fewer is allowed; none means it has nothing more to propose,
+    /// and the study ends.
+    async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError>;
+
+    /// Tells it the outcome of trials it proposed, in proposal order.
+    fn tell(&mut self, trials: &[Observation]);
+}

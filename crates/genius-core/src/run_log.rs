@@ -1,0 +1,405 @@
+//! The run directory: `trials.jsonl` (a header line, then a line per trial), `events.jsonl` (what optimizers asked
+//! to record) and `summary.json` (written when a study ends).
+//!
+//! Appends are whole lines, flushed as [`Flush`] says. A run killed mid-write leaves a truncated last line; reading
+//! recognises it, and reopening for a resume moves it aside to `<file>.truncated` (so nothing is silently dropped)
+//! before appending again. A damaged line elsewhere is an error naming the file and line.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Budget, MetricSpec, Objective, OptimizerEvent, StudySettings, Summary, Trial};
+
+/// The file holding the header and the trials.
+pub const TRIALS_FILE: &str = "trials.jsonl";
+/// The file holding optimizer events.
+pub const EVENTS_FILE: &str = "events.jsonl";
+/// The file written when a study ends.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// The version of the run-log format this crate writes and reads.
+pub const LOG_FORMAT: u32 = 1;
+
+/// How eagerly appends reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flush {
+    /// Each line is handed to the operating system as it is written: survives the process being killed. The default.
+    #[default]
+    Trial,
+    /// Each line is also synced to the device: survives a power cut. For evaluations that cost hours.
+    Sync,
+    /// Lines are buffered and written in blocks: fastest, for free evaluations (table look-ups) where a trial lost
+    /// to a kill is recomputed on resume.
+    Buffered,
+}
+
+/// A named plug-in (optimizer, evaluator) and its settings, as recorded in a run header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// The name it is registered under.
+    pub name: String,
+    /// Its settings.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+/// The first line of `trials.jsonl`: everything needed to repeat the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// The run-log format version ([`LOG_FORMAT`]).
+    pub format: u32,
+    /// The version of genius-core that started the run.
+    pub genius_version: String,
+    /// When the run started (RFC 3339, UTC).
+    pub created_at: String,
+    /// The study seed.
+    pub seed: u64,
+    /// The search space's name.
+    pub space: String,
+    /// The optimizer and its settings.
+    pub optimizer: Component,
+    /// The evaluator and its settings.
+    pub evaluator: Component,
+    /// What is optimized.
+    pub objective: Objective,
+    /// The evaluator's metrics (which one is searched, which reported).
+    pub metrics: MetricSpec,
+    /// The budget.
+    pub budget: Budget,
+    /// The runner's settings.
+    pub settings: StudySettings,
+    /// Anything the caller adds (the command line, the data files used).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub context: serde_json::Value,
+}
+
+/// A problem with a run directory.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunLogError {
+    /// An IO error on the named path.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `cannot create run directory`.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The directory already holds a run.
+    #[error("{0} already holds a run; resume it with `genius resume {0}`, or choose another output directory")]
+    Exists(PathBuf),
+    /// There is no run here.
+    #[error("{0} holds no run log ({TRIALS_FILE} is missing)")]
+    Missing(PathBuf),
+    /// The header line is missing or unreadable.
+    #[error("{path} has no readable header line ({reason}); the run cannot be resumed: start it again in a fresh directory")]
+    NoHeader {
+        /// The trials file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The log was written by an incompatible version.
+    #[error("{path} uses run-log format {found}, this genius reads format {LOG_FORMAT}")]
+    Format {
+        /// The trials file.
+        path: PathBuf,
+        /// The format found.
+        found: u32,
+    },
+    /// A complete line that does not parse (damage that is not a truncated tail).
+    #[error("{path} line {line} is damaged ({reason}); repair or remove that line, then resume again")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// The parse error.
+        reason: String,
+    },
+}
+
+type Result<T, E = RunLogError> = std::result::Result<T, E>;
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RunLogError + use<> {
+    let path = path.to_owned();
+    move |source| RunLogError::Io { action, path, source }
+}
+
+/// An incomplete last line found at the end of a log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedTail {
+    /// The file.
+    pub path: PathBuf,
+    /// The 1-based line number of the fragment.
+    pub line: usize,
+    /// The fragment's length in bytes.
+    pub bytes: usize,
+}
+
+/// An event line of `events.jsonl`: the event and the number of the ask that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The study's ask counter (1-based) when the event was emitted.
+    pub ask: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: OptimizerEvent,
+}
+
+/// What a run directory holds, read back for a resume or a report.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The header.
+    pub header: RunHeader,
+    /// Every complete trial, in order.
+    pub trials: Vec<Trial>,
+    /// Every complete event, in order.
+    pub events: Vec<EventRecord>,
+    /// A truncated tail found in `trials.jsonl` or `events.jsonl` (a run killed mid-write).
+    pub truncated: Vec<TruncatedTail>,
+    /// The summary, when the run finished.
+    pub summary: Option<Summary>,
+    trials_len: u64,
+    events_len: u64,
+}
+
+struct Lines<T> {
+    items: Vec<(usize, T)>,
+    good_len: u64,
+    truncated: Option<TruncatedTail>,
+}
+
+/// Parses a JSON-lines file: every newline-terminated line must parse; an unterminated last line that does not parse
+/// is a truncated tail, one that does parse is kept (the kill came just before its newline).
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8], skip: usize) -> Result<Lines<T>> {
+    let mut items = Vec::new();
+    let mut start = 0usize;
+    let mut line_no = 0usize;
+    while start < bytes.len() {
+        line_no += 1;
+        let (end, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
+            Some(p) => (start + p, true),
+            None => (bytes.len(), false),
+        };
+        let line = &bytes[start..end];
+        let next = if terminated { end + 1 } else { end };
+        if line_no > skip && !line.iter().all(u8::is_ascii_whitespace) {
+            match serde_json::from_slice::<T>(line) {
+                Ok(item) => items.push((line_no, item)),
+                Err(_) if !terminated => {
+                    let truncated =
+                        Some(TruncatedTail { path: path.to_owned(), line: line_no, bytes: bytes.len() - start });
+                    return Ok(Lines { items, good_len: start as u64, truncated });
+                }
+                Err(e) => {
+                    return Err(RunLogError::Corrupt { path: path.to_owned(), line: line_no, reason: e.to_string() });
+                }
+            }
+        }
+        start = next;
+    }
+    Ok(Lines { items, good_len: bytes.len() as u64, truncated: None })
+}
+
+impl Recorded {
+    /// Reads the run in `dir` without changing anything.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(TRIALS_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RunLogError::Missing(dir.to_owned())),
+            Err(e) => return Err(io("cannot read", &path)(e)),
+        };
+        let first_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| RunLogError::NoHeader {
+            path: path.clone(),
+            reason: "the file ends inside the header".into(),
+        })?;
+        let raw: serde_json::Value = serde_json::from_slice(&bytes[..first_end])
+            .map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
+        let found = raw.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+        if found != LOG_FORMAT {
+            return Err(RunLogError::Format { path, found });
+        }
+        let header: RunHeader =
+            serde_json::from_value(raw).map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
+        let trials = read_lines::<Trial>(&path, &bytes, 1)?;
+        let mut truncated: Vec<TruncatedTail> = trials.truncated.into_iter().collect();
+
+        let events_path = dir.join(EVENTS_FILE);
+        let (events, events_len) = match fs::read(&events_path) {
+            Ok(b) => {
+                let lines = read_lines::<EventRecord>(&events_path, &b, 0)?;
+                truncated.extend(lines.truncated);
+                (lines.items.into_iter().map(|(_, e)| e).collect(), lines.good_len)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0),
+            Err(e) => return Err(io("cannot read", &events_path)(e)),
+        };
+        let summary_path = dir.join(SUMMARY_FILE);
+        let summary = match fs::read(&summary_path) {
+            Ok(b) => serde_json::from_slice(&b).ok(),
+            Err(_) => None,
+        };
+        for (i, (line, t)) in trials.items.iter().enumerate() {
+            if t.index != i {
+                return Err(RunLogError::Corrupt {
+                    path,
+                    line: *line,
+                    reason: format!("trial index {} where {i} was expected", t.index),
+                });
+            }
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            header,
+            trials: trials.items.into_iter().map(|(_, t)| t).collect(),
+            events,
+            truncated,
+            summary,
+            trials_len: trials.good_len,
+            events_len,
+        })
+    }
+
+    /// The highest ask number with an event recorded.
+    pub fn last_event_ask(&self) -> u64 {
+        self.events.iter().map(|e| e.ask).max().unwrap_or(0)
+    }
+}
+
+/// Appends to a run directory.
+#[derive(Debug)]
+pub struct RunLog {
+    dir: PathBuf,
+    trials: BufWriter<File>,
+    events: BufWriter<File>,
+    flush: Flush,
+    line: Vec<u8>,
+}
+
+impl RunLog {
+    /// Creates the run directory (if needed) and its log, and writes the header. Refuses a directory that already
+    /// holds a run.
+    pub fn create(dir: &Path, header: &RunHeader, flush: Flush) -> Result<Self> {
+        fs::create_dir_all(dir).map_err(io("cannot create run directory", dir))?;
+        let path = dir.join(TRIALS_FILE);
+        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                RunLogError::Exists(dir.to_owned())
+            } else {
+                io("cannot create", &path)(e)
+            }
+        })?;
+        let events_path = dir.join(EVENTS_FILE);
+        let events = File::create(&events_path).map_err(io("cannot create", &events_path))?;
+        let mut log = Self { dir: dir.to_owned(), trials: BufWriter::new(file), events: BufWriter::new(events), flush, line: Vec::new() };
+        log.write_line(true, header)?;
+        log.sync_trials()?;
+        Ok(log)
+    }
+
+    /// Reopens `recorded`'s directory to append after its last complete line. A truncated tail is moved to
+    /// `<file>.truncated` first; a summary of an earlier finish is removed (the run goes on).
+    pub fn reopen(recorded: &Recorded, flush: Flush) -> Result<Self> {
+        let dir = &recorded.dir;
+        let trials = reopen_file(&dir.join(TRIALS_FILE), recorded.trials_len)?;
+        let events = reopen_file(&dir.join(EVENTS_FILE), recorded.events_len)?;
+        let summary = dir.join(SUMMARY_FILE);
+        if summary.exists() {
+            fs::remove_file(&summary).map_err(io("cannot remove", &summary))?;
+        }
+        Ok(Self { dir: dir.clone(), trials: BufWriter::new(trials), events: BufWriter::new(events), flush, line: Vec::new() })
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn write_line(&mut self, trials: bool, value: &impl Serialize) -> Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value).expect("run-log records serialize");
+        self.line.push(b'\n');
+        let (writer, name) = if trials { (&mut self.trials, TRIALS_FILE) } else { (&mut self.events, EVENTS_FILE) };
+        writer.write_all(&self.line).map_err(io("cannot write", &self.dir.join(name)))
+    }
+
+    fn sync_trials(&mut self) -> Result<()> {
+        let path = self.dir.join(TRIALS_FILE);
+        match self.flush {
+            Flush::Buffered => Ok(()),
+            Flush::Trial => self.trials.flush().map_err(io("cannot write", &path)),
+            Flush::Sync => {
+                self.trials.flush().map_err(io("cannot write", &path))?;
+                self.trials.get_ref().sync_data().map_err(io("cannot sync", &path))
+            }
+        }
+    }
+
+    /// Appends a trial.
+    pub fn append_trial(&mut self, trial: &Trial) -> Result<()> {
+        self.write_line(true, trial)?;
+        self.sync_trials()
+    }
+
+    /// Appends an event of ask number `ask`.
+    pub fn append_event(&mut self, ask: u64, event: &OptimizerEvent) -> Result<()> {
+        self.write_line(false, &EventRecord { ask, event: event.clone() })?;
+        if self.flush != Flush::Buffered {
+            let path = self.dir.join(EVENTS_FILE);
+            self.events.flush().map_err(io("cannot write", &path))?;
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered line out.
+    pub fn flush(&mut self) -> Result<()> {
+        let (t, e) = (self.dir.join(TRIALS_FILE), self.dir.join(EVENTS_FILE));
+        self.trials.flush().map_err(io("cannot write", &t))?;
+        self.events.flush().map_err(io("cannot write", &e))
+    }
+
+    /// Flushes everything and writes `summary.json` atomically (a temporary file, then a rename).
+    pub fn finish(&mut self, summary: &Summary) -> Result<()> {
+        self.flush()?;
+        write_json_atomically(&self.dir.join(SUMMARY_FILE), summary)
+    }
+}
+
+fn reopen_file(path: &Path, good_len: u64) -> Result<File> {
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io("cannot open", path))?;
+    let len = file.metadata().map_err(io("cannot read", path))?.len();
+    if len > good_len {
+        let bytes = fs::read(path).map_err(io("cannot read", path))?;
+        let aside = PathBuf::from(format!("{}.truncated", path.display()));
+        let mut out = OpenOptions::new().create(true).append(true).open(&aside).map_err(io("cannot write", &aside))?;
+        out.write_all(&bytes[good_len as usize..]).and_then(|()| out.write_all(b"\n")).map_err(io("cannot write", &aside))?;
+        file.set_len(good_len).map_err(io("cannot truncate", path))?;
+    }
+    if good_len > 0 {
+        // A last line kept without its newline (killed just before writing it) gets one now.
+        let bytes = fs::read(path).map_err(io("cannot read", path))?;
+        if bytes.last() != Some(&b'\n') {
+            file.write_all(b"\n").map_err(io("cannot write", path))?;
+        }
+    }
+    Ok(file)
+}
+
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename, so that a reader never sees half a
+/// file.
+pub fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let mut bytes = serde_json::to_vec_pretty(value).expect("summaries serialize");
+    bytes.push(b'\n');
+    fs::write(&tmp, bytes).map_err(io("cannot write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("cannot write", path))
+}

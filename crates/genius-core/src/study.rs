@@ -1,0 +1,630 @@
+//! The study runner: ask → evaluate (bounded concurrency) → tell, until the budget is spent, with a run log that a
+//! later session resumes from.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures::future::{Either, select};
+use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
+use crate::{
+    Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective,
+    ObjectiveError, Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, Spend,
+    SpaceExt, StudyEvent, Trial, TrialStatus, rng,
+};
+
+/// Whether re-proposing an evaluated architecture uses up budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePolicy {
+    /// A duplicate counts as a query, as a real benchmark query would (the default, and the GENIUS protocol).
+    #[default]
+    Count,
+    /// A duplicate is answered for free; a study whose optimizer proposes nothing new for
+    /// [`StudySettings::max_idle_asks`] asks in a row stops as stalled.
+    Free,
+}
+
+/// How the runner drives a study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StudySettings {
+    /// Architectures asked for at once (a batch is evaluated, then told, together).
+    pub batch_size: usize,
+    /// Evaluations running at once within a batch.
+    pub concurrency: usize,
+    /// Whether duplicates use up budget.
+    pub duplicates: DuplicatePolicy,
+    /// Consecutive asks that add no counted trial before the study stops as stalled.
+    pub max_idle_asks: usize,
+    /// How eagerly the run log reaches the disk.
+    pub flush: Flush,
+}
+
+impl Default for StudySettings {
+    fn default() -> Self {
+        Self { batch_size: 1, concurrency: 1, duplicates: DuplicatePolicy::Count, max_idle_asks: 100, flush: Flush::Trial }
+    }
+}
+
+impl StudySettings {
+    /// Checks every field.
+    pub fn check(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("batch_size must be at least 1".into());
+        }
+        if self.concurrency == 0 {
+            return Err("concurrency must be at least 1".into());
+        }
+        if self.max_idle_asks == 0 {
+            return Err("max_idle_asks must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why a study ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum StopReason {
+    /// A budget limit was reached.
+    Budget {
+        /// Which one.
+        limit: BudgetLimit,
+    },
+    /// The optimizer proposed nothing (it has nothing more to try, or it chose to stop).
+    OptimizerDone,
+    /// The optimizer proposed nothing new for too many asks in a row (a small space is exhausted).
+    Stalled,
+    /// Stopped from outside (Ctrl-C); the run can be resumed.
+    Interrupted,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Budget { limit } => write!(f, "budget spent ({})", serde_json::to_value(limit).unwrap_or_default().as_str().unwrap_or("")),
+            Self::OptimizerDone => f.write_str("the optimizer had nothing more to propose"),
+            Self::Stalled => f.write_str("the optimizer kept re-proposing evaluated architectures"),
+            Self::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// The end state of a study, written to `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Why it ended.
+    pub stop: StopReason,
+    /// What it spent.
+    pub spend: Spend,
+    /// Trials evaluated.
+    pub completed: usize,
+    /// Trials answered from history.
+    pub duplicates: usize,
+    /// Trials whose evaluation failed.
+    pub failed: usize,
+    /// Proposals outside the space or its constraint.
+    pub invalid: usize,
+    /// The best trial by the objective (the search metric, feasible only).
+    pub best: Option<Trial>,
+    /// The evaluator's optimum by the reported metric, when it knows it.
+    pub optimum: Option<Optimum>,
+    /// When it ended (RFC 3339, UTC).
+    pub finished_at: String,
+}
+
+/// A finished study: every trial and the summary.
+#[derive(Debug, Clone)]
+pub struct StudyOutcome {
+    /// Every trial, in order (replayed ones included).
+    pub trials: Vec<Trial>,
+    /// The summary.
+    pub summary: Summary,
+}
+
+impl StudyOutcome {
+    /// The best trial by the objective.
+    pub fn best(&self) -> Option<&Trial> {
+        self.summary.best.as_ref()
+    }
+}
+
+/// Why a study could not run to a clean stop. What was recorded before the error stays in the run log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StudyError {
+    /// Invalid budget or runner settings.
+    #[error("invalid study settings: {0}")]
+    Settings(String),
+    /// The objective does not fit the evaluator.
+    #[error(transparent)]
+    Objective(#[from] ObjectiveError),
+    /// The evaluator failed for good.
+    #[error("{error}; {recorded} trial(s) are recorded and the run can be resumed once this is fixed")]
+    Evaluator {
+        /// The evaluator's error.
+        error: EvalError,
+        /// Trials recorded before it.
+        recorded: usize,
+    },
+    /// The optimizer failed for good.
+    #[error("optimizer `{name}` failed: {error}")]
+    Optimizer {
+        /// Its name.
+        name: String,
+        /// Its error.
+        error: OptimizerError,
+    },
+    /// The run log could not be read or written.
+    #[error(transparent)]
+    RunLog(#[from] RunLogError),
+    /// A resumed study differs from the recorded one.
+    #[error("cannot resume: the {field} differs from the recorded run (recorded {recorded}, now {now})")]
+    Mismatch {
+        /// What differs.
+        field: &'static str,
+        /// The recorded value.
+        recorded: String,
+        /// The value now.
+        now: String,
+    },
+}
+
+/// A search: a space, an evaluator, an optimizer, an objective, a budget and a seed, driven to the end.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use genius_core::{Budget, Study, testing::{ToySpace, ToyTable, UniformOptimizer}};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let outcome = Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+///     .seed(7)
+///     .budget(Budget::evaluations(10))
+///     .run()
+///     .await
+///     .unwrap();
+/// assert_eq!(outcome.trials.len(), 10);
+/// # });
+/// ```
+pub struct Study {
+    space: Arc<dyn SearchSpace>,
+    evaluator: Arc<dyn Evaluator>,
+    optimizer: Box<dyn Optimizer>,
+    objective: Objective,
+    budget: Budget,
+    settings: StudySettings,
+    seed: u64,
+    context: serde_json::Value,
+    observers: Vec<Box<dyn Observer>>,
+    stop: CancellationToken,
+}
+
+impl Study {
+    /// A study with the evaluator's default objective, seed 0, the default settings and no budget yet.
+    pub fn new(space: Arc<dyn SearchSpace>, evaluator: Arc<dyn Evaluator>, optimizer: Box<dyn Optimizer>) -> Self {
+        let objective = Objective::from_spec(evaluator.metrics());
+        Self {
+            space,
+            evaluator,
+            optimizer,
+            objective,
+            budget: Budget::default(),
+            settings: StudySettings::default(),
+            seed: 0,
+            context: serde_json::Value::Null,
+            observers: Vec::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Sets the seed of the study's generator.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the budget.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Sets the objective.
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// Sets the runner settings.
+    pub fn settings(mut self, settings: StudySettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Adds caller context to the run header (the command line, data files).
+    pub fn context(mut self, context: serde_json::Value) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Adds an observer.
+    pub fn observe(mut self, observer: impl Observer + 'static) -> Self {
+        self.observers.push(Box::new(observer));
+        self
+    }
+
+    /// Uses `token` to stop the study: cancelling it ends the study cleanly after recording what has finished.
+    pub fn stop_on(mut self, token: CancellationToken) -> Self {
+        self.stop = token;
+        self
+    }
+
+    /// The header this study writes to its run log.
+    pub fn header(&self) -> RunHeader {
+        RunHeader {
+            format: LOG_FORMAT,
+            genius_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at: now(),
+            seed: self.seed,
+            space: self.space.name().to_owned(),
+            optimizer: Component { name: self.optimizer.name().to_owned(), settings: self.optimizer.settings() },
+            evaluator: Component { name: self.evaluator.name().to_owned(), settings: self.evaluator.settings() },
+            objective: self.objective.clone(),
+            metrics: self.evaluator.metrics().clone(),
+            budget: self.budget.clone(),
+            settings: self.settings.clone(),
+            context: self.context.clone(),
+        }
+    }
+
+    fn check(&self) -> Result<(), StudyError> {
+        self.budget.check().map_err(StudyError::Settings)?;
+        self.settings.check().map_err(StudyError::Settings)?;
+        self.evaluator.metrics().check().map_err(StudyError::Settings)?;
+        self.objective.check(self.evaluator.metrics())?;
+        Ok(())
+    }
+
+    /// Runs the study in memory, with no run log.
+    pub async fn run(self) -> Result<StudyOutcome, StudyError> {
+        self.check()?;
+        self.drive(None, None).await
+    }
+
+    /// Runs the study with its run log in `dir`, which must not hold a run yet.
+    pub async fn run_in(self, dir: &Path) -> Result<StudyOutcome, StudyError> {
+        self.check()?;
+        let log = RunLog::create(dir, &self.header(), self.settings.flush)?;
+        self.drive(Some(log), None).await
+    }
+
+    /// Resumes the run `recorded`: replays its trials through the optimizer without evaluating them, then goes on
+    /// until the budget (which may differ from the recorded one) is spent. Everything else must match the record.
+    pub async fn resume(self, recorded: Recorded) -> Result<StudyOutcome, StudyError> {
+        self.check()?;
+        let now = self.header();
+        let was = &recorded.header;
+        same("space", &was.space, &now.space)?;
+        same("seed", &was.seed, &now.seed)?;
+        same("optimizer", &was.optimizer, &now.optimizer)?;
+        same("evaluator", &was.evaluator, &now.evaluator)?;
+        same("objective", &was.objective, &now.objective)?;
+        same("batch size", &was.settings.batch_size, &now.settings.batch_size)?;
+        same("duplicate policy", &was.settings.duplicates, &now.settings.duplicates)?;
+        let log = RunLog::reopen(&recorded, self.settings.flush)?;
+        self.drive(Some(log), Some(recorded)).await
+    }
+
+    fn notify(observers: &mut [Box<dyn Observer>], event: &StudyEvent<'_>) {
+        for o in observers {
+            o.observe(event);
+        }
+    }
+
+    async fn drive(mut self, mut log: Option<RunLog>, recorded: Option<Recorded>) -> Result<StudyOutcome, StudyError> {
+        let header = recorded.as_ref().map_or_else(|| self.header(), |r| r.header.clone());
+        let (mut replay, events_through, elapsed_offset) = match recorded {
+            Some(r) => {
+                let through = r.last_event_ask();
+                let offset = r.trials.last().map_or(0.0, |t| t.elapsed_s);
+                (VecDeque::from(r.trials), through, offset)
+            }
+            None => (VecDeque::new(), 0, 0.0),
+        };
+        Self::notify(&mut self.observers, &StudyEvent::Started { header: &header, recorded: replay.len() });
+
+        let mut state = State::default();
+        let mut rng = rng::seeded(self.seed);
+        let started = Instant::now();
+        let mut asks = 0u64;
+        let mut idle = 0usize;
+        let stop = loop {
+            state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
+            if self.stop.is_cancelled() {
+                break StopReason::Interrupted;
+            }
+            if let Some(limit) = self.budget.exhausted(&state.spend) {
+                break StopReason::Budget { limit };
+            }
+            if idle >= self.settings.max_idle_asks {
+                break StopReason::Stalled;
+            }
+            let remaining = self.budget.remaining_evaluations(&state.spend);
+            let n = remaining.map_or(self.settings.batch_size, |r| r.min(self.settings.batch_size));
+            asks += 1;
+            let mut events = Vec::new();
+            let asked = {
+                let mut ctx = AskContext {
+                    space: &*self.space,
+                    objective: &self.objective,
+                    history: &state.history,
+                    remaining,
+                    rng: &mut rng,
+                    events: &mut events,
+                };
+                let ask = self.optimizer.ask(&mut ctx, n);
+                match select(ask, Box::pin(self.stop.cancelled())).await {
+                    Either::Left((asked, _)) => asked,
+                    Either::Right(_) => break StopReason::Interrupted,
+                }
+            };
+            for event in &events {
+                state.spend.usage.add(&event.usage);
+                if asks > events_through
+                    && let Some(log) = log.as_mut()
+                {
+                    log.append_event(asks, event)?;
+                }
+            }
+            let mut proposals = asked.map_err(|error| {
+                if let Some(log) = log.as_mut() {
+                    let _ = log.flush();
+                }
+                StudyError::Optimizer { name: self.optimizer.name().to_owned(), error }
+            })?;
+            if proposals.is_empty() {
+                break StopReason::OptimizerDone;
+            }
+            if proposals.len() > n {
+                let message = format!(
+                    "optimizer `{}` proposed {} architectures when asked for {n}; the extra ones were dropped",
+                    self.optimizer.name(),
+                    proposals.len()
+                );
+                Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
+                proposals.truncate(n);
+            }
+
+            // Replay what the log already holds, as long as the optimizer proposes it again.
+            let mut replayed = Vec::new();
+            while replayed.len() < proposals.len()
+                && let Some(front) = replay.front()
+            {
+                if front.arch == proposals[replayed.len()] {
+                    replayed.push(replay.pop_front().expect("front exists"));
+                } else {
+                    break;
+                }
+            }
+            if !replay.is_empty() && replayed.len() < proposals.len() {
+                let message = format!(
+                    "the optimizer diverged from the run log at trial {} (proposed {}, the log holds {}); the \
+                     remaining {} recorded trial(s) are kept and told to it, and the search goes on from there",
+                    state.trials.len() + replayed.len(),
+                    self.space.format(&proposals[replayed.len()]),
+                    replay.front().map(|t| t.text.as_str()).unwrap_or(""),
+                    replay.len()
+                );
+                Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
+                let rest: Vec<Trial> = replay.drain(..).collect();
+                replayed.extend(rest);
+                let observations = self.record(&mut state, replayed, None, true)?;
+                self.optimizer.tell(&observations);
+                continue;
+            }
+            let fresh = proposals.split_off(replayed.len());
+            let counted_before = state.spend.evaluations;
+            let mut observations = self.record(&mut state, replayed, None, true)?;
+
+            let (trials, outcome) = self.evaluate(&state, fresh).await;
+            observations.extend(self.record(&mut state, trials, log.as_mut(), false)?);
+            idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
+            match outcome {
+                BatchOutcome::Done => self.optimizer.tell(&observations),
+                BatchOutcome::Interrupted => break StopReason::Interrupted,
+                BatchOutcome::Fatal(error) => {
+                    if let Some(log) = log.as_mut() {
+                        log.flush()?;
+                    }
+                    return Err(StudyError::Evaluator { error, recorded: state.trials.len() });
+                }
+            }
+        };
+        state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
+        let count = |f: fn(&TrialStatus) -> bool| state.trials.iter().filter(|t| f(&t.status)).count();
+        let summary = Summary {
+            stop,
+            spend: state.spend.clone(),
+            completed: count(|s| matches!(s, TrialStatus::Complete)),
+            duplicates: count(|s| matches!(s, TrialStatus::Duplicate { .. })),
+            failed: count(|s| matches!(s, TrialStatus::Failed { .. })),
+            invalid: count(|s| matches!(s, TrialStatus::Invalid { .. })),
+            best: state.best.map(|i| state.trials[i].clone()),
+            optimum: self.evaluator.optimum(),
+            finished_at: now(),
+        };
+        if let Some(log) = log.as_mut() {
+            log.finish(&summary)?;
+        }
+        Self::notify(&mut self.observers, &StudyEvent::Finished(&summary));
+        Ok(StudyOutcome { trials: state.trials, summary })
+    }
+
+    /// Classifies a batch of new proposals (invalid, duplicate, to evaluate), evaluates what needs it, and returns the
+    /// batch's trials in proposal order: all of them, or the prefix finished before an interruption or a fatal error.
+    async fn evaluate(&self, state: &State, proposals: Vec<Architecture>) -> (Vec<Trial>, BatchOutcome) {
+        enum Plan {
+            Invalid(String),
+            Seen(usize),
+            SameAs(usize),
+            Evaluate(usize),
+        }
+        let mut plans = Vec::with_capacity(proposals.len());
+        let mut jobs: Vec<&Architecture> = Vec::new();
+        for (pos, arch) in proposals.iter().enumerate() {
+            let plan = if let Err(e) = self.space.validate(arch) {
+                Plan::Invalid(e.to_string())
+            } else if let Err(v) = self.space.check(arch) {
+                Plan::Invalid(format!("violates the space's constraint: {v}"))
+            } else if let Some(&of) = state.seen.get(arch) {
+                Plan::Seen(of)
+            } else if let Some(earlier) = proposals[..pos].iter().position(|a| a == arch) {
+                Plan::SameAs(earlier)
+            } else {
+                jobs.push(arch);
+                Plan::Evaluate(jobs.len() - 1)
+            };
+            plans.push(plan);
+        }
+
+        let evaluator = &self.evaluator;
+        let mut results = stream::iter(jobs.iter().map(|arch| async move {
+            let started_at = now();
+            let clock = Instant::now();
+            let result = evaluator.evaluate(arch).await;
+            (result, started_at, clock.elapsed().as_secs_f64())
+        }))
+        .buffered(self.settings.concurrency);
+        let mut done: Vec<(Result<Evaluation, EvalError>, String, f64)> = Vec::with_capacity(jobs.len());
+        let mut outcome = BatchOutcome::Done;
+        while done.len() < jobs.len() {
+            match select(results.next(), Box::pin(self.stop.cancelled())).await {
+                Either::Left((Some(r), _)) => {
+                    if let Err(EvalError::Fatal(_)) = &r.0 {
+                        outcome = BatchOutcome::Fatal(r.0.clone().unwrap_err());
+                        break;
+                    }
+                    done.push(r);
+                }
+                Either::Left((None, _)) => break,
+                Either::Right(_) => {
+                    outcome = BatchOutcome::Interrupted;
+                    break;
+                }
+            }
+        }
+
+        let base = state.trials.len();
+        let mut trials: Vec<Trial> = Vec::with_capacity(proposals.len());
+        for (pos, (arch, plan)) in proposals.iter().zip(plans).enumerate() {
+            let index = base + pos;
+            let counted_dup = self.settings.duplicates == DuplicatePolicy::Count;
+            let (status, evaluation, counted, started_at, duration_s) = match plan {
+                Plan::Invalid(reason) => (TrialStatus::Invalid { reason }, None, true, now(), 0.0),
+                Plan::Seen(of) => repeat(&state.trials[of], counted_dup),
+                Plan::SameAs(earlier) => repeat(&trials[earlier], counted_dup),
+                Plan::Evaluate(job) => match done.get(job) {
+                    None => break,
+                    Some((Ok(e), started, d)) => (TrialStatus::Complete, Some(e.clone()), true, started.clone(), *d),
+                    Some((Err(e), started, d)) => {
+                        let reason = match e {
+                            EvalError::Failed(r) | EvalError::Fatal(r) => r.clone(),
+                        };
+                        (TrialStatus::Failed { reason }, None, true, started.clone(), *d)
+                    }
+                },
+            };
+            let text = self.space.format(arch);
+            trials.push(Trial { index, arch: arch.clone(), text, status, counted, evaluation, started_at, duration_s, elapsed_s: 0.0 });
+        }
+        (trials, outcome)
+    }
+
+    /// Adds trials to the study state (and the log, unless replayed), notifies observers, and returns what the
+    /// optimizer is told of them.
+    fn record(
+        &mut self,
+        state: &mut State,
+        trials: Vec<Trial>,
+        mut log: Option<&mut RunLog>,
+        replayed: bool,
+    ) -> Result<Vec<Observation>, StudyError> {
+        let mut observations = Vec::with_capacity(trials.len());
+        for mut trial in trials {
+            if !replayed {
+                trial.elapsed_s = state.spend.elapsed_s.max(state.trials.last().map_or(0.0, |t| t.elapsed_s));
+                if let Some(log) = log.as_deref_mut() {
+                    log.append_trial(&trial)?;
+                }
+            }
+            let observation = Observation::of(&trial, &self.objective, self.evaluator.metrics());
+            if matches!(trial.status, TrialStatus::Complete | TrialStatus::Failed { .. }) {
+                state.seen.entry(trial.arch.clone()).or_insert(trial.index);
+            }
+            if let Some(score) = observation.score
+                && state.best_score.is_none_or(|b| score > b)
+            {
+                state.best_score = Some(score);
+                state.best = Some(trial.index);
+            }
+            state.spend.trials += 1;
+            state.spend.evaluations += usize::from(trial.counted);
+            state.history.push(observation.clone());
+            observations.push(observation);
+            state.trials.push(trial);
+            let trial = state.trials.last().expect("just pushed");
+            let best = state.best.map(|i| &state.trials[i]);
+            let event = StudyEvent::Trial { trial, best, spend: &state.spend, replayed };
+            Self::notify(&mut self.observers, &event);
+        }
+        Ok(observations)
+    }
+}
+
+/// The outcome of re-proposing the architecture of `original`: its evaluation, or its failure, without evaluating.
+fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, bool, String, f64) {
+    let of = original.index;
+    let status = match &original.status {
+        TrialStatus::Failed { reason } => TrialStatus::Failed { reason: format!("already failed as trial {of}: {reason}") },
+        _ => TrialStatus::Duplicate { of },
+    };
+    (status, original.evaluation.clone(), counted, now(), 0.0)
+}
+
+enum BatchOutcome {
+    Done,
+    Interrupted,
+    Fatal(EvalError),
+}
+
+#[derive(Default)]
+struct State {
+    trials: Vec<Trial>,
+    history: Vec<Observation>,
+    seen: HashMap<Architecture, usize>,
+    best: Option<usize>,
+    best_score: Option<f64>,
+    spend: Spend,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// Checks that a recorded header field equals the current one.
+fn same<T: Serialize>(field: &'static str, recorded: &T, now: &T) -> Result<(), StudyError> {
+    let (recorded, now) = (serde_json::to_value(recorded).unwrap_or_default(), serde_json::to_value(now).unwrap_or_default());
+    if recorded == now {
+        Ok(())
+    } else {
+        Err(StudyError::Mismatch { field, recorded: recorded.to_string(), now: now.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests;
