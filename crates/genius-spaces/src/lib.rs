@@ -1,1 +1,22 @@
-//! placeholder
+//! Search spaces and tabular NAS benchmarks for genius, usable on their own as a Rust NAS-benchmark API.
+//!
+//! - [`nas_bench_macro`]: NAS-Bench-Macro, 8 layers × 3 operations, 6,561 architectures trained on CIFAR-10.
+//! - [`table`]: any complete benchmark table as an [`Evaluator`](genius_core::Evaluator), with ranks and optimum.
+//! - [`data`]: where the tables live (`--data-dir`, `GENIUS_DATA_DIR`, or the user's cache directory).
+//! - [`catalog`]: every space by name, for command lines and configs.
+//!
+//! ```no_run
+//! use genius_core::{SearchSpace, SpaceExt};
+//! use genius_spaces::{data::DataDir, nas_bench_macro};
+//!
+//! let table = nas_bench_macro::load(&DataDir::resolve(None))?;
+//! let arch = table.space().parse("22212220")?;
+//! let eval = table.lookup(&arch);
+//! println!("{:.2} (rank {} / {})", eval.metrics["mean_acc"], eval.rank.unwrap().rank, eval.rank.unwrap().of);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod catalog;
+pub mod data;
+pub mod nas_bench_macro;
+pub mod table;

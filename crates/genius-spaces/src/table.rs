@@ -1,0 +1,244 @@
+//! Tabular benchmarks as evaluators: every architecture of a space looked up in a table loaded once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use genius_core::{
+    Architecture, Direction, EvalError, Evaluation, Evaluator, MetricSpec, Optimum, Rank, SearchSpace, SpaceExt,
+};
+
+use crate::data::{DataDir, DataFile};
+
+/// A table that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The file is not there.
+    #[error(
+        "the {benchmark} table is missing: expected {path}\n  download it from {origin} into that path, or point \
+         --data-dir (or GENIUS_DATA_DIR) at a directory holding {relative}"
+    )]
+    Missing {
+        /// The benchmark.
+        benchmark: String,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// Its public origin.
+        origin: String,
+        /// Its path inside a data directory.
+        relative: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read the {benchmark} table {path}: {source}")]
+    Io {
+        /// The benchmark.
+        benchmark: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not the JSON it should be (truncated, damaged, or another file).
+    #[error("the {benchmark} table {path} is truncated or malformed ({reason}); download it again from {origin}")]
+    Malformed {
+        /// The benchmark.
+        benchmark: String,
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        reason: String,
+        /// Its public origin.
+        origin: String,
+    },
+    /// The file parses but does not hold what the benchmark should (a wrong key, a missing record).
+    #[error("the {benchmark} table {path} does not have the expected contents: {reason}")]
+    Schema {
+        /// The benchmark.
+        benchmark: String,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One row of a table: the metric values (in the order of the table's [`MetricSpec`]) and the model facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// One value per metric of the spec, in order.
+    pub values: Vec<f64>,
+    /// Trainable parameters, where the table has them.
+    pub params: Option<u64>,
+    /// FLOPs, where the table has them.
+    pub flops: Option<u64>,
+    /// Training seconds, where the table has them.
+    pub cost_s: Option<f64>,
+    /// Extra facts kept in the run log (per-seed accuracies).
+    pub details: Option<serde_json::Value>,
+}
+
+/// A complete benchmark table over a search space: one [`Row`] per architecture, indexed by the architecture's
+/// enumeration position, with ranks by the reported metric precomputed. Lookups are O(1).
+pub struct Table {
+    benchmark: String,
+    space: Arc<dyn SearchSpace>,
+    spec: MetricSpec,
+    rows: Vec<Row>,
+    ranks: Vec<u32>,
+    optimum: usize,
+    settings: serde_json::Value,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("benchmark", &self.benchmark)
+            .field("space", &self.space.name())
+            .field("rows", &self.rows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    /// Builds a table from one row per architecture of `space` in enumeration order. `settings` is recorded in run
+    /// logs (the benchmark and its file).
+    ///
+    /// # Panics
+    /// When `rows` does not have one row per architecture, or a row not one value per metric: loaders check this.
+    pub fn new(
+        benchmark: impl Into<String>,
+        space: Arc<dyn SearchSpace>,
+        spec: MetricSpec,
+        rows: Vec<Row>,
+        settings: serde_json::Value,
+    ) -> Self {
+        assert_eq!(rows.len() as u128, space.cardinality(), "one row per architecture");
+        assert!(rows.iter().all(|r| r.values.len() == spec.metrics.len()), "one value per metric");
+        let report = spec.metrics.iter().position(|m| m.name == spec.report).expect("the report metric is listed");
+        let direction = spec.metrics[report].direction;
+        let key = |i: usize| direction.oriented(rows[i].values[report]);
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
+        let mut ranks = vec![0u32; rows.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            ranks[i] = if pos > 0 && key(order[pos - 1]) == key(i) { ranks[order[pos - 1]] } else { pos as u32 + 1 };
+        }
+        let optimum = order[0];
+        Self { benchmark: benchmark.into(), space, spec, rows, ranks, optimum, settings }
+    }
+
+    /// The benchmark's name.
+    pub fn benchmark(&self) -> &str {
+        &self.benchmark
+    }
+
+    /// The space the table covers.
+    pub fn space(&self) -> &Arc<dyn SearchSpace> {
+        &self.space
+    }
+
+    /// The row of `arch`, which must be valid for the space.
+    pub fn row(&self, arch: &Architecture) -> &Row {
+        &self.rows[self.space.index_of(arch) as usize]
+    }
+
+    /// Every row, in enumeration order of the space.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The value of metric `name` for every architecture, in enumeration order.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let i = self.spec.metrics.iter().position(|m| m.name == name)?;
+        Some(self.rows.iter().map(|r| r.values[i]).collect())
+    }
+
+    /// The rank of `arch` by the reported metric (1 is best; ties share the better rank).
+    pub fn rank(&self, arch: &Architecture) -> Rank {
+        Rank { rank: u64::from(self.ranks[self.space.index_of(arch) as usize]), of: self.rows.len() as u64 }
+    }
+
+    /// The full evaluation of `arch` (all metrics, held-out ones included).
+    pub fn lookup(&self, arch: &Architecture) -> Evaluation {
+        let index = self.space.index_of(arch) as usize;
+        let row = &self.rows[index];
+        Evaluation {
+            metrics: self.spec.metrics.iter().zip(&row.values).map(|(m, v)| (m.name.clone(), *v)).collect(),
+            params: row.params,
+            flops: row.flops,
+            cost_s: row.cost_s,
+            rank: Some(Rank { rank: u64::from(self.ranks[index]), of: self.rows.len() as u64 }),
+            details: row.details.clone(),
+        }
+    }
+
+    /// The direction of the reported metric.
+    pub fn report_direction(&self) -> Direction {
+        self.spec.report_metric().direction
+    }
+}
+
+#[async_trait]
+impl Evaluator for Table {
+    fn name(&self) -> &str {
+        "table"
+    }
+
+    fn metrics(&self) -> &MetricSpec {
+        &self.spec
+    }
+
+    async fn evaluate(&self, arch: &Architecture) -> Result<Evaluation, EvalError> {
+        self.space.validate(arch).map_err(|e| EvalError::Failed(e.to_string()))?;
+        Ok(self.lookup(arch))
+    }
+
+    fn optimum(&self) -> Option<Optimum> {
+        let arch = self.space.from_index(self.optimum as u128);
+        let report = self.spec.metrics.iter().position(|m| m.name == self.spec.report)?;
+        Some(Optimum { value: self.rows[self.optimum].values[report], arch })
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        self.settings.clone()
+    }
+}
+
+/// Reads and parses a JSON table file, turning every failure into a [`TableError`] that names the file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    benchmark: &str,
+    dir: &DataDir,
+    file: &DataFile,
+) -> Result<(T, PathBuf), TableError> {
+    let path = dir.file(file.relative);
+    let bytes = std::fs::read(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            TableError::Missing {
+                benchmark: benchmark.into(),
+                path: path.clone(),
+                origin: file.origin.into(),
+                relative: file.relative.into(),
+            }
+        } else {
+            TableError::Io { benchmark: benchmark.into(), path: path.clone(), source }
+        }
+    })?;
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_data() {
+            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
+        } else {
+            TableError::Malformed {
+                benchmark: benchmark.into(),
+                path: path.clone(),
+                reason: e.to_string(),
+                origin: file.origin.into(),
+            }
+        }
+    })?;
+    Ok((parsed, path))
+}
+
+pub(crate) fn schema(benchmark: &str, path: &Path, reason: impl Into<String>) -> TableError {
+    TableError::Schema { benchmark: benchmark.into(), path: path.to_owned(), reason: reason.into() }
+}
