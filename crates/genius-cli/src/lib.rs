@@ -1,1 +1,25 @@
-//! placeholder
+//! The `genius` command: search, resume and inspect NAS runs. The library half holds the clap types, the registry
+//! that builds studies from names, and the subcommands, so that tests can drive them without a process.
+
+#![allow(clippy::print_stdout)]
+
+pub mod args;
+pub mod commands;
+pub mod progress;
+pub mod registry;
+
+use std::io::Write;
+
+use anyhow::Result;
+use args::{Cli, Command};
+pub use commands::Ended;
+
+/// Runs a parsed command line, writing results to `out`.
+pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
+    match &cli.command {
+        Command::Spaces(args) => commands::spaces(args, out),
+        Command::Optimizers => commands::optimizers(out),
+        Command::Search(args) => commands::search(args, out).await,
+        Command::Resume(args) => commands::resume(args, out).await,
+    }
+}

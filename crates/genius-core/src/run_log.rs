@@ -81,14 +81,14 @@ pub struct RunHeader {
 #[non_exhaustive]
 pub enum RunLogError {
     /// An IO error on the named path.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done, e.g. `cannot create run directory`.
         action: &'static str,
         /// The path.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The directory already holds a run.
     #[error("{0} already holds a run; resume it with `genius resume {0}`, or choose another output directory")]
@@ -128,7 +128,7 @@ type Result<T, E = RunLogError> = std::result::Result<T, E>;
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RunLogError + use<> {
     let path = path.to_owned();
-    move |source| RunLogError::Io { action, path, source }
+    move |cause| RunLogError::Io { action, path, cause }
 }
 
 /// An incomplete last line found at the end of a log file.

@@ -282,7 +282,8 @@ impl Study {
         }
     }
 
-    fn check(&self) -> Result<(), StudyError> {
+    /// Checks the budget, the settings and the objective, as every run does before it starts.
+    pub fn check(&self) -> Result<(), StudyError> {
         self.budget.check().map_err(StudyError::Settings)?;
         self.settings.check().map_err(StudyError::Settings)?;
         self.evaluator.metrics().check().map_err(StudyError::Settings)?;

@@ -30,14 +30,14 @@ pub enum TableError {
         relative: String,
     },
     /// The file could not be read.
-    #[error("cannot read the {benchmark} table {path}: {source}")]
+    #[error("cannot read the {benchmark} table {path}: {cause}")]
     Io {
         /// The benchmark.
         benchmark: String,
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not the JSON it should be (truncated, damaged, or another file).
     #[error("the {benchmark} table {path} is truncated or malformed ({reason}); download it again from {origin}")]
@@ -221,7 +221,7 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
                 relative: file.relative.into(),
             }
         } else {
-            TableError::Io { benchmark: benchmark.into(), path: path.clone(), source }
+            TableError::Io { benchmark: benchmark.into(), path: path.clone(), cause: source }
         }
     })?;
     let parsed = serde_json::from_slice(&bytes).map_err(|e| {

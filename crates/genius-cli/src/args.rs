@@ -1,0 +1,173 @@
+//! The command line, as clap types. Only this crate knows clap.
+
+use std::path::PathBuf;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Neural architecture search with a large language model as the optimizer, head to head with classic baselines on
+/// tabular benchmarks and real training.
+#[derive(Debug, Parser)]
+#[command(name = "genius", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the search spaces, their size, and whether their benchmark data is present.
+    Spaces(SpacesArgs),
+    /// List the optimizers and their settings.
+    Optimizers,
+    /// Run a search: the optimizer proposes, the evaluator scores, until the budget is spent.
+    Search(SearchArgs),
+    /// Continue an interrupted (or extend a finished) run from its run directory, re-evaluating nothing recorded.
+    Resume(ResumeArgs),
+}
+
+/// Where benchmark tables are read from.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding the benchmark tables [default: the user's cache directory, e.g. ~/.cache/genius/data].
+    #[arg(long, value_name = "DIR", env = "GENIUS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The data directory, saying whether it came from the flag or the environment.
+    pub fn resolve(&self) -> genius_spaces::data::DataDir {
+        use genius_spaces::data::{DATA_DIR_ENV, DataDir};
+        let from_env = std::env::var_os(DATA_DIR_ENV).map(PathBuf::from);
+        match &self.data_dir {
+            Some(dir) if from_env.as_ref() != Some(dir) => DataDir::new(dir),
+            _ => DataDir::resolve(None),
+        }
+    }
+}
+
+/// Progress reporting.
+#[derive(Debug, Clone, Args)]
+pub struct ProgressArgs {
+    /// No progress bar and no per-trial output; the result is still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `genius spaces`.
+#[derive(Debug, Args)]
+pub struct SpacesArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+}
+
+/// Whether a re-proposed architecture uses up budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Duplicates {
+    /// A duplicate counts as a query (answered from the history, not re-evaluated).
+    Count,
+    /// A duplicate is free; the search stops if the optimizer proposes nothing new for a while.
+    Free,
+}
+
+/// How eagerly the run log reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlushArg {
+    /// Every trial is written out as it finishes (survives a killed process).
+    Trial,
+    /// Every trial is also synced to the device (survives a power cut).
+    Sync,
+    /// Trials are written in blocks (fastest; a trial lost to a kill is recomputed on resume).
+    Buffered,
+}
+
+/// `genius search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The search space (see `genius spaces`).
+    #[arg(long, value_name = "SPACE", value_parser = PossibleValuesParser::new(genius_spaces::catalog::spaces().iter().map(|s| s.name)))]
+    pub space: String,
+
+    /// The optimizer (see `genius optimizers`).
+    #[arg(long, value_name = "NAME", default_value = "random", value_parser = PossibleValuesParser::new(genius_baselines::catalog::optimizers().iter().map(|o| o.name)))]
+    pub optimizer: String,
+
+    /// An optimizer setting, as KEY=VALUE with a TOML value (repeatable), e.g. --set without_replacement=true.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+
+    /// A TOML file of optimizer settings; --set overrides its keys.
+    #[arg(long, value_name = "FILE")]
+    pub optimizer_config: Option<PathBuf>,
+
+    /// Evaluations (queries) the search may spend.
+    #[arg(long, value_name = "N")]
+    pub budget: usize,
+
+    /// Also stop after this much wall-clock time, e.g. 90s, 10m, 2h.
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub wall_time: Option<f64>,
+
+    /// The seed of every random choice of the search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// The run directory [default: runs/<space>-<optimizer>-seed<seed>-<time>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Architectures proposed (and evaluated) together.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch_size: usize,
+
+    /// Evaluations running at once within a batch.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency: usize,
+
+    /// Whether re-proposing an evaluated architecture uses up budget.
+    #[arg(long, value_enum, default_value_t = Duplicates::Count)]
+    pub duplicates: Duplicates,
+
+    /// How eagerly the run log reaches the disk.
+    #[arg(long, value_enum, default_value_t = FlushArg::Trial)]
+    pub flush: FlushArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub progress: ProgressArgs,
+}
+
+/// `genius resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run directory of the run to continue.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// A new evaluation budget (to extend a finished run) instead of the recorded one.
+    #[arg(long, value_name = "N")]
+    pub budget: Option<usize>,
+
+    /// A new wall-clock limit (over every session of the run), e.g. 2h.
+    #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
+    pub wall_time: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub progress: ProgressArgs,
+}
+
+fn humantime_duration(s: &str) -> Result<f64, String> {
+    humantime::parse_duration(s).map(|d| d.as_secs_f64()).map_err(|e| format!("{e} (write e.g. 90s, 10m, 2h)"))
+}

@@ -1,0 +1,83 @@
+//! Builds the parts of a study from their names and settings: the one place that sees every plug-in crate.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use genius_core::{Evaluator, Optimizer, SearchSpace};
+use genius_spaces::catalog::{self as spaces, SpaceEntry};
+use genius_spaces::data::DataDir;
+
+/// The evaluator name of table look-ups.
+pub const TABLE_EVALUATOR: &str = "table";
+
+/// The space called `name`.
+pub fn space(name: &str) -> Result<&'static SpaceEntry> {
+    spaces::find(name).ok_or_else(|| anyhow!("unknown space `{name}`; known spaces: {}", spaces::names()))
+}
+
+/// The space and evaluator of a search: for now, the space's benchmark table.
+pub fn space_and_evaluator(
+    entry: &SpaceEntry,
+    evaluator: &str,
+    data: &DataDir,
+) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
+    if evaluator != TABLE_EVALUATOR {
+        bail!("unknown evaluator `{evaluator}`; known evaluators: {TABLE_EVALUATOR}");
+    }
+    let table = entry
+        .load_table(data)
+        .ok_or_else(|| anyhow!("space `{}` has no benchmark table to look architectures up in", entry.name))??;
+    let space = table.space().clone();
+    Ok((space, Arc::new(table)))
+}
+
+/// The optimizer called `name`, built from `settings`.
+pub fn optimizer(name: &str, settings: serde_json::Value) -> Result<Box<dyn Optimizer>> {
+    let entry = genius_baselines::catalog::find(name).ok_or_else(|| {
+        anyhow!("unknown optimizer `{name}`; known optimizers: {}", genius_baselines::catalog::names())
+    })?;
+    Ok(entry.build(settings)?)
+}
+
+/// Optimizer settings from a TOML file and `KEY=VALUE` overrides (values in TOML syntax), as a JSON object.
+pub fn optimizer_settings(file: Option<&Path>, overrides: &[String]) -> Result<serde_json::Value> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str::<toml::Table>(&text).with_context(|| format!("{} is not valid TOML", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for item in overrides {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set `{item}` is not KEY=VALUE (e.g. --set without_replacement=true)"))?;
+        let key = key.trim();
+        let parsed: toml::Table = toml::from_str(&format!("v = {}", value.trim()))
+            .or_else(|_| toml::from_str(&format!("v = {:?}", value.trim())))
+            .with_context(|| format!("--set {key}: `{value}` is not a TOML value"))?;
+        table.insert(key.to_owned(), parsed["v"].clone());
+    }
+    Ok(serde_json::to_value(table)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_values_are_typed_as_toml() {
+        let v = optimizer_settings(None, &["a=true".into(), "b = 3".into(), "c=0.5".into(), "d=tournament".into()])
+            .unwrap();
+        assert_eq!(v, serde_json::json!({"a": true, "b": 3, "c": 0.5, "d": "tournament"}));
+        let err = optimizer_settings(None, &["nonsense".into()]).unwrap_err();
+        assert!(err.to_string().contains("is not KEY=VALUE"));
+    }
+
+    #[test]
+    fn unknown_settings_name_the_optimizer_and_field() {
+        let err = optimizer("random", serde_json::json!({"pop": 3})).err().unwrap();
+        assert!(err.to_string().contains("random: unknown field `pop`"), "{err}");
+    }
+}
