@@ -125,15 +125,12 @@ mod tests {
 
     #[tokio::test]
     async fn proposals_meet_the_constraint() {
-        let outcome = Study::new(
-            Arc::new(ToySpace::constrained()),
-            Arc::new(ToyTable::new()),
-            Box::new(RandomSearch::default()),
-        )
-        .budget(Budget::evaluations(300))
-        .run()
-        .await
-        .unwrap();
+        let outcome =
+            Study::new(Arc::new(ToySpace::constrained()), Arc::new(ToyTable::new()), Box::new(RandomSearch::default()))
+                .budget(Budget::evaluations(300))
+                .run()
+                .await
+                .unwrap();
         assert_eq!(outcome.summary.invalid, 0);
         assert!(outcome.trials.iter().all(|t| !(t.arch.choice(0) == 2 && t.arch.choice(1) == 3)));
     }

@@ -32,7 +32,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Directory holding the benchmark tables [default: the user's cache directory, e.g. ~/.cache/genius/data].
-    #[arg(long, value_name = "DIR", env = "GENIUS_DATA_DIR")]
+    #[arg(long, value_name = "DIR", env = "GENIUS_DATA_DIR", hide_env_values = true)]
     pub data_dir: Option<PathBuf>,
 }
 

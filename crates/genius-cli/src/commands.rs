@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use genius_core::{
-    Budget, CancellationToken, DuplicatePolicy, Flush, MetricSpec, Recorded, SearchSpace, StopReason, Study, StudyOutcome,
-    StudySettings,
+    Budget, CancellationToken, DuplicatePolicy, Flush, MetricSpec, Recorded, SearchSpace, StopReason, Study,
+    StudyOutcome, StudySettings,
 };
 
 use crate::args::{Duplicates, FlushArg, ResumeArgs, SearchArgs, SpacesArgs};
@@ -179,7 +179,13 @@ fn report(
     )?;
     match s.best.as_ref().and_then(|b| b.evaluation.as_ref().map(|e| (b, e))) {
         Some((best, eval)) => {
-            writeln!(out, "best architecture: {} (trial {}, chosen by {})", space.format(&best.arch), best.index, spec.search)?;
+            writeln!(
+                out,
+                "best architecture: {} (trial {}, chosen by {})",
+                space.format(&best.arch),
+                best.index,
+                spec.search
+            )?;
             for metric in &spec.metrics {
                 let Some(value) = eval.metrics.get(&metric.name) else { continue };
                 let role = match (metric.name == spec.search, metric.name == spec.report) {

@@ -22,8 +22,7 @@ pub struct Constraint {
 impl Constraint {
     /// Whether `eval` meets the bound; an evaluation without the metric does not.
     pub fn holds(&self, eval: &Evaluation) -> bool {
-        eval.value(&self.metric)
-            .is_some_and(|v| self.min.is_none_or(|lo| v >= lo) && self.max.is_none_or(|hi| v <= hi))
+        eval.value(&self.metric).is_some_and(|v| self.min.is_none_or(|lo| v >= lo) && self.max.is_none_or(|hi| v <= hi))
     }
 }
 
@@ -151,7 +150,11 @@ mod tests {
     }
 
     fn eval(val: f64, flops: u64) -> Evaluation {
-        Evaluation { metrics: [("val".into(), val), ("test".into(), 1.0)].into(), flops: Some(flops), ..Default::default() }
+        Evaluation {
+            metrics: [("val".into(), val), ("test".into(), 1.0)].into(),
+            flops: Some(flops),
+            ..Default::default()
+        }
     }
 
     #[test]

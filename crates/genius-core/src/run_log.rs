@@ -97,7 +97,9 @@ pub enum RunLogError {
     #[error("{0} holds no run log ({TRIALS_FILE} is missing)")]
     Missing(PathBuf),
     /// The header line is missing or unreadable.
-    #[error("{path} has no readable header line ({reason}); the run cannot be resumed: start it again in a fresh directory")]
+    #[error(
+        "{path} has no readable header line ({reason}); the run cannot be resumed: start it again in a fresh directory"
+    )]
     NoHeader {
         /// The trials file.
         path: PathBuf,
@@ -228,8 +230,8 @@ impl Recorded {
         if found != LOG_FORMAT {
             return Err(RunLogError::Format { path, found });
         }
-        let header: RunHeader =
-            serde_json::from_value(raw).map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
+        let header: RunHeader = serde_json::from_value(raw)
+            .map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
         let trials = read_lines::<Trial>(&path, &bytes, 1)?;
         let mut truncated: Vec<TruncatedTail> = trials.truncated.into_iter().collect();
 
@@ -300,7 +302,13 @@ impl RunLog {
         })?;
         let events_path = dir.join(EVENTS_FILE);
         let events = File::create(&events_path).map_err(io("cannot create", &events_path))?;
-        let mut log = Self { dir: dir.to_owned(), trials: BufWriter::new(file), events: BufWriter::new(events), flush, line: Vec::new() };
+        let mut log = Self {
+            dir: dir.to_owned(),
+            trials: BufWriter::new(file),
+            events: BufWriter::new(events),
+            flush,
+            line: Vec::new(),
+        };
         log.write_line(true, header)?;
         log.sync_trials()?;
         Ok(log)
@@ -316,7 +324,13 @@ impl RunLog {
         if summary.exists() {
             fs::remove_file(&summary).map_err(io("cannot remove", &summary))?;
         }
-        Ok(Self { dir: dir.clone(), trials: BufWriter::new(trials), events: BufWriter::new(events), flush, line: Vec::new() })
+        Ok(Self {
+            dir: dir.clone(),
+            trials: BufWriter::new(trials),
+            events: BufWriter::new(events),
+            flush,
+            line: Vec::new(),
+        })
     }
 
     /// The run directory.
@@ -375,13 +389,16 @@ impl RunLog {
 }
 
 fn reopen_file(path: &Path, good_len: u64) -> Result<File> {
-    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io("cannot open", path))?;
+    let mut file =
+        OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io("cannot open", path))?;
     let len = file.metadata().map_err(io("cannot read", path))?.len();
     if len > good_len {
         let bytes = fs::read(path).map_err(io("cannot read", path))?;
         let aside = PathBuf::from(format!("{}.truncated", path.display()));
         let mut out = OpenOptions::new().create(true).append(true).open(&aside).map_err(io("cannot write", &aside))?;
-        out.write_all(&bytes[good_len as usize..]).and_then(|()| out.write_all(b"\n")).map_err(io("cannot write", &aside))?;
+        out.write_all(&bytes[good_len as usize..])
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(io("cannot write", &aside))?;
         file.set_len(good_len).map_err(io("cannot truncate", path))?;
     }
     if good_len > 0 {

@@ -187,7 +187,7 @@ pub trait SpaceExt: SearchSpace {
 
     /// The architecture at position `index` of the lexicographic enumeration; `index` must be below
     /// [`cardinality`](Self::cardinality).
-    fn from_index(&self, mut index: u128) -> Architecture {
+    fn arch_at(&self, mut index: u128) -> Architecture {
         let dims = self.dimensions();
         let mut choices = vec![0u16; dims.len()];
         for (slot, d) in choices.iter_mut().zip(dims).rev() {
@@ -202,7 +202,7 @@ pub trait SpaceExt: SearchSpace {
     /// for small spaces: check [`cardinality`](Self::cardinality) first.
     fn enumerate(&self) -> impl Iterator<Item = Architecture> + '_ {
         let total = if self.dimensions().iter().any(Dimension::is_empty) { 0 } else { self.cardinality() };
-        (0..total).map(move |i| self.from_index(i))
+        (0..total).map(move |i| self.arch_at(i))
     }
 }
 
@@ -236,9 +236,15 @@ pub fn default_parse(space: &str, dims: &[Dimension], text: &str) -> Result<Arch
     for (i, (item, d)) in items.iter().zip(dims).enumerate() {
         let choice = match item.parse::<usize>() {
             Ok(c) if c < d.len() => c,
-            Ok(c) => return Err(err(format!("choice {c} of dimension {i} ({}) is out of range 0..{}", d.name, d.len()))),
+            Ok(c) => {
+                return Err(err(format!("choice {c} of dimension {i} ({}) is out of range 0..{}", d.name, d.len())));
+            }
             Err(_) => d.options.iter().position(|o| o.eq_ignore_ascii_case(item)).ok_or_else(|| {
-                err(format!("`{item}` is not an option of dimension {i} ({}); options: {}", d.name, d.options.join(", ")))
+                err(format!(
+                    "`{item}` is not an option of dimension {i} ({}); options: {}",
+                    d.name,
+                    d.options.join(", ")
+                ))
             })?,
         };
         choices.push(choice as u16);
@@ -282,7 +288,7 @@ mod tests {
         assert_eq!(all.iter().collect::<HashSet<_>>().len(), all.len());
         for (i, a) in all.iter().enumerate() {
             assert_eq!(space.index_of(a), i as u128);
-            assert_eq!(&space.from_index(i as u128), a);
+            assert_eq!(&space.arch_at(i as u128), a);
         }
         assert!(all.windows(2).all(|w| w[0] < w[1]), "lexicographic order");
     }

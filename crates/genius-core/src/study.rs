@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
 use crate::{
-    Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective,
-    ObjectiveError, Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, Spend,
-    SpaceExt, StudyEvent, Trial, TrialStatus, rng,
+    Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective, ObjectiveError,
+    Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, SpaceExt, Spend, StudyEvent, Trial,
+    TrialStatus, rng,
 };
 
 /// Whether re-proposing an evaluated architecture uses up budget.
@@ -48,7 +48,13 @@ pub struct StudySettings {
 
 impl Default for StudySettings {
     fn default() -> Self {
-        Self { batch_size: 1, concurrency: 1, duplicates: DuplicatePolicy::Count, max_idle_asks: 100, flush: Flush::Trial }
+        Self {
+            batch_size: 1,
+            concurrency: 1,
+            duplicates: DuplicatePolicy::Count,
+            max_idle_asks: 100,
+            flush: Flush::Trial,
+        }
     }
 }
 
@@ -88,7 +94,9 @@ pub enum StopReason {
 impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Budget { limit } => write!(f, "budget spent ({})", serde_json::to_value(limit).unwrap_or_default().as_str().unwrap_or("")),
+            Self::Budget { limit } => {
+                write!(f, "budget spent ({})", serde_json::to_value(limit).unwrap_or_default().as_str().unwrap_or(""))
+            }
             Self::OptimizerDone => f.write_str("the optimizer had nothing more to propose"),
             Self::Stalled => f.write_str("the optimizer kept re-proposing evaluated architectures"),
             Self::Interrupted => f.write_str("interrupted"),
@@ -541,7 +549,17 @@ impl Study {
                 },
             };
             let text = self.space.format(arch);
-            trials.push(Trial { index, arch: arch.clone(), text, status, counted, evaluation, started_at, duration_s, elapsed_s: 0.0 });
+            trials.push(Trial {
+                index,
+                arch: arch.clone(),
+                text,
+                status,
+                counted,
+                evaluation,
+                started_at,
+                duration_s,
+                elapsed_s: 0.0,
+            });
         }
         (trials, outcome)
     }
@@ -591,7 +609,9 @@ impl Study {
 fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, bool, String, f64) {
     let of = original.index;
     let status = match &original.status {
-        TrialStatus::Failed { reason } => TrialStatus::Failed { reason: format!("already failed as trial {of}: {reason}") },
+        TrialStatus::Failed { reason } => {
+            TrialStatus::Failed { reason: format!("already failed as trial {of}: {reason}") }
+        }
         _ => TrialStatus::Duplicate { of },
     };
     (status, original.evaluation.clone(), counted, now(), 0.0)
@@ -619,7 +639,8 @@ fn now() -> String {
 
 /// Checks that a recorded header field equals the current one.
 fn same<T: Serialize>(field: &'static str, recorded: &T, now: &T) -> Result<(), StudyError> {
-    let (recorded, now) = (serde_json::to_value(recorded).unwrap_or_default(), serde_json::to_value(now).unwrap_or_default());
+    let (recorded, now) =
+        (serde_json::to_value(recorded).unwrap_or_default(), serde_json::to_value(now).unwrap_or_default());
     if recorded == now {
         Ok(())
     } else {

@@ -8,6 +8,9 @@ use crate::data::{DataDir, DataFile};
 use crate::nas_bench_macro::{self, NasBenchMacro};
 use crate::table::{Table, TableError};
 
+/// Loads a space's table from a data directory.
+pub type LoadTable = fn(&DataDir) -> Result<Table, TableError>;
+
 /// A space this crate provides.
 #[derive(Debug, Clone, Copy)]
 pub struct SpaceEntry {
@@ -18,7 +21,7 @@ pub struct SpaceEntry {
     /// The table that evaluates it, if it has one.
     pub table: Option<DataFile>,
     build: fn() -> Arc<dyn SearchSpace>,
-    load: Option<fn(&DataDir) -> Result<Table, TableError>>,
+    load: Option<LoadTable>,
 }
 
 impl SpaceEntry {

@@ -195,7 +195,7 @@ impl Evaluator for Table {
     }
 
     fn optimum(&self) -> Option<Optimum> {
-        let arch = self.space.from_index(self.optimum as u128);
+        let arch = self.space.arch_at(self.optimum as u128);
         let report = self.spec.metrics.iter().position(|m| m.name == self.spec.report)?;
         Some(Optimum { value: self.rows[self.optimum].values[report], arch })
     }

@@ -309,11 +309,7 @@ async fn a_fatal_evaluator_error_stops_the_study_keeping_the_log() {
 async fn bad_settings_are_refused_before_anything_runs() {
     let err = study(0, 0).run().await.unwrap_err();
     assert!(err.to_string().contains("evaluation budget is 0"), "{err}");
-    let err = study(0, 3)
-        .settings(StudySettings { concurrency: 0, ..Default::default() })
-        .run()
-        .await
-        .unwrap_err();
+    let err = study(0, 3).settings(StudySettings { concurrency: 0, ..Default::default() }).run().await.unwrap_err();
     assert!(err.to_string().contains("concurrency"), "{err}");
     let mut objective = Objective::from_spec(ToyTable::new().metrics());
     objective.metric = "test_acc".into();

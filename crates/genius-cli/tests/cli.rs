@@ -1,0 +1,236 @@
+//! The `genius` binary end to end: searches, resumes after SIGKILL and Ctrl-C, and every bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use genius_core::{Recorded, StopReason, Trial};
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("GENIUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(),
+        "these tests need the benchmark tables: set GENIUS_DATA_DIR"
+    );
+    dir
+}
+
+fn genius(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
+    cmd.env("GENIUS_DATA_DIR", data).env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Trials without timings.
+fn keys(dir: &Path) -> Vec<serde_json::Value> {
+    Recorded::read(dir).unwrap().trials.iter().map(key).collect()
+}
+
+fn key(t: &Trial) -> serde_json::Value {
+    let mut v = serde_json::to_value(t).unwrap();
+    for field in ["started_at", "duration_s", "elapsed_s"] {
+        v.as_object_mut().unwrap().remove(field);
+    }
+    v
+}
+
+fn search(data: &Path, out: &Path, seed: u64, budget: usize) -> Command {
+    let mut cmd = genius(data);
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "random", "--quiet"])
+        .args(["--budget", &budget.to_string(), "--seed", &seed.to_string(), "--out"])
+        .arg(out);
+    cmd
+}
+
+#[test]
+fn a_search_prints_its_best_architecture_with_its_rank() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(&mut search(&data_dir(), &tmp.path().join("demo"), 0, 10));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("best architecture: "), "{stdout}");
+    assert!(stdout.contains("/ 6561)"), "{stdout}");
+    assert!(stdout.contains("test accuracy"), "the output says the table holds test accuracy only: {stdout}");
+    let recorded = Recorded::read(&tmp.path().join("demo")).unwrap();
+    assert_eq!(recorded.trials.len(), 10);
+    assert_eq!(recorded.header.seed, 0);
+    assert_eq!(recorded.summary.unwrap().spend.evaluations, 10);
+}
+
+#[test]
+fn a_seed_gives_the_same_trials_and_another_seed_different_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    for (name, seed) in [("a", 5), ("b", 5), ("c", 6)] {
+        assert!(search(&data, &tmp.path().join(name), seed, 25).output().unwrap().status.success());
+    }
+    assert_eq!(keys(&tmp.path().join("a")), keys(&tmp.path().join("b")));
+    assert_ne!(keys(&tmp.path().join("a")), keys(&tmp.path().join("c")));
+}
+
+/// Starts a long search, waits until its log holds `lines` trials, then sends `signal`.
+fn interrupt(data: &Path, dir: &Path, budget: usize, lines: usize, signal: &str) -> Output {
+    let child = search(data, dir, 3, budget).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let log = dir.join("trials.jsonl");
+    let start = Instant::now();
+    loop {
+        let n = std::fs::read(&log).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0);
+        if n > lines {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the search never wrote {lines} trials");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_trials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let budget = 40_000;
+    let killed = tmp.path().join("killed");
+    interrupt(&data, &killed, budget, 500, "-KILL");
+    let partial = Recorded::read(&killed).unwrap();
+    assert!(partial.trials.len() < budget, "the search finished before it could be killed; raise the budget");
+    assert!(partial.summary.is_none());
+
+    let (out, stdout, stderr) = run(genius(&data).args(["resume", "--quiet"]).arg(&killed));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("{} trial(s) recorded", partial.trials.len())), "{stdout}");
+
+    let full = tmp.path().join("full");
+    assert!(search(&data, &full, 3, budget).output().unwrap().status.success());
+    let (a, b) = (keys(&killed), keys(&full));
+    assert_eq!(a.len(), budget);
+    assert!(a == b, "the resumed run differs from the uninterrupted one");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_with_the_log_intact_and_the_run_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let budget = 40_000;
+    let dir = tmp.path().join("run");
+    let out = interrupt(&data, &dir, budget, 500, "-INT");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("genius resume"), "{stdout}");
+    let recorded = Recorded::read(&dir).unwrap();
+    assert!(recorded.truncated.is_empty(), "a clean stop leaves no truncated line");
+    assert_eq!(recorded.summary.as_ref().unwrap().stop, StopReason::Interrupted);
+    let n = recorded.trials.len();
+    assert!(n < budget);
+
+    let (out, _, stderr) = run(genius(&data).args(["resume", "--quiet"]).arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    let full = tmp.path().join("full");
+    assert!(search(&data, &full, 3, budget).output().unwrap().status.success());
+    assert!(keys(&dir) == keys(&full), "the resumed run differs from the uninterrupted one");
+}
+
+/// Runs `genius` expecting failure; returns stderr, checked to be one clear error and no panic.
+fn fails(cmd: &mut Command) -> String {
+    let (out, _, stderr) = run(cmd);
+    assert!(!out.status.success(), "expected failure: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "one error message: {stderr}");
+    stderr
+}
+
+fn fake_data(contents: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nas-bench-macro/nas-bench-macro_cifar10.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, contents).unwrap();
+    dir
+}
+
+#[test]
+fn bad_inputs_exit_non_zero_with_one_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = |name: &str| tmp.path().join(name);
+
+    let empty = tempfile::tempdir().unwrap();
+    let e = fails(&mut search(empty.path(), &out("a"), 0, 3));
+    assert!(e.contains("table is missing") && e.contains("nas-bench-macro_cifar10.json"), "{e}");
+
+    let real = std::fs::read(data.join("nas-bench-macro/nas-bench-macro_cifar10.json")).unwrap();
+    let truncated = fake_data(&real[..real.len() - 100]);
+    let e = fails(&mut search(truncated.path(), &out("b"), 0, 3));
+    assert!(e.contains("truncated or malformed"), "{e}");
+
+    let malformed = fake_data(b"{\"02012100\": {\"mean_acc\": 1.0,, }");
+    let e = fails(&mut search(malformed.path(), &out("c"), 0, 3));
+    assert!(e.contains("truncated or malformed"), "{e}");
+
+    let wrong = fake_data(b"{\"banana\": 3}");
+    let e = fails(&mut search(wrong.path(), &out("d"), 0, 3));
+    assert!(e.contains("does not have the expected contents"), "{e}");
+
+    let e = fails(genius(&data).args(["search", "--space", "nas-bench-999", "--budget", "3"]));
+    assert!(e.contains("nas-bench-999") && e.contains("possible values: nas-bench-macro"), "{e}");
+
+    let e =
+        fails(genius(&data).args(["search", "--space", "nas-bench-macro", "--optimizer", "gpt-5", "--budget", "3"]));
+    assert!(e.contains("gpt-5") && e.contains("possible values"), "{e}");
+
+    let e = fails(&mut search(&data, &out("e"), 0, 0));
+    assert!(e.contains("evaluation budget is 0"), "{e}");
+    assert!(!out("e").exists(), "nothing is created for a refused run");
+
+    std::fs::write(out("file"), b"").unwrap();
+    let e = fails(&mut search(&data, &out("file").join("run"), 0, 3));
+    assert!(e.contains("cannot create run directory") && e.contains("file/run"), "{e}");
+
+    let e = fails(search(&data, &out("f"), 0, 3).args(["--set", "banana=1"]));
+    assert!(e.contains("unknown field `banana`"), "{e}");
+
+    let e = fails(genius(&data).args(["resume"]).arg(out("nowhere")));
+    assert!(e.contains("holds no run log"), "{e}");
+}
+
+#[test]
+fn a_finished_run_is_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let dir = tmp.path().join("run");
+    assert!(search(&data, &dir, 1, 5).output().unwrap().status.success());
+    let before = keys(&dir);
+    let e = fails(&mut search(&data, &dir, 2, 5));
+    assert!(e.contains("already holds a run"), "{e}");
+    assert_eq!(keys(&dir), before);
+}
+
+#[test]
+fn spaces_lists_every_space_with_its_data_status() {
+    let (out, stdout, _) = run(genius(&data_dir()).arg("spaces"));
+    assert!(out.status.success());
+    assert!(stdout.lines().any(|l| l.starts_with("nas-bench-macro") && l.contains("6561") && l.contains("present")));
+    let empty = tempfile::tempdir().unwrap();
+    let (_, stdout, _) = run(genius(empty.path()).arg("spaces"));
+    assert!(stdout.lines().any(|l| l.starts_with("nas-bench-macro") && l.contains("missing")), "{stdout}");
+    assert!(stdout.contains("from GENIUS_DATA_DIR"), "{stdout}");
+}
+
+#[test]
+fn help_texts() {
+    for args in [&["--help"][..], &["search", "--help"], &["resume", "--help"], &["spaces", "--help"]] {
+        let (out, stdout, _) = run(genius(&data_dir()).args(args));
+        assert!(out.status.success());
+        insta::assert_snapshot!(format!("help_{}", args.join("_").trim_start_matches('-').replace("--", "")), stdout);
+    }
+}
