@@ -1,4 +1,6 @@
 //! The command line, as clap types. Only this crate knows clap.
+// These doc comments are the --help texts, where `<space>` is meant literally.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 
@@ -88,11 +90,11 @@ pub enum FlushArg {
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The search space (see `genius spaces`).
-    #[arg(long, value_name = "SPACE", value_parser = PossibleValuesParser::new(genius_spaces::catalog::spaces().iter().map(|s| s.name)))]
+    #[arg(long, value_name = "SPACE", value_parser = PossibleValuesParser::new(crate::registry::space_names()))]
     pub space: String,
 
     /// The optimizer (see `genius optimizers`).
-    #[arg(long, value_name = "NAME", default_value = "random", value_parser = PossibleValuesParser::new(genius_baselines::catalog::optimizers().iter().map(|o| o.name)))]
+    #[arg(long, value_name = "NAME", default_value = "random", value_parser = PossibleValuesParser::new(crate::registry::optimizer_names()))]
     pub optimizer: String,
 
     /// An optimizer setting, as KEY=VALUE with a TOML value (repeatable), e.g. --set without_replacement=true.

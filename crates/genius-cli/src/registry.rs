@@ -11,6 +11,16 @@ use genius_spaces::data::DataDir;
 /// The evaluator name of table look-ups.
 pub const TABLE_EVALUATOR: &str = "table";
 
+/// The names of every space, for `--space`.
+pub fn space_names() -> Vec<&'static str> {
+    spaces::spaces().iter().map(|s| s.name).collect()
+}
+
+/// The names of every optimizer of every optimizer crate, for `--optimizer`.
+pub fn optimizer_names() -> Vec<&'static str> {
+    genius_baselines::catalog::optimizers().iter().map(|o| o.name).collect()
+}
+
 /// The space called `name`.
 pub fn space(name: &str) -> Result<&'static SpaceEntry> {
     spaces::find(name).ok_or_else(|| anyhow!("unknown space `{name}`; known spaces: {}", spaces::names()))

@@ -29,6 +29,7 @@
 //! ```
 
 mod architecture;
+mod brief;
 mod budget;
 mod evaluation;
 mod metric;
@@ -44,6 +45,7 @@ pub mod testing;
 mod trial;
 
 pub use architecture::Architecture;
+pub use brief::{BriefTable, Notation, SpaceBrief};
 pub use budget::{Budget, BudgetLimit, Spend, Usage};
 pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};
 pub use metric::{Direction, Metric, MetricSpec, Visibility};

@@ -3,7 +3,7 @@
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use crate::Architecture;
+use crate::{Architecture, SpaceBrief};
 
 /// One searchable decision: a name and the labels of its options, in choice-index order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +98,12 @@ pub trait SearchSpace: Send + Sync {
     /// Whether the space has a constraint that [`check`](Self::check) may reject.
     fn is_constrained(&self) -> bool {
         false
+    }
+
+    /// How the space describes itself to a language model; `None` when it has no such description (then an LLM
+    /// optimizer cannot search it).
+    fn brief(&self) -> Option<SpaceBrief> {
+        None
     }
 }
 

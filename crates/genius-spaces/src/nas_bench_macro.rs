@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use genius_core::{Architecture, Dimension, Direction, Metric, MetricSpec, ParseError, SearchSpace, Visibility};
+use genius_core::{
+    Architecture, Dimension, Direction, Metric, MetricSpec, Notation, ParseError, SearchSpace, SpaceBrief, Visibility,
+};
 use serde::Deserialize;
 
 use crate::data::{DataDir, DataFile};
@@ -97,6 +99,41 @@ impl SearchSpace for NasBenchMacro {
 
     fn dimensions(&self) -> &[Dimension] {
         &self.dims
+    }
+
+    fn brief(&self) -> Option<SpaceBrief> {
+        Some(SpaceBrief {
+            task: "The model will be trained and tested on CIFAR-10, and the objective is to maximize its accuracy."
+                .into(),
+            operations: vec![
+                "0: Identity(in_channels, out_channels, stride)".into(),
+                "1: InvertedResidual(in_channels, out_channels, stride, expansion=3, kernel_size=3)".into(),
+                "2: InvertedResidual(in_channels, out_channels, stride, expansion=6, kernel_size=5)".into(),
+            ],
+            notes: vec![
+                "Identity skips the layer; where in_channels != out_channels or stride != 1, a 1x1 convolution with \
+                 batch normalization transforms the input to the expected shape."
+                    .into(),
+            ],
+            layout: "\
+layer0: defined, Conv2d(3, 32, kernel_size=3, stride=1) + BatchNorm + ReLU
+layer1: defined, InvertedResidual(32, 48, stride=1, expansion=3, kernel_size=3)
+layer2: undefined, in_channels=48, out_channels=80, stride=2, operation op_list[0]
+layer3: undefined, in_channels=80, out_channels=80, stride=1, operation op_list[1]
+layer4: undefined, in_channels=80, out_channels=128, stride=2, operation op_list[2]
+layer5: undefined, in_channels=128, out_channels=128, stride=1, operation op_list[3]
+layer6: undefined, in_channels=128, out_channels=128, stride=1, operation op_list[4]
+layer7: undefined, in_channels=128, out_channels=256, stride=2, operation op_list[5]
+layer8: undefined, in_channels=256, out_channels=256, stride=1, operation op_list[6]
+layer9: undefined, in_channels=256, out_channels=256, stride=1, operation op_list[7]
+layer10: defined, Conv2d(256, 1280, kernel_size=1) + BatchNorm + ReLU, global average pooling, Linear(1280, 10)"
+                .into(),
+            notation: Notation::Choices,
+            answer_format:
+                "op_list: a list of 8 operation ids, one per undefined layer (layer2 to layer9), each 0, 1 or 2".into(),
+            example: "[0, 2, 0, 1, 2, 1, 0, 0]".into(),
+            tables: Vec::new(),
+        })
     }
 
     fn parse(&self, text: &str) -> Result<Architecture, ParseError> {

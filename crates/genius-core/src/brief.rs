@@ -1,0 +1,72 @@
+//! Prompt material: how a space describes itself to a language model, and how architectures are written in
+//! prompts and replies. It belongs to the space (which knows its network), not to the LLM crate (which must not
+//! depend on any space); the LLM optimizer renders it into messages with its templates.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Architecture, SearchSpace};
+
+/// How architectures are written in prompts, and read back from replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notation {
+    /// A list of choice indices, one per dimension: `[0, 2, 0, 1]` (operation ids, as GENIUS writes them).
+    #[default]
+    Choices,
+    /// A list of option labels, one per dimension: `[64, 576, 576, 256]` (channel counts).
+    Labels,
+    /// The space's canonical text form ([`SearchSpace::format`]).
+    Canonical,
+}
+
+impl Notation {
+    /// `arch` written in this notation.
+    pub fn write(self, space: &dyn SearchSpace, arch: &Architecture) -> String {
+        match self {
+            Self::Choices => {
+                let items: Vec<String> = arch.choices().iter().map(u16::to_string).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Self::Labels => {
+                let dims = space.dimensions();
+                let items: Vec<&str> =
+                    arch.choices().iter().zip(dims).map(|(&c, d)| d.options[usize::from(c)].as_str()).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Self::Canonical => space.format(arch),
+        }
+    }
+}
+
+/// A titled block of reference text for the prompt (e.g. the FLOPs of each operation in each stage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BriefTable {
+    /// Its title.
+    pub title: String,
+    /// Its text, as it should appear in the prompt.
+    pub text: String,
+}
+
+/// What a language model is told about a search space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceBrief {
+    /// What the networks are trained for, e.g. `The model will be trained and tested on CIFAR-10`.
+    pub task: String,
+    /// What each position chooses from: one line per operation (`0: Identity(...)`), or per dimension where the
+    /// options differ between positions (channel counts).
+    pub operations: Vec<String>,
+    /// Remarks on the operations (how an identity changes shape, what a skip does).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The network: its fixed and searchable layers, in text.
+    pub layout: String,
+    /// How architectures are written in prompts and replies.
+    pub notation: Notation,
+    /// What a reply must hold, in words (length, allowed values), e.g. `a list of 8 integers, each 0, 1 or 2`.
+    pub answer_format: String,
+    /// An example architecture in `notation`.
+    pub example: String,
+    /// Reference tables (FLOPs per operation and stage, ...).
+    #[serde(default)]
+    pub tables: Vec<BriefTable>,
+}
