@@ -440,7 +440,7 @@ impl Study {
             let counted_before = state.spend.evaluations;
             let mut observations = self.record(&mut state, replayed, None, true)?;
 
-            let (trials, outcome) = self.evaluate(&state, fresh).await;
+            let (trials, outcome) = self.evaluate(&state, fresh, asks).await;
             observations.extend(self.record(&mut state, trials, log.as_mut(), false)?);
             idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
             match outcome {
@@ -476,7 +476,7 @@ impl Study {
 
     /// Classifies a batch of new proposals (invalid, duplicate, to evaluate), evaluates what needs it, and returns the
     /// batch's trials in proposal order: all of them, or the prefix finished before an interruption or a fatal error.
-    async fn evaluate(&self, state: &State, proposals: Vec<Architecture>) -> (Vec<Trial>, BatchOutcome) {
+    async fn evaluate(&self, state: &State, proposals: Vec<Architecture>, ask: u64) -> (Vec<Trial>, BatchOutcome) {
         enum Plan {
             Invalid(String),
             Seen(usize),
@@ -551,6 +551,7 @@ impl Study {
             let text = self.space.format(arch);
             trials.push(Trial {
                 index,
+                ask,
                 arch: arch.clone(),
                 text,
                 status,

@@ -34,6 +34,10 @@ pub enum TrialStatus {
 pub struct Trial {
     /// Its position in the study, from 0.
     pub index: usize,
+    /// The number of the optimizer's ask (from 1) that proposed it; events of that ask in `events.jsonl` carry the
+    /// same number.
+    #[serde(default)]
+    pub ask: u64,
     /// The architecture proposed.
     pub arch: Architecture,
     /// The architecture in its space's canonical text form.
