@@ -1,0 +1,212 @@
+//! `report.md`: tables in the paper's style, pairwise comparisons, ablations, plots, configuration and machine.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::GridInfo;
+use crate::stats::{bootstrap_mean_difference, mann_whitney};
+use crate::summary::SummaryRow;
+
+/// `93.05 (rank 8 / 6561)` for one run; `92.43 ± 0.33 (rank 597 / 6561)` over several (mean rank).
+pub fn cell(row: &SummaryRow) -> String {
+    let mut s = if row.runs > 1 { format!("{:.2} ± {:.2}", row.mean, row.std) } else { format!("{:.2}", row.mean) };
+    if let (Some(rank), Some(of)) = (row.mean_rank, row.table_size) {
+        let _ = write!(s, " (rank {:.0} / {of})", rank);
+    }
+    s
+}
+
+fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", header.iter().map(|_| "---|").collect::<String>());
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// Renders the report.
+pub fn render(info: &GridInfo, rows: &[SummaryRow], plots: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", if info.name.is_empty() { "Comparison" } else { &info.name });
+    let _ = writeln!(
+        out,
+        "Each cell is the reported metric of the best architecture found within the budget (chosen by the search \
+         metric only), mean ± sample standard deviation over seeds, with its mean rank in the benchmark table \
+         (1 = best). Budgets count evaluations (queries); a run that stopped early keeps its last incumbent.\n"
+    );
+    let main: Vec<&SummaryRow> = rows.iter().filter(|r| r.ablation.is_empty()).collect();
+    let mut spaces: Vec<String> = info.spaces.clone();
+    for r in &main {
+        if !spaces.contains(&r.space) {
+            spaces.push(r.space.clone());
+        }
+    }
+    for space in &spaces {
+        let in_space: Vec<&&SummaryRow> = main.iter().filter(|r| &r.space == space).collect();
+        if in_space.is_empty() {
+            continue;
+        }
+        let metric = &in_space[0].metric;
+        let seeds = in_space.iter().map(|r| r.runs).max().unwrap_or(0);
+        let _ = writeln!(out, "## {space}: {metric}, {seeds} seed(s)\n");
+        let optimizers = ordered(&info.optimizers, in_space.iter().map(|r| r.optimizer.clone()));
+        let budgets = ordered_budgets(in_space.iter().map(|r| r.budget));
+        let header: Vec<String> =
+            std::iter::once("optimizer".to_owned()).chain(budgets.iter().map(|b| format!("{b} queries"))).collect();
+        let body: Vec<Vec<String>> = optimizers
+            .iter()
+            .map(|o| {
+                std::iter::once(o.clone())
+                    .chain(budgets.iter().map(|&b| {
+                        in_space.iter().find(|r| &r.optimizer == o && r.budget == b).map_or("–".into(), |r| cell(r))
+                    }))
+                    .collect()
+            })
+            .collect();
+        table(&mut out, &header, &body);
+
+        let regret: Vec<Vec<String>> = optimizers
+            .iter()
+            .filter_map(|o| {
+                let cells: Vec<String> = budgets
+                    .iter()
+                    .map(|&b| {
+                        in_space
+                            .iter()
+                            .find(|r| &r.optimizer == o && r.budget == b)
+                            .and_then(|r| r.mean_regret)
+                            .map_or("–".into(), |g| format!("{g:.2}"))
+                    })
+                    .collect();
+                cells.iter().any(|c| c != "–").then(|| std::iter::once(o.clone()).chain(cells).collect())
+            })
+            .collect();
+        if !regret.is_empty() {
+            let _ = writeln!(out, "Mean regret to the table's optimum (0 is optimal):\n");
+            table(&mut out, &header, &regret);
+        }
+
+        let baseline = info
+            .baseline
+            .clone()
+            .filter(|b| optimizers.contains(b))
+            .or_else(|| optimizers.iter().find(|o| o.as_str() == "random").cloned());
+        if let Some(base) = baseline {
+            let others: Vec<&String> = optimizers.iter().filter(|o| **o != base).collect();
+            if !others.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Against `{base}`: difference of means with its 95% bootstrap interval (2,000 resamples), and the \
+                     two-sided Mann–Whitney U p-value:\n"
+                );
+                let body: Vec<Vec<String>> = others
+                    .iter()
+                    .map(|o| {
+                        std::iter::once((*o).clone())
+                            .chain(budgets.iter().map(|&b| {
+                                let find = |name: &str| in_space.iter().find(|r| r.optimizer == name && r.budget == b);
+                                match (find(o), find(&base)) {
+                                    (Some(x), Some(y)) if x.runs > 1 && y.runs > 1 => {
+                                        let (lo, hi) = bootstrap_mean_difference(&x.values, &y.values, 2000, 0);
+                                        let p = mann_whitney(&x.values, &y.values);
+                                        format!("{:+.2} [{lo:+.2}, {hi:+.2}], p = {p:.3}", x.mean - y.mean)
+                                    }
+                                    _ => "–".into(),
+                                }
+                            }))
+                            .collect()
+                    })
+                    .collect();
+                table(&mut out, &header, &body);
+            }
+        }
+
+        let usage: Vec<Vec<String>> = optimizers
+            .iter()
+            .filter_map(|o| {
+                let r = in_space.iter().filter(|r| &r.optimizer == o).max_by_key(|r| r.budget)?;
+                (r.llm_calls > 0.0).then(|| {
+                    vec![
+                        o.clone(),
+                        r.budget.to_string(),
+                        format!("{:.1}", r.llm_calls),
+                        format!("{:.0}", r.tokens),
+                        format!("{:.4}", r.cost_usd),
+                    ]
+                })
+            })
+            .collect();
+        if !usage.is_empty() {
+            let _ = writeln!(out, "Model usage per run (mean over seeds):\n");
+            let header: Vec<String> =
+                ["optimizer", "budget", "calls", "tokens", "cost (USD)"].iter().map(|s| s.to_string()).collect();
+            table(&mut out, &header, &usage);
+        }
+        for (space_of, file) in plots {
+            if space_of == space {
+                let _ = writeln!(out, "![{file}]({file})\n");
+            }
+        }
+    }
+
+    let mut ablations: BTreeMap<(String, String), Vec<&SummaryRow>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !r.ablation.is_empty()) {
+        ablations.entry((r.ablation.clone(), r.space.clone())).or_default().push(r);
+    }
+    for ((name, space), rs) in &ablations {
+        let info_ab = info.ablations.iter().find(|a| &a.name == name);
+        let what = info_ab.map(|a| format!(" ({}: varying `{}`)", a.optimizer, a.setting)).unwrap_or_default();
+        let _ = writeln!(out, "## Ablation `{name}` on {space}{what}\n");
+        let values = match info_ab {
+            Some(a) => ordered(&a.values, rs.iter().map(|r| r.value.clone())),
+            None => ordered(&[], rs.iter().map(|r| r.value.clone())),
+        };
+        let budgets = ordered_budgets(rs.iter().map(|r| r.budget));
+        let header: Vec<String> =
+            std::iter::once("value".to_owned()).chain(budgets.iter().map(|b| format!("{b} queries"))).collect();
+        let body: Vec<Vec<String>> =
+            values
+                .iter()
+                .map(|v| {
+                    std::iter::once(v.clone())
+                        .chain(budgets.iter().map(|&b| {
+                            rs.iter().find(|r| &r.value == v && r.budget == b).map_or("–".into(), |r| cell(r))
+                        }))
+                        .collect()
+                })
+                .collect();
+        table(&mut out, &header, &body);
+    }
+
+    if !info.config.is_empty() {
+        let _ = writeln!(out, "## Configuration\n\n```toml\n{}\n```\n", info.config.trim_end());
+    }
+    if !info.machine.is_empty() || !info.versions.is_empty() {
+        let _ =
+            writeln!(out, "## Machine and versions\n\n- machine: {}\n- versions: {}\n", info.machine, info.versions);
+    }
+    out
+}
+
+fn ordered(preferred: &[String], found: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let found: Vec<String> = found.collect();
+    for p in preferred {
+        if found.contains(p) && !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    let mut rest: Vec<String> = found.into_iter().filter(|f| !out.contains(f)).collect();
+    rest.sort();
+    rest.dedup();
+    out.extend(rest);
+    out
+}
+
+fn ordered_budgets(found: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut b: Vec<usize> = found.collect();
+    b.sort_unstable();
+    b.dedup();
+    b
+}

@@ -1,0 +1,190 @@
+//! Plots: best-so-far curves with a confidence band, and final distributions, as SVG (plotters) and PNG (resvg).
+
+use plotters::prelude::*;
+
+use crate::ReportError;
+use crate::anytime::incumbents;
+use crate::runs::Run;
+use crate::stats::Describe;
+
+/// The mean best-so-far curve of one optimizer over seeds, with a 95% confidence band (mean ± 1.96 SEM).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// The optimizer's label.
+    pub label: String,
+    /// `(evaluations, mean, low, high)` per evaluation count with at least one run.
+    pub points: Vec<(usize, f64, f64, f64)>,
+}
+
+/// The best-so-far curve (reported metric of the incumbent) of `runs` up to `budget` evaluations.
+pub fn curve(label: &str, runs: &[&Run], budget: usize) -> Curve {
+    let all: Vec<_> = runs.iter().map(|r| incumbents(r)).collect();
+    let mut points = Vec::new();
+    for k in 1..=budget {
+        let values: Vec<f64> = all
+            .iter()
+            .filter_map(|inc| inc.get(k.min(inc.len()).saturating_sub(1)).and_then(|i| i.as_ref()))
+            .filter_map(|i| i.reported)
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let d = Describe::of(&values);
+        let half = 1.96 * d.sem();
+        points.push((k, d.mean, d.mean - half, d.mean + half));
+    }
+    Curve { label: label.to_owned(), points }
+}
+
+fn color(i: usize) -> RGBColor {
+    // Okabe–Ito, readable by colour-blind readers.
+    const PALETTE: [RGBColor; 8] = [
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(204, 121, 167),
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(0, 0, 0),
+        RGBColor(240, 228, 66),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+fn plot_error(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Plot(e.to_string())
+}
+
+/// Best-so-far curves, one per optimizer, each with its band, as an SVG document.
+pub fn anytime_svg(title: &str, metric: &str, curves: &[Curve]) -> Result<String, ReportError> {
+    let budget = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)).max().unwrap_or(1).max(2);
+    // Start the y axis where the curves have settled a little, so early random picks do not flatten the plot.
+    let settle = (budget / 10).max(1);
+    let visible = curves.iter().flat_map(|c| c.points.iter().filter(|p| p.0 >= settle));
+    let (mut lo, mut hi) = visible.fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.2), hi.max(p.3)));
+    if lo > hi {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (860, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(1f64..budget as f64, (lo - pad)..(hi + pad))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("evaluations")
+            .y_desc(format!("{metric} of the incumbent"))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, c) in curves.iter().enumerate() {
+            let col = color(i);
+            let mut band: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0 as f64, p.3.min(hi + pad))).collect();
+            band.extend(c.points.iter().rev().map(|p| (p.0 as f64, p.2.max(lo - pad))));
+            chart.draw_series(std::iter::once(Polygon::new(band, col.mix(0.18)))).map_err(plot_error)?;
+            let line = c.points.iter().map(|p| (p.0 as f64, p.1.max(lo - pad)));
+            chart
+                .draw_series(LineSeries::new(line, col.stroke_width(2)))
+                .map_err(plot_error)?
+                .label(c.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// The final distribution of each optimizer: a box (quartiles), its median, whiskers to the extremes, and every run
+/// as a point, as an SVG document.
+pub fn distribution_svg(title: &str, metric: &str, groups: &[(String, Vec<f64>)]) -> Result<String, ReportError> {
+    let all = groups.iter().flat_map(|g| g.1.iter().copied());
+    let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    let labels: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (860, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..(groups.len() as f64 - 0.5), (lo - pad)..(hi + pad))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len().max(1))
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(metric)
+            .draw()
+            .map_err(plot_error)?;
+        for (i, (_, values)) in groups.iter().enumerate() {
+            if values.is_empty() {
+                continue;
+            }
+            let col = color(i);
+            let d = Describe::of(values);
+            let (min, max) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            let x = i as f64;
+            chart
+                .draw_series([
+                    Rectangle::new([(x - 0.25, d.q25), (x + 0.25, d.q75)], col.mix(0.25).filled()),
+                    Rectangle::new([(x - 0.25, d.q25), (x + 0.25, d.q75)], col.stroke_width(1)),
+                ])
+                .map_err(plot_error)?;
+            chart
+                .draw_series([
+                    PathElement::new(vec![(x - 0.25, d.median), (x + 0.25, d.median)], col.stroke_width(3)),
+                    PathElement::new(vec![(x, min), (x, d.q25)], col.stroke_width(1)),
+                    PathElement::new(vec![(x, d.q75), (x, max)], col.stroke_width(1)),
+                ])
+                .map_err(plot_error)?;
+            let n = values.len().max(2) as f64;
+            chart
+                .draw_series(values.iter().enumerate().map(|(j, &v)| {
+                    let jitter = (j as f64 / (n - 1.0) - 0.5) * 0.3;
+                    Circle::new((x + jitter, v), 2, col.filled())
+                }))
+                .map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Renders an SVG document to PNG, with the system's fonts for its text.
+pub fn png(svg: &str) -> Result<Vec<u8>, ReportError> {
+    use resvg::{tiny_skia, usvg};
+    let mut options = usvg::Options::default();
+    options.fontdb_mut().load_system_fonts();
+    let tree = usvg::Tree::from_str(svg, &options).map_err(plot_error)?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| ReportError::Plot("the plot has no area".into()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(plot_error)
+}

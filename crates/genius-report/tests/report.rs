@@ -1,0 +1,123 @@
+//! A small deterministic grid on the toy table, reported from its run directories alone.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use genius_core::testing::{ToySpace, ToyTable, UniformOptimizer};
+use genius_core::{Budget, DuplicatePolicy, Study, StudySettings};
+use genius_report::{AblationInfo, GRID_FILE, GridInfo, write_report};
+
+async fn grid(root: &Path) {
+    for (label, duplicates) in [("uniform", DuplicatePolicy::Count), ("uniform-free", DuplicatePolicy::Free)] {
+        for seed in 0..6 {
+            let dir = root.join("runs").join("toy").join(label).join(format!("seed-{seed}"));
+            Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+                .seed(seed)
+                .budget(Budget::evaluations(12))
+                .settings(StudySettings { duplicates, ..Default::default() })
+                .context(serde_json::json!({ "compare": { "optimizer": label } }))
+                .run_in(&dir)
+                .await
+                .unwrap();
+        }
+    }
+    for (value, budget) in [("small", 4), ("large", 12)] {
+        for seed in 0..3 {
+            let dir = root.join("runs").join("ablation").join(value).join(format!("seed-{seed}"));
+            Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+                .seed(seed)
+                .budget(Budget::evaluations(budget))
+                .context(serde_json::json!({ "compare": { "optimizer": "uniform",
+                    "ablation": { "name": "budget-cap", "setting": "cap", "value": value } } }))
+                .run_in(&dir)
+                .await
+                .unwrap();
+        }
+    }
+    let info = GridInfo {
+        name: "toy grid".into(),
+        budgets: vec![4, 12],
+        spaces: vec!["toy".into()],
+        optimizers: vec!["uniform".into(), "uniform-free".into()],
+        ablations: vec![AblationInfo {
+            name: "budget-cap".into(),
+            optimizer: "uniform".into(),
+            setting: "cap".into(),
+            values: vec!["small".into(), "large".into()],
+        }],
+        baseline: Some("uniform".into()),
+        config: "name = \"toy grid\"".into(),
+        machine: "test".into(),
+        versions: "test".into(),
+    };
+    std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_grid_reports_tables_csvs_and_plots_from_its_run_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    let files = write_report(tmp.path()).unwrap();
+
+    let report = std::fs::read_to_string(&files.report).unwrap();
+    insta::assert_snapshot!("toy_report", report);
+
+    let summary = std::fs::read_to_string(&files.summary).unwrap();
+    let header = summary.lines().next().unwrap();
+    assert!(header.starts_with("space,optimizer,ablation,value,budget,runs,metric,mean,std"), "{header}");
+    assert_eq!(summary.lines().count(), 1 + 2 * 2 + 2 * 2, "2 optimizers and 2 ablation values at 2 budgets");
+    let trials = std::fs::read_to_string(&files.trials).unwrap();
+    let recorded: usize = genius_report::runs::find_runs(tmp.path())
+        .unwrap()
+        .iter()
+        .map(|d| genius_core::Recorded::read(d).unwrap().trials.len())
+        .sum();
+    assert_eq!(trials.lines().count(), 1 + recorded, "a row per trial of every run");
+    assert!(recorded > 12 * 12 + 3 * (4 + 12), "free duplicates add uncounted trials");
+
+    let anytime = std::fs::read_to_string(tmp.path().join("plots/toy-anytime.svg")).unwrap();
+    let curves = anytime
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| {
+            p.split("points=\"").nth(1).is_some_and(|pts| pts.split('"').next().unwrap().split_whitespace().count() > 2)
+        })
+        .count();
+    assert_eq!(curves, 2, "one curve per optimizer");
+    let texts: Vec<&str> = anytime.lines().map(str::trim).collect();
+    assert!(texts.contains(&"uniform") && texts.contains(&"uniform-free"), "a legend entry per optimizer");
+    let png = std::fs::read(tmp.path().join("plots/toy-anytime.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[tokio::test]
+async fn the_best_is_chosen_by_the_search_metric_and_reported_in_the_held_out_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    let files = write_report(tmp.path()).unwrap();
+    for row in files.rows.iter().filter(|r| r.ablation.is_empty()) {
+        assert_eq!(row.metric, "test_acc");
+    }
+    // Every run of the free-duplicates arm spends 12 evaluations on 12 distinct architectures of the 24.
+    let runs: Vec<_> = genius_report::runs::find_runs(tmp.path()).unwrap();
+    assert_eq!(runs.len(), 12 + 6);
+    let run = genius_report::Run::read(&runs[0]).unwrap();
+    let inc = genius_report::anytime::incumbents(&run);
+    let best = inc.last().unwrap().as_ref().unwrap();
+    let trial = &run.trials[best.trial];
+    let max_val = run
+        .trials
+        .iter()
+        .filter(|t| t.counted)
+        .filter_map(|t| t.evaluation.as_ref().map(|e| e.metrics["val_acc"]))
+        .fold(f64::MIN, f64::max);
+    assert_eq!(trial.evaluation.as_ref().unwrap().metrics["val_acc"], max_val);
+    assert_eq!(best.reported, Some(trial.evaluation.as_ref().unwrap().metrics["test_acc"]));
+}
+
+#[test]
+fn an_empty_directory_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = write_report(tmp.path()).unwrap_err();
+    assert!(err.to_string().contains("holds no run directories"), "{err}");
+}
