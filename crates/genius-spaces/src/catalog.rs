@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use genius_core::{SearchSpace, SpaceExt};
 
+use crate::channel_bench_macro::{self, BaseModel, ChannelBenchMacro};
 use crate::data::{DataDir, DataFile};
+use crate::nas_bench_201::{self, Dataset, NasBench201};
 use crate::nas_bench_macro::{self, NasBenchMacro};
 use crate::table::{Table, TableError};
 
@@ -43,13 +45,50 @@ impl SpaceEntry {
 
 /// Every space, in the order `genius spaces` lists them.
 pub fn spaces() -> &'static [SpaceEntry] {
-    &[SpaceEntry {
-        name: nas_bench_macro::NAME,
-        summary: "NAS-Bench-Macro: 8 layers x {identity, MB e3 k3, MB e6 k5}, CIFAR-10 (test accuracy only)",
-        table: Some(nas_bench_macro::TABLE),
-        build: || Arc::new(NasBenchMacro::new()),
-        load: Some(nas_bench_macro::load),
-    }]
+    &[
+        SpaceEntry {
+            name: nas_bench_macro::NAME,
+            summary: "NAS-Bench-Macro: 8 layers x {identity, MB e3 k3, MB e6 k5}, CIFAR-10 (test accuracy only)",
+            table: Some(nas_bench_macro::TABLE),
+            build: || Arc::new(NasBenchMacro::new()),
+            load: Some(nas_bench_macro::load),
+        },
+        SpaceEntry {
+            name: "channel-bench-macro-resnet",
+            summary: "Channel-Bench-Macro ResNet: 7 widths x 4 channel counts, CIFAR-10 (test accuracy only)",
+            table: Some(channel_bench_macro::RESNET_TABLE),
+            build: || Arc::new(ChannelBenchMacro::new(BaseModel::ResNet)),
+            load: Some(channel_bench_macro::load_resnet),
+        },
+        SpaceEntry {
+            name: "channel-bench-macro-mobilenet",
+            summary: "Channel-Bench-Macro MobileNet: 7 widths x 4 channel counts, CIFAR-10 (test accuracy only)",
+            table: Some(channel_bench_macro::MOBILENET_TABLE),
+            build: || Arc::new(ChannelBenchMacro::new(BaseModel::MobileNet)),
+            load: Some(channel_bench_macro::load_mobilenet),
+        },
+        SpaceEntry {
+            name: "nas-bench-201-cifar10",
+            summary: "NAS-Bench-201 cell: 6 edges x 5 operations, CIFAR-10 (searches val, reports test)",
+            table: Some(nas_bench_201::CIFAR10_TABLE),
+            build: || Arc::new(NasBench201::new(Dataset::Cifar10)),
+            load: Some(nas_bench_201::load_cifar10),
+        },
+        SpaceEntry {
+            name: "nas-bench-201-cifar100",
+            summary: "NAS-Bench-201 cell: 6 edges x 5 operations, CIFAR-100 (searches val, reports test)",
+            table: Some(nas_bench_201::CIFAR100_TABLE),
+            build: || Arc::new(NasBench201::new(Dataset::Cifar100)),
+            load: Some(nas_bench_201::load_cifar100),
+        },
+        SpaceEntry {
+            name: "nas-bench-201-imagenet16-120",
+            summary: "NAS-Bench-201 cell: 6 edges x 5 operations, ImageNet16-120 (searches val, reports test)",
+            table: Some(nas_bench_201::IMAGENET16_TABLE),
+            build: || Arc::new(NasBench201::new(Dataset::ImageNet16)),
+            load: Some(nas_bench_201::load_imagenet16),
+        },
+    ]
 }
 
 /// The space called `name`.
@@ -60,4 +99,35 @@ pub fn find(name: &str) -> Option<&'static SpaceEntry> {
 /// The names of every space, comma-separated, for error messages.
 pub fn names() -> String {
     spaces().iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Every table file of every space, once each, in catalog order.
+pub fn files() -> Vec<DataFile> {
+    let mut files: Vec<DataFile> = Vec::new();
+    for file in spaces().iter().filter_map(|s| s.table) {
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The table files `name` stands for: the table of the space called `name`, or every table of the benchmark whose
+/// directory is `name` (e.g. `nas-bench-201` for its three tables). Empty when `name` is neither.
+pub fn files_named(name: &str) -> Vec<DataFile> {
+    if let Some(entry) = find(name) {
+        return entry.table.into_iter().collect();
+    }
+    files().into_iter().filter(|f| f.group() == name).collect()
+}
+
+/// The benchmark directories that hold tables, e.g. `nas-bench-201`, for messages.
+pub fn groups() -> Vec<&'static str> {
+    let mut groups: Vec<&'static str> = Vec::new();
+    for group in files().iter().map(DataFile::group) {
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    }
+    groups
 }

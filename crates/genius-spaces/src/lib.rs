@@ -1,8 +1,13 @@
 //! Search spaces and tabular NAS benchmarks for genius, usable on their own as a Rust NAS-benchmark API.
 //!
 //! - [`nas_bench_macro`]: NAS-Bench-Macro, 8 layers × 3 operations, 6,561 architectures trained on CIFAR-10.
+//! - [`channel_bench_macro`]: Channel-Bench-Macro, the 7 widths × 4 choices of a ResNet and of a MobileNet, 16,384
+//!   architectures each, trained on CIFAR-10.
+//! - [`nas_bench_201`]: NAS-Bench-201, a cell of 6 edges × 5 operations, 15,625 cells trained on CIFAR-10, CIFAR-100
+//!   and ImageNet16-120.
 //! - [`table`]: any complete benchmark table as an [`Evaluator`](genius_core::Evaluator), with ranks and optimum.
-//! - [`data`]: where the tables live (`--data-dir`, `GENIUS_DATA_DIR`, or the user's cache directory).
+//! - [`data`]: where the tables live (`--data-dir`, `GENIUS_DATA_DIR`, or the user's cache directory), and
+//!   checking and installing table files against their pinned SHA-256.
 //! - [`catalog`]: every space by name, for command lines and configs.
 //!
 //! ```no_run
@@ -17,6 +22,8 @@
 //! ```
 
 pub mod catalog;
+pub mod channel_bench_macro;
 pub mod data;
+pub mod nas_bench_201;
 pub mod nas_bench_macro;
 pub mod table;

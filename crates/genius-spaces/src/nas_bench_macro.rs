@@ -23,7 +23,9 @@ pub const NAME: &str = "nas-bench-macro";
 pub const TABLE: DataFile = DataFile {
     relative: "nas-bench-macro/nas-bench-macro_cifar10.json",
     origin: "https://github.com/xiusu/NAS-Bench-Macro (data/nas-bench-macro_cifar10.json)",
+    url: "https://raw.githubusercontent.com/xiusu/NAS-Bench-Macro/HEAD/data/nas-bench-macro_cifar10.json",
     bytes: 1_178_821,
+    sha256: "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297",
 };
 
 /// The operations a searchable layer chooses from, in choice order.

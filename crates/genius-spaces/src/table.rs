@@ -1,5 +1,6 @@
 //! Tabular benchmarks as evaluators: every architecture of a space looked up in a table loaded once.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,8 +79,17 @@ pub struct Row {
     pub details: Option<serde_json::Value>,
 }
 
+/// Values of the reported metric closer than this to the best of a tie group share its rank.
+///
+/// The tables store means of float32 accuracies, so one accuracy can appear as several floats a few 1e-6 apart
+/// (Channel-Bench-Macro: `93.7566655` and `93.7566630` are both 93.7567), while genuinely different accuracies of a
+/// test set of at most 10,000 images averaged over at most 3 runs differ by at least 0.0033 points. Every table of
+/// this crate has a gap between 1e-5 and 1e-3 in its distinct values, so 1e-4 joins float noise and nothing else.
+pub const TIE_TOLERANCE: f64 = 1e-4;
+
 /// A complete benchmark table over a search space: one [`Row`] per architecture, indexed by the architecture's
-/// enumeration position, with ranks by the reported metric precomputed. Lookups are O(1).
+/// enumeration position, with ranks by the reported metric precomputed (ties, within [`TIE_TOLERANCE`], share the
+/// better rank). Lookups are O(1).
 pub struct Table {
     benchmark: String,
     space: Arc<dyn SearchSpace>,
@@ -121,8 +131,12 @@ impl Table {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
         let mut ranks = vec![0u32; rows.len()];
+        let mut leader = 0;
         for (pos, &i) in order.iter().enumerate() {
-            ranks[i] = if pos > 0 && key(order[pos - 1]) == key(i) { ranks[order[pos - 1]] } else { pos as u32 + 1 };
+            if pos == 0 || key(order[leader]) - key(i) > TIE_TOLERANCE {
+                leader = pos;
+            }
+            ranks[i] = leader as u32 + 1;
         }
         let optimum = order[0];
         Self { benchmark: benchmark.into(), space, spec, rows, ranks, optimum, settings }
@@ -154,7 +168,8 @@ impl Table {
         Some(self.rows.iter().map(|r| r.values[i]).collect())
     }
 
-    /// The rank of `arch` by the reported metric (1 is best; ties share the better rank).
+    /// The rank of `arch` by the reported metric: 1 is best, and values within [`TIE_TOLERANCE`] of the best value
+    /// of their tie group share its rank.
     pub fn rank(&self, arch: &Architecture) -> Rank {
         Rank { rank: u64::from(self.ranks[self.space.index_of(arch) as usize]), of: self.rows.len() as u64 }
     }
@@ -241,4 +256,121 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
 
 pub(crate) fn schema(benchmark: &str, path: &Path, reason: impl Into<String>) -> TableError {
     TableError::Schema { benchmark: benchmark.into(), path: path.to_owned(), reason: reason.into() }
+}
+
+/// Reads a JSON object mapping a key per architecture to a record, straight into one slot per architecture:
+/// `index` turns a key into its architecture's enumeration position (or says why it cannot). Every problem is a
+/// [`TableError`] naming the file: a syntax error or early end is `Malformed`, a bad key, a repeated key, a record of
+/// the wrong shape or a missing architecture is `Schema`. No map of strings is built, so loading is one pass.
+pub(crate) fn read_records<R: serde::de::DeserializeOwned>(
+    benchmark: &str,
+    dir: &DataDir,
+    file: &DataFile,
+    count: usize,
+    index: &dyn Fn(&str) -> Result<usize, String>,
+) -> Result<(Vec<R>, PathBuf), TableError> {
+    let path = dir.file(file.relative);
+    let bytes = std::fs::read(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            TableError::Missing {
+                benchmark: benchmark.into(),
+                path: path.clone(),
+                origin: file.origin.into(),
+                relative: file.relative.into(),
+            }
+        } else {
+            TableError::Io { benchmark: benchmark.into(), path: path.clone(), cause: source }
+        }
+    })?;
+    let classify = |e: serde_json::Error| {
+        if e.is_data() {
+            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
+        } else {
+            TableError::Malformed {
+                benchmark: benchmark.into(),
+                path: path.clone(),
+                reason: e.to_string(),
+                origin: file.origin.into(),
+            }
+        }
+    };
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let slots = serde::de::DeserializeSeed::deserialize(Records::<R> { count, index, marker: PhantomData }, &mut de)
+        .map_err(classify)?;
+    de.end().map_err(classify)?;
+    let missing = slots.iter().filter(|r| r.is_none()).count();
+    if missing > 0 {
+        let first = slots.iter().position(Option::is_none).expect("one is missing");
+        return Err(schema(
+            benchmark,
+            &path,
+            format!(
+                "{missing} of the {count} architectures have no record (the first is number {first} in enumeration order)"
+            ),
+        ));
+    }
+    Ok((slots.into_iter().map(|r| r.expect("checked")).collect(), path))
+}
+
+struct Records<'a, R> {
+    count: usize,
+    index: &'a dyn Fn(&str) -> Result<usize, String>,
+    marker: PhantomData<R>,
+}
+
+impl<'de, R: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for Records<'_, R> {
+    type Value = Vec<Option<R>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, R: serde::de::DeserializeOwned> serde::de::Visitor<'de> for Records<'_, R> {
+    type Value = Vec<Option<R>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an object with one record per architecture")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let mut slots: Vec<Option<R>> = Vec::with_capacity(self.count);
+        slots.resize_with(self.count, || None);
+        while let Some(key) = map.next_key_seed(Key(self.index))? {
+            let (i, name) = key;
+            let record: R = map.next_value()?;
+            if slots[i].replace(record).is_some() {
+                return Err(A::Error::custom(format!("key `{name}` appears twice")));
+            }
+        }
+        Ok(slots)
+    }
+}
+
+/// A key, turned into its architecture's index as it is read.
+struct Key<'a>(&'a dyn Fn(&str) -> Result<usize, String>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
+    type Value = (usize, String);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key<'_> {
+    type Value = (usize, String);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an architecture key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        match (self.0)(key) {
+            // The key text is kept only for the repeated-key message; it is short.
+            Ok(i) => Ok((i, key.to_owned())),
+            Err(reason) => Err(E::custom(format!("key `{key}` {reason}"))),
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use genius_core::{Architecture, Evaluator, SearchSpace, SpaceExt};
 use genius_spaces::data::DataDir;
 use genius_spaces::nas_bench_macro::{self, MacroOp, NasBenchMacro};
-use genius_spaces::table::TableError;
+use genius_spaces::table::{TIE_TOLERANCE, TableError};
 
 /// `GENIUS_DATA_DIR`, else the shared data beside the repository.
 fn data_dir() -> DataDir {
@@ -82,7 +82,8 @@ fn ties_share_the_better_rank() {
     let acc = table.column("mean_acc").unwrap();
     let space = table.space().clone();
     for (i, arch) in space.enumerate().enumerate().step_by(97) {
-        let better = acc.iter().filter(|&&a| a > acc[i]).count() as u64;
+        // Equal accuracies stored as floats a few 1e-6 apart are one tie group (see TIE_TOLERANCE).
+        let better = acc.iter().filter(|&&a| a > acc[i] + TIE_TOLERANCE).count() as u64;
         assert_eq!(table.rank(&arch).rank, better + 1, "{}", space.format(&arch));
     }
 }
