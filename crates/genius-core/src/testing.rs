@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    Architecture, AskContext, Dimension, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, Observation,
-    Optimizer, OptimizerError, Optimum, Rank, SearchSpace, SpaceExt, Violation, Visibility,
+    Architecture, AskContext, Dimension, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, Notation,
+    Observation, Optimizer, OptimizerError, Optimum, Rank, SearchSpace, SpaceBrief, SpaceExt, Violation, Visibility,
 };
 
 /// Depth {1, 2, 3} × width {8, 16, 32, 64} × op {conv, pool}: 24 architectures. Optionally constrained to reject
@@ -14,6 +14,7 @@ use crate::{
 pub struct ToySpace {
     dims: Vec<Dimension>,
     constrained: bool,
+    brief: bool,
 }
 
 impl ToySpace {
@@ -26,12 +27,18 @@ impl ToySpace {
                 Dimension::new("op", ["conv", "pool"]),
             ],
             constrained: false,
+            brief: false,
         }
     }
 
     /// The toy space with its constraint.
     pub fn constrained() -> Self {
         Self { constrained: true, ..Self::new() }
+    }
+
+    /// The same space, describing itself to a language model ([`SearchSpace::brief`]), for tests of LLM optimizers.
+    pub fn with_brief(self) -> Self {
+        Self { brief: true, ..self }
     }
 }
 
@@ -56,6 +63,28 @@ impl SearchSpace for ToySpace {
     }
     fn is_constrained(&self) -> bool {
         self.constrained
+    }
+    fn brief(&self) -> Option<SpaceBrief> {
+        self.brief.then(|| SpaceBrief {
+            task: "The model will be trained and tested on a toy dataset, and the objective is to maximize its \
+                   accuracy."
+                .into(),
+            operations: vec![
+                "depth: 0 is 1 layer, 1 is 2 layers, 2 is 3 layers".into(),
+                "width: 0 is 8 channels, 1 is 16, 2 is 32, 3 is 64".into(),
+                "op: 0 is a 3x3 convolution, 1 is a 3x3 average pooling".into(),
+            ],
+            notes: if self.constrained {
+                vec!["A network of 3 layers must not be 64 channels wide.".into()]
+            } else {
+                Vec::new()
+            },
+            layout: "input -> [depth x (op with width channels)] -> global pooling -> linear".into(),
+            notation: Notation::Choices,
+            answer_format: "a list of 3 ids [depth, width, op]".into(),
+            example: "[1, 2, 0]".into(),
+            tables: Vec::new(),
+        })
     }
 }
 

@@ -1,0 +1,391 @@
+//! The GENIUS optimizer's settings: which model, how it is called, which protocol and prompts, and what happens
+//! when a reply cannot be used. They are recorded in the run header (never the key: only the name of the
+//! environment variable holding it), and the same settings build the same optimizer on resume.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use genius_core::run_log::EventRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::LlmError;
+use crate::anthropic::AnthropicClient;
+use crate::cache::{self, CachedModel};
+use crate::chat::ChatModel;
+use crate::http::{ApiKey, Connection};
+use crate::openai::{Flavor, OpenAiClient};
+use crate::pricing::Price;
+use crate::prompt::Templates;
+use crate::replay::ReplayModel;
+use crate::retry::RetryPolicy;
+
+/// The chat protocol, as in the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolChoice {
+    /// Chosen from the space: `constrained` for a constrained space, `conversation` for NAS-Bench-201,
+    /// `stateless` otherwise.
+    #[default]
+    Auto,
+    /// A fresh two-message chat per iteration with every result so far.
+    Stateless,
+    /// One growing chat: a result and "recommend a new model" per iteration.
+    Conversation,
+    /// A fresh chat per iteration with tables and results; constraint violations answered in it.
+    Constrained,
+}
+
+/// What to do when the model says it cannot improve (or refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnCannotImprove {
+    /// Record it and end the study (as GPT-4 ended two of the paper's three NAS-Bench-Macro trials).
+    #[default]
+    Stop,
+    /// Record it and ask for another design anyway (costs a repair).
+    Continue,
+}
+
+/// What to do when the repairs run out without a usable proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRepairsExhausted {
+    /// Record it and end the study: every trial stays the model's own proposal.
+    #[default]
+    Stop,
+    /// Record it and propose a random valid, unevaluated architecture instead (drawn from the study's seed).
+    Random,
+}
+
+/// Whether replies are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    /// On at temperature 0, off when sampling.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// Settings of the GENIUS optimizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeniusSettings {
+    /// The provider: `openai`, `azure`, `openai-compatible` or `anthropic`.
+    pub llm: String,
+    /// The model (for Azure, the deployment).
+    pub model: Option<String>,
+    /// The endpoint [default: `https://api.openai.com/v1` for openai, `https://api.anthropic.com` for anthropic;
+    /// required for azure (the resource's endpoint) and openai-compatible (e.g. `http://127.0.0.1:11434/v1`)].
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key [default: `OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`,
+    /// `ANTHROPIC_API_KEY`; none for openai-compatible].
+    pub api_key_env: Option<String>,
+    /// Azure's `api-version`.
+    pub api_version: String,
+    /// Serve every reply from the run recorded in this directory, with no network (`--llm replay:DIR`).
+    pub replay: Option<PathBuf>,
+    /// Sampling temperature (the paper used 0).
+    pub temperature: f64,
+    /// Nucleus sampling mass.
+    pub top_p: Option<f64>,
+    /// The most tokens a reply may have.
+    pub max_tokens: Option<u32>,
+    /// The provider's sampling seed, where it has one.
+    pub seed: Option<u64>,
+    /// Seconds one HTTP attempt may take.
+    pub timeout_s: f64,
+    /// Headers added to every request (recorded in the run header: never put a secret here).
+    pub headers: BTreeMap<String, String>,
+    /// How failed calls are retried.
+    pub retry: RetryPolicy,
+    /// The model's price (US dollars per million tokens), for money accounting and budgets.
+    pub price: Option<Price>,
+    /// Whether replies are cached.
+    pub cache: CacheMode,
+    /// The cache directory [default: the user's cache directory, genius/llm].
+    pub cache_dir: Option<PathBuf>,
+    /// The chat protocol.
+    pub protocol: ProtocolChoice,
+    /// Architectures asked for per call (the paper: 1).
+    pub proposals_per_call: usize,
+    /// Whether to send the answer's JSON schema (structured output) [default: on for openai, azure and anthropic,
+    /// off for openai-compatible servers, whose support varies].
+    pub structured_output: Option<bool>,
+    /// Repair messages per iteration before giving up (each costs a call, never an evaluation).
+    pub max_repairs: usize,
+    /// Whether a proposal of an evaluated architecture is answered "already evaluated, propose another".
+    pub reject_duplicates: bool,
+    /// What to do when the model says it cannot improve.
+    pub on_cannot_improve: OnCannotImprove,
+    /// What to do when the repairs run out.
+    pub on_repairs_exhausted: OnRepairsExhausted,
+    /// A TOML file of prompt templates laid over the defaults; read when the optimizer is built and recorded as
+    /// `prompts`.
+    pub prompts_file: Option<PathBuf>,
+    /// Prompt templates laid over the defaults (a table shaped like `prompts/genius.toml`).
+    pub prompts: Option<serde_json::Value>,
+}
+
+impl Default for GeniusSettings {
+    fn default() -> Self {
+        Self {
+            llm: "openai".into(),
+            model: None,
+            base_url: None,
+            api_key_env: None,
+            api_version: "2024-10-21".into(),
+            replay: None,
+            temperature: 0.0,
+            top_p: None,
+            max_tokens: None,
+            seed: None,
+            timeout_s: 120.0,
+            headers: BTreeMap::new(),
+            retry: RetryPolicy::default(),
+            price: None,
+            cache: CacheMode::Auto,
+            cache_dir: None,
+            protocol: ProtocolChoice::Auto,
+            proposals_per_call: 1,
+            structured_output: None,
+            max_repairs: 3,
+            reject_duplicates: true,
+            on_cannot_improve: OnCannotImprove::Stop,
+            on_repairs_exhausted: OnRepairsExhausted::Stop,
+            prompts_file: None,
+            prompts: None,
+        }
+    }
+}
+
+/// The providers known.
+pub const PROVIDERS: &[&str] = &["openai", "azure", "openai-compatible", "anthropic"];
+
+impl GeniusSettings {
+    /// Settings from JSON (`null` for the defaults), naming the optimizer and the field in errors.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, LlmError> {
+        if value.is_null() {
+            return Ok(Self::default());
+        }
+        serde_json::from_value(value).map_err(|e| LlmError::Settings(format!("genius: {e}")))
+    }
+
+    /// Checks every field and settles the defaults that depend on others: the structured-output default is made
+    /// explicit and a prompts file is read into `prompts`, so that the result, recorded, rebuilds the same
+    /// optimizer anywhere.
+    pub fn resolve(mut self) -> Result<(Self, Templates), LlmError> {
+        let bad = |m: String| Err(LlmError::Settings(m));
+        if !PROVIDERS.contains(&self.llm.as_str()) {
+            return bad(format!(
+                "llm `{}` is not a provider; known: {}, or replay:DIR",
+                self.llm,
+                PROVIDERS.join(", ")
+            ));
+        }
+        if self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
+            return bad(format!(
+                "no model given for {}: write --llm {}:MODEL (e.g. --llm openai:gpt-4o) or --model MODEL",
+                self.llm, self.llm
+            ));
+        }
+        if matches!(self.llm.as_str(), "azure" | "openai-compatible")
+            && self.base_url.is_none()
+            && self.replay.is_none()
+        {
+            let example =
+                if self.llm == "azure" { "https://NAME.openai.azure.com" } else { "http://127.0.0.1:11434/v1" };
+            return bad(format!("{} needs a base URL: --base-url {example}", self.llm));
+        }
+        if !(self.temperature.is_finite() && (0.0..=2.0).contains(&self.temperature)) {
+            return bad("temperature must be between 0 and 2".into());
+        }
+        if self.top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+            return bad("top_p must be in (0, 1]".into());
+        }
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
+            return bad("timeout_s must be a positive number of seconds".into());
+        }
+        if self.proposals_per_call == 0 {
+            return bad("proposals_per_call must be at least 1".into());
+        }
+        self.retry.check()?;
+        if let Some(p) = &self.price {
+            p.check()?;
+        }
+        for name in self.headers.keys() {
+            let lower = name.to_ascii_lowercase();
+            if ["authorization", "api-key", "x-api-key"].contains(&lower.as_str()) {
+                return bad(format!(
+                    "headers.{name}: a key must not be put in the settings (they are recorded); set api_key_env to \
+                     the name of the environment variable holding it"
+                ));
+            }
+        }
+        self.structured_output.get_or_insert(self.llm != "openai-compatible");
+        let mut overrides = match self.prompts.take() {
+            None => toml::Table::new(),
+            Some(v) => serde_json::from_value::<toml::Table>(v)
+                .map_err(|e| LlmError::Settings(format!("prompts must be a table of templates: {e}")))?,
+        };
+        if let Some(path) = self.prompts_file.take() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LlmError::Settings(format!("prompts_file {}: cannot read it: {e}", path.display())))?;
+            let file: toml::Table = toml::from_str(&text)
+                .map_err(|e| LlmError::Settings(format!("prompts_file {} is not valid TOML: {e}", path.display())))?;
+            let mut merged = file;
+            for (k, v) in overrides {
+                merged.insert(k, v);
+            }
+            overrides = merged;
+        }
+        let templates = Templates::with_overrides(&overrides)?;
+        if !overrides.is_empty() {
+            self.prompts = Some(serde_json::to_value(&overrides).expect("tables serialize"));
+        }
+        Ok((self, templates))
+    }
+
+    /// The environment variable of the API key, if the provider needs one.
+    pub fn key_var(&self) -> Option<String> {
+        self.api_key_env.clone().or_else(|| match self.llm.as_str() {
+            "openai" => Some("OPENAI_API_KEY".into()),
+            "azure" => Some("AZURE_OPENAI_API_KEY".into()),
+            "anthropic" => Some("ANTHROPIC_API_KEY".into()),
+            _ => None,
+        })
+    }
+
+    /// Whether replies are cached under these settings.
+    pub fn caches(&self) -> bool {
+        match self.cache {
+            CacheMode::Auto => self.temperature == 0.0,
+            CacheMode::On => true,
+            CacheMode::Off => false,
+        }
+    }
+
+    /// The live client these (resolved) settings describe, with its key read from the environment.
+    pub fn client(&self) -> Result<Arc<dyn ChatModel>, LlmError> {
+        let model = self.model.clone().unwrap_or_default();
+        let key = match self.key_var() {
+            Some(var) => Some(ApiKey::from_env(&var, &self.llm)?),
+            None => None,
+        };
+        let mut conn = Connection::new(self.base_url.clone().unwrap_or_else(|| match self.llm.as_str() {
+            "anthropic" => "https://api.anthropic.com".into(),
+            _ => "https://api.openai.com/v1".into(),
+        }));
+        conn.api_key = key;
+        conn.timeout = Duration::from_secs_f64(self.timeout_s);
+        conn.headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        conn.retry = self.retry.clone();
+        conn.price = self.price;
+        let structured = self.structured_output.unwrap_or(false);
+        Ok(match self.llm.as_str() {
+            "anthropic" => Arc::new(AnthropicClient::new(model, conn, structured)?),
+            "azure" => Arc::new(OpenAiClient::new(
+                Flavor::Azure { deployment: model.clone(), api_version: self.api_version.clone() },
+                model,
+                conn,
+                structured,
+            )?),
+            "openai-compatible" => Arc::new(OpenAiClient::new(Flavor::Compatible, model, conn, structured)?),
+            _ => Arc::new(OpenAiClient::new(Flavor::OpenAi, model, conn, structured)?),
+        })
+    }
+
+    /// The model a study uses: a replay of `replay` when set; else the live client (behind the response cache
+    /// when it is on), answering first from `recorded` (the run's own transcript, on resume).
+    pub fn model(&self, recorded: Option<(&str, &[EventRecord])>) -> Result<Arc<dyn ChatModel>, LlmError> {
+        if let Some(dir) = &self.replay {
+            let replay = ReplayModel::from_dir(dir)?;
+            return Ok(match recorded {
+                // A resumed replay run: its own transcript first, then the original's.
+                Some((origin, events)) if !events.is_empty() => {
+                    Arc::new(ReplayModel::from_events(origin, events, Some(Arc::new(replay)))?)
+                }
+                _ => Arc::new(replay),
+            });
+        }
+        let mut live = self.client()?;
+        if self.caches() {
+            let dir = self.cache_dir.clone().or_else(cache::default_dir).ok_or_else(|| {
+                LlmError::Settings("no cache directory is known here: set cache_dir, or cache = \"off\"".into())
+            })?;
+            live = Arc::new(CachedModel::open(live, &dir)?);
+        }
+        match recorded {
+            Some((origin, events)) if events.iter().any(|e| e.event.kind == crate::transcript::LLM_CALL) => {
+                Ok(Arc::new(ReplayModel::from_events(origin, events, Some(live))?))
+            }
+            _ => Ok(live),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(v: serde_json::Value) -> Result<GeniusSettings, LlmError> {
+        GeniusSettings::from_json(v)?.resolve().map(|(s, _)| s)
+    }
+
+    #[test]
+    fn every_invalid_field_is_named() {
+        let e = |v| settings(v).unwrap_err().to_string();
+        assert!(e(serde_json::json!({"llm": "gpt"})).contains("llm `gpt` is not a provider"));
+        assert!(e(serde_json::json!({"llm": "openai"})).contains("no model given for openai"));
+        assert!(e(serde_json::json!({"llm": "openai-compatible", "model": "m"})).contains("needs a base URL"));
+        assert!(e(serde_json::json!({"model": "m", "temprature": 1})).contains("unknown field `temprature`"));
+        assert!(e(serde_json::json!({"model": "m", "temperature": 3})).contains("temperature"));
+        assert!(e(serde_json::json!({"model": "m", "proposals_per_call": 0})).contains("proposals_per_call"));
+        assert!(e(serde_json::json!({"model": "m", "headers": {"Authorization": "Bearer x"}})).contains("api_key_env"));
+        assert!(
+            e(serde_json::json!({"model": "m", "prompts": {"stateless": {"system": "{oops}"}}})).contains("{oops}")
+        );
+    }
+
+    #[test]
+    fn resolving_makes_defaults_explicit_and_is_idempotent() {
+        let s = settings(serde_json::json!({"model": "gpt-4o"})).unwrap();
+        assert_eq!(s.structured_output, Some(true));
+        let s =
+            settings(serde_json::json!({"llm": "openai-compatible", "model": "m", "base_url": "http://x"})).unwrap();
+        assert_eq!(s.structured_output, Some(false));
+        let again = settings(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn a_prompts_file_is_read_into_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, "[stateless]\nsystem = \"You design networks.\"\n").unwrap();
+        let (s, t) = GeniusSettings::from_json(serde_json::json!({"model": "m", "prompts_file": file}))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(t.stateless.system, "You design networks.");
+        assert_eq!(s.prompts_file, None);
+        assert_eq!(s.prompts, Some(serde_json::json!({"stateless": {"system": "You design networks."}})));
+        let (_, t2) = s.clone().resolve().unwrap();
+        assert_eq!(t2, t);
+    }
+
+    #[test]
+    fn the_cache_is_off_when_sampling_unless_asked_for() {
+        let s =
+            |t: f64, c: CacheMode| GeniusSettings { temperature: t, cache: c, ..GeniusSettings::default() }.caches();
+        assert!(s(0.0, CacheMode::Auto));
+        assert!(!s(0.7, CacheMode::Auto));
+        assert!(s(0.7, CacheMode::On));
+        assert!(!s(0.0, CacheMode::Off));
+    }
+}
