@@ -6,6 +6,7 @@ use genius_core::{SearchSpace, SpaceExt};
 
 use crate::channel_bench_macro::{self, BaseModel, ChannelBenchMacro};
 use crate::data::{DataDir, DataFile};
+use crate::mobilenet::{self, MobileNetSpace};
 use crate::nas_bench_201::{self, Dataset, NasBench201};
 use crate::nas_bench_macro::{self, NasBenchMacro};
 use crate::table::{Table, TableError};
@@ -87,6 +88,13 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(nas_bench_201::IMAGENET16_TABLE),
             build: || Arc::new(NasBench201::new(Dataset::ImageNet16)),
             load: Some(nas_bench_201::load_imagenet16),
+        },
+        SpaceEntry {
+            name: mobilenet::NAME,
+            summary: "GENIUS MobileNet ImageNet space: 30 layers x {skip, 6 inverted residuals}, [270, 330] MFLOPs",
+            table: None,
+            build: || Arc::new(MobileNetSpace::new()),
+            load: None,
         },
     ]
 }

@@ -5,6 +5,10 @@
 //!   architectures each, trained on CIFAR-10.
 //! - [`nas_bench_201`]: NAS-Bench-201, a cell of 6 edges × 5 operations, 15,625 cells trained on CIFAR-10, CIFAR-100
 //!   and ImageNet16-120.
+//! - [`mobilenet`]: the MobileNet-style ImageNet space of GENIUS, 7^30 architectures under a FLOPs window, with
+//!   exact FLOPs and parameter calculators.
+//! - [`nas_bench_macro_model`]: the parameters and FLOPs of every NAS-Bench-Macro network.
+//! - [`cost`]: counting parameters and FLOPs layer by layer.
 //! - [`table`]: any complete benchmark table as an [`Evaluator`](genius_core::Evaluator), with ranks and optimum.
 //! - [`data`]: where the tables live (`--data-dir`, `GENIUS_DATA_DIR`, or the user's cache directory), and
 //!   checking and installing table files against their pinned SHA-256.
@@ -23,7 +27,10 @@
 
 pub mod catalog;
 pub mod channel_bench_macro;
+pub mod cost;
 pub mod data;
+pub mod mobilenet;
 pub mod nas_bench_201;
 pub mod nas_bench_macro;
+pub mod nas_bench_macro_model;
 pub mod table;

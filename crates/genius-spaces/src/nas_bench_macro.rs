@@ -118,17 +118,18 @@ impl SearchSpace for NasBenchMacro {
                     .into(),
             ],
             layout: "\
-layer0: defined, Conv2d(3, 32, kernel_size=3, stride=1) + BatchNorm + ReLU
-layer1: defined, InvertedResidual(32, 48, stride=1, expansion=3, kernel_size=3)
-layer2: undefined, in_channels=48, out_channels=80, stride=2, operation op_list[0]
-layer3: undefined, in_channels=80, out_channels=80, stride=1, operation op_list[1]
-layer4: undefined, in_channels=80, out_channels=128, stride=2, operation op_list[2]
+layer1: defined, Conv2d(3, 32, kernel_size=3, stride=1) + BatchNorm + ReLU
+layer2: undefined, in_channels=32, out_channels=64, stride=2, operation op_list[0]
+layer3: undefined, in_channels=64, out_channels=64, stride=1, operation op_list[1]
+layer4: undefined, in_channels=64, out_channels=128, stride=2, operation op_list[2]
 layer5: undefined, in_channels=128, out_channels=128, stride=1, operation op_list[3]
 layer6: undefined, in_channels=128, out_channels=128, stride=1, operation op_list[4]
 layer7: undefined, in_channels=128, out_channels=256, stride=2, operation op_list[5]
 layer8: undefined, in_channels=256, out_channels=256, stride=1, operation op_list[6]
 layer9: undefined, in_channels=256, out_channels=256, stride=1, operation op_list[7]
-layer10: defined, Conv2d(256, 1280, kernel_size=1) + BatchNorm + ReLU, global average pooling, Linear(1280, 10)"
+layer10: defined, Conv2d(256, 1280, kernel_size=1) + BatchNorm + ReLU
+layer11: defined, global average pooling
+layer12: defined, Linear(1280, 10)"
                 .into(),
             notation: Notation::Choices,
             answer_format:
