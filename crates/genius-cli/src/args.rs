@@ -28,6 +28,10 @@ pub enum Command {
     Search(SearchArgs),
     /// Continue an interrupted (or extend a finished) run from its run directory, re-evaluating nothing recorded.
     Resume(ResumeArgs),
+    /// Compare optimizers on spaces over many seeds (and ablations) from an experiment file; resumable.
+    Compare(crate::compare::CompareArgs),
+    /// Write the report (summary.csv, trials.csv, report.md, plots) of a comparison from its run logs alone.
+    Report(crate::compare::ReportArgs),
 }
 
 /// Where benchmark tables are read from.

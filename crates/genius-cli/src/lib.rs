@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod compare;
 pub mod progress;
 pub mod registry;
 
@@ -21,5 +22,7 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
         Command::Optimizers => commands::optimizers(out),
         Command::Search(args) => commands::search(args, out).await,
         Command::Resume(args) => commands::resume(args, out).await,
+        Command::Compare(args) => compare::compare(args, out).await,
+        Command::Report(args) => compare::report(args, out),
     }
 }

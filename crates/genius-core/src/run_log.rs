@@ -310,7 +310,12 @@ impl RunLog {
             line: Vec::new(),
         };
         log.write_line(true, header)?;
-        log.sync_trials()?;
+        // The header reaches the file whatever the flush policy: without it the run cannot be resumed.
+        let path = dir.join(TRIALS_FILE);
+        log.trials.flush().map_err(io("cannot write", &path))?;
+        if flush == Flush::Sync {
+            log.trials.get_ref().sync_data().map_err(io("cannot sync", &path))?;
+        }
         Ok(log)
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use futures::future::{Either, select};
+use futures::future::{BoxFuture, Either, select};
 use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -440,7 +440,9 @@ impl Study {
             let counted_before = state.spend.evaluations;
             let mut observations = self.record(&mut state, replayed, None, true)?;
 
-            let (trials, outcome) = self.evaluate(&state, fresh, asks).await;
+            let parts =
+                Parts { space: &*self.space, evaluator: &*self.evaluator, settings: &self.settings, stop: &self.stop };
+            let (trials, outcome) = Self::evaluate(parts, &state, fresh, asks).await;
             observations.extend(self.record(&mut state, trials, log.as_mut(), false)?);
             idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
             match outcome {
@@ -476,7 +478,15 @@ impl Study {
 
     /// Classifies a batch of new proposals (invalid, duplicate, to evaluate), evaluates what needs it, and returns the
     /// batch's trials in proposal order: all of them, or the prefix finished before an interruption or a fatal error.
-    async fn evaluate(&self, state: &State, proposals: Vec<Architecture>, ask: u64) -> (Vec<Trial>, BatchOutcome) {
+    ///
+    /// It borrows only the parts it needs (not the whole study, whose optimizer need not be `Sync`), so that a study's
+    /// future is `Send` and can run on a multi-threaded runtime.
+    async fn evaluate(
+        parts: Parts<'_>,
+        state: &State,
+        proposals: Vec<Architecture>,
+        ask: u64,
+    ) -> (Vec<Trial>, BatchOutcome) {
         enum Plan {
             Invalid(String),
             Seen(usize),
@@ -486,9 +496,9 @@ impl Study {
         let mut plans = Vec::with_capacity(proposals.len());
         let mut jobs: Vec<&Architecture> = Vec::new();
         for (pos, arch) in proposals.iter().enumerate() {
-            let plan = if let Err(e) = self.space.validate(arch) {
+            let plan = if let Err(e) = parts.space.validate(arch) {
                 Plan::Invalid(e.to_string())
-            } else if let Err(v) = self.space.check(arch) {
+            } else if let Err(v) = parts.space.check(arch) {
                 Plan::Invalid(format!("violates the space's constraint: {v}"))
             } else if let Some(&of) = state.seen.get(arch) {
                 Plan::Seen(of)
@@ -501,18 +511,25 @@ impl Study {
             plans.push(plan);
         }
 
-        let evaluator = &self.evaluator;
-        let mut results = stream::iter(jobs.iter().map(|arch| async move {
-            let started_at = now();
-            let clock = Instant::now();
-            let result = evaluator.evaluate(arch).await;
-            (result, started_at, clock.elapsed().as_secs_f64())
-        }))
-        .buffered(self.settings.concurrency);
+        let evaluator = parts.evaluator;
+        // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for every
+        // lifetime, which a multi-threaded runtime needs.
+        let futures: Vec<BoxFuture<'_, (Result<Evaluation, EvalError>, String, f64)>> = jobs
+            .iter()
+            .map(|arch| {
+                Box::pin(async move {
+                    let started_at = now();
+                    let clock = Instant::now();
+                    let result = evaluator.evaluate(arch).await;
+                    (result, started_at, clock.elapsed().as_secs_f64())
+                }) as BoxFuture<'_, _>
+            })
+            .collect();
+        let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
         let mut done: Vec<(Result<Evaluation, EvalError>, String, f64)> = Vec::with_capacity(jobs.len());
         let mut outcome = BatchOutcome::Done;
         while done.len() < jobs.len() {
-            match select(results.next(), Box::pin(self.stop.cancelled())).await {
+            match select(results.next(), Box::pin(parts.stop.cancelled())).await {
                 Either::Left((Some(r), _)) => {
                     if let Err(EvalError::Fatal(_)) = &r.0 {
                         outcome = BatchOutcome::Fatal(r.0.clone().unwrap_err());
@@ -532,7 +549,7 @@ impl Study {
         let mut trials: Vec<Trial> = Vec::with_capacity(proposals.len());
         for (pos, (arch, plan)) in proposals.iter().zip(plans).enumerate() {
             let index = base + pos;
-            let counted_dup = self.settings.duplicates == DuplicatePolicy::Count;
+            let counted_dup = parts.settings.duplicates == DuplicatePolicy::Count;
             let (status, evaluation, counted, started_at, duration_s) = match plan {
                 Plan::Invalid(reason) => (TrialStatus::Invalid { reason }, None, true, now(), 0.0),
                 Plan::Seen(of) => repeat(&state.trials[of], counted_dup),
@@ -548,7 +565,7 @@ impl Study {
                     }
                 },
             };
-            let text = self.space.format(arch);
+            let text = parts.space.format(arch);
             trials.push(Trial {
                 index,
                 ask,
@@ -616,6 +633,14 @@ fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, 
         _ => TrialStatus::Duplicate { of },
     };
     (status, original.evaluation.clone(), counted, now(), 0.0)
+}
+
+/// What evaluating a batch needs from the study.
+struct Parts<'a> {
+    space: &'a dyn SearchSpace,
+    evaluator: &'a dyn Evaluator,
+    settings: &'a StudySettings,
+    stop: &'a CancellationToken,
 }
 
 enum BatchOutcome {

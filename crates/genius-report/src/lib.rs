@@ -89,6 +89,8 @@ pub struct AblationInfo {
 pub struct GridInfo {
     /// The experiment's name.
     pub name: String,
+    /// What it is for, in a sentence or two.
+    pub description: String,
     /// The budgets to report at.
     pub budgets: Vec<usize>,
     /// Spaces, in the config's order.

@@ -29,6 +29,9 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
 pub fn render(info: &GridInfo, rows: &[SummaryRow], plots: &[(String, String)]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", if info.name.is_empty() { "Comparison" } else { &info.name });
+    if !info.description.is_empty() {
+        let _ = writeln!(out, "{}\n", info.description.trim());
+    }
     let _ = writeln!(
         out,
         "Each cell is the reported metric of the best architecture found within the budget (chosen by the search \

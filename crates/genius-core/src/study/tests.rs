@@ -316,3 +316,11 @@ async fn bad_settings_are_refused_before_anything_runs() {
     let err = study(0, 3).objective(objective).run().await.unwrap_err();
     assert!(err.to_string().contains("held out"), "{err}");
 }
+
+#[test]
+fn a_study_runs_on_a_multi_threaded_runtime() {
+    fn assert_send<T: Send>(_: &T) {}
+    let dir = std::path::PathBuf::from("unused");
+    assert_send(&study(0, 1).run());
+    assert_send(&study(0, 1).run_in(&dir));
+}

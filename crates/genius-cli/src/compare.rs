@@ -1,0 +1,495 @@
+//! `genius compare`: a grid of spaces × optimizers × seeds (and ablations), run in parallel, resumable, and reported
+//! with genius-report; `genius report`: the report again, from the run logs alone.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use genius_core::{
+    Budget, CancellationToken, DuplicatePolicy, Evaluator, Recorded, SearchSpace, StopReason, Study, StudyEvent,
+    StudySettings,
+};
+use genius_report::{AblationInfo, AblationPoint, GRID_FILE, GridInfo, RunLabel};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::args::DataArgs;
+use crate::commands::Ended;
+use crate::registry;
+
+/// `genius compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The experiment: a TOML file (see experiments/quickstart.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Run seeds 0..N instead of the config's seeds.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
+    /// Report at this single budget (evaluations) instead of the config's budgets.
+    #[arg(long, value_name = "N")]
+    pub budget: Option<usize>,
+    /// Runs at once [default: the config's `jobs`, else the number of cores].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// The output directory [default: the config's `out`, else runs/<name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `genius report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A comparison's output directory (or any directory holding run directories).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// Seeds: a count (0..N) or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Seeds {
+    Count(u64),
+    List(Vec<u64>),
+}
+
+/// An optimizer of the grid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptimizerConfig {
+    name: Spanned<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    settings: Option<Spanned<toml::Table>>,
+}
+
+/// An ablation: one setting of one optimizer of the grid, varied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AblationConfig {
+    name: String,
+    optimizer: Spanned<String>,
+    setting: String,
+    values: Spanned<Vec<toml::Value>>,
+    #[serde(default)]
+    spaces: Option<Vec<Spanned<String>>>,
+}
+
+/// Runner settings shared by every run of the grid.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyConfig {
+    #[serde(default)]
+    duplicates: Option<DuplicatePolicy>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+/// The experiment file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentConfig {
+    name: String,
+    #[serde(default)]
+    description: String,
+    spaces: Vec<Spanned<String>>,
+    seeds: Seeds,
+    budgets: Vec<usize>,
+    #[serde(default)]
+    jobs: Option<usize>,
+    #[serde(default)]
+    out: Option<PathBuf>,
+    #[serde(default)]
+    baseline: Option<String>,
+    #[serde(default)]
+    study: StudyConfig,
+    #[serde(default, rename = "optimizer")]
+    optimizers: Vec<OptimizerConfig>,
+    #[serde(default, rename = "ablation")]
+    ablations: Vec<AblationConfig>,
+}
+
+/// One run of the grid.
+#[derive(Debug, Clone)]
+struct Planned {
+    space: String,
+    optimizer: String,
+    settings: serde_json::Value,
+    label: RunLabel,
+    seed: u64,
+    dir: PathBuf,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn at(path: &Path, text: &str, span: std::ops::Range<usize>, message: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{}, line {}: {message}", path.display(), line_of(text, span.start))
+}
+
+fn slug(value: &str) -> String {
+    value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+}
+
+fn toml_to_json(table: &toml::Table) -> Result<serde_json::Value> {
+    Ok(serde_json::to_value(table)?)
+}
+
+/// Reads and checks an experiment file: every name known, every optimizer buildable with its settings, before
+/// anything runs. Errors name the file and line.
+fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig, Vec<Planned>, PathBuf, GridInfo)> {
+    let config: ExperimentConfig =
+        toml::from_str(text).map_err(|e| anyhow!("{} is not a valid experiment: {e}", path.display()))?;
+    if config.spaces.is_empty() {
+        bail!("{}: `spaces` is empty", path.display());
+    }
+    if config.optimizers.is_empty() {
+        bail!("{}: no [[optimizer]] section", path.display());
+    }
+    for s in &config.spaces {
+        if registry::space(s.get_ref()).is_err() {
+            return Err(at(
+                path,
+                text,
+                s.span(),
+                format!("unknown space `{}`; known: {}", s.get_ref(), registry::space_names().join(", ")),
+            ));
+        }
+    }
+    let mut budgets = match args.budget {
+        Some(b) => vec![b],
+        None => config.budgets.clone(),
+    };
+    budgets.sort_unstable();
+    budgets.dedup();
+    if budgets.is_empty() || budgets[0] == 0 {
+        bail!("{}: `budgets` must list positive evaluation counts", path.display());
+    }
+    let seeds: Vec<u64> = match (args.seeds, &config.seeds) {
+        (Some(n), _) | (None, &Seeds::Count(n)) => (0..n).collect(),
+        (None, Seeds::List(list)) => list.clone(),
+    };
+    if seeds.is_empty() {
+        bail!("{}: no seeds to run", path.display());
+    }
+    let out = args
+        .out
+        .clone()
+        .or_else(|| config.out.clone())
+        .unwrap_or_else(|| PathBuf::from("runs").join(slug(&config.name)));
+
+    // Every optimizer, with its label and settings, checked by building it once.
+    let mut labels: Vec<(String, String, serde_json::Value)> = Vec::new();
+    for o in &config.optimizers {
+        let name = o.name.get_ref();
+        if !registry::optimizer_names().contains(&name.as_str()) {
+            return Err(at(
+                path,
+                text,
+                o.name.span(),
+                format!("unknown optimizer `{name}`; known: {}", registry::optimizer_names().join(", ")),
+            ));
+        }
+        let settings = match &o.settings {
+            Some(s) => toml_to_json(s.get_ref())?,
+            None => serde_json::Value::Null,
+        };
+        if let Err(e) = registry::optimizer(name, settings.clone()) {
+            let span = o.settings.as_ref().map_or(o.name.span(), |s| s.span());
+            return Err(at(path, text, span, e));
+        }
+        let label = o.label.clone().unwrap_or_else(|| name.clone());
+        if labels.iter().any(|l| l.0 == label) {
+            return Err(at(
+                path,
+                text,
+                o.name.span(),
+                format!("two optimizers are labelled `{label}`; give each a distinct `label`"),
+            ));
+        }
+        labels.push((label, name.clone(), settings));
+    }
+
+    let mut runs = Vec::new();
+    for space in config.spaces.iter().map(|s| s.get_ref()) {
+        for (label, name, settings) in &labels {
+            for &seed in &seeds {
+                runs.push(Planned {
+                    space: space.clone(),
+                    optimizer: name.clone(),
+                    settings: settings.clone(),
+                    label: RunLabel { optimizer: label.clone(), ablation: None },
+                    seed,
+                    dir: out.join("runs").join(space).join(slug(label)).join(format!("seed-{seed}")),
+                });
+            }
+        }
+    }
+    let mut ablations = Vec::new();
+    for a in &config.ablations {
+        let base = labels.iter().find(|l| &l.0 == a.optimizer.get_ref()).ok_or_else(|| {
+            at(
+                path,
+                text,
+                a.optimizer.span(),
+                format!(
+                    "ablation `{}` varies optimizer `{}`, which no [[optimizer]] is labelled",
+                    a.name,
+                    a.optimizer.get_ref()
+                ),
+            )
+        })?;
+        let spaces: Vec<String> = match &a.spaces {
+            Some(list) => {
+                for s in list {
+                    if registry::space(s.get_ref()).is_err() {
+                        return Err(at(path, text, s.span(), format!("unknown space `{}`", s.get_ref())));
+                    }
+                }
+                list.iter().map(|s| s.get_ref().clone()).collect()
+            }
+            None => config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
+        };
+        let mut values = Vec::new();
+        for v in a.values.get_ref() {
+            let mut settings = match &base.2 {
+                serde_json::Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            settings.insert(a.setting.clone(), serde_json::to_value(v)?);
+            let settings = serde_json::Value::Object(settings);
+            if let Err(e) = registry::optimizer(&base.1, settings.clone()) {
+                return Err(at(
+                    path,
+                    text,
+                    a.values.span(),
+                    format!("ablation `{}`, {} = {v}: {e}", a.name, a.setting),
+                ));
+            }
+            let value = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            values.push(value.clone());
+            for space in &spaces {
+                for &seed in &seeds {
+                    runs.push(Planned {
+                        space: space.clone(),
+                        optimizer: base.1.clone(),
+                        settings: settings.clone(),
+                        label: RunLabel {
+                            optimizer: base.0.clone(),
+                            ablation: Some(AblationPoint {
+                                name: a.name.clone(),
+                                setting: a.setting.clone(),
+                                value: value.clone(),
+                            }),
+                        },
+                        seed,
+                        dir: out
+                            .join("runs")
+                            .join(space)
+                            .join(format!("ablation-{}", slug(&a.name)))
+                            .join(slug(&value))
+                            .join(format!("seed-{seed}")),
+                    });
+                }
+            }
+        }
+        ablations.push(AblationInfo {
+            name: a.name.clone(),
+            optimizer: base.0.clone(),
+            setting: a.setting.clone(),
+            values,
+        });
+    }
+    let info = GridInfo {
+        name: config.name.clone(),
+        description: config.description.clone(),
+        budgets,
+        spaces: config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
+        optimizers: labels.iter().map(|l| l.0.clone()).collect(),
+        ablations,
+        baseline: config.baseline.clone(),
+        config: text.to_owned(),
+        machine: machine(),
+        versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
+    };
+    Ok((config, runs, out, info))
+}
+
+/// A one-line description of this machine.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{} {}, {cpu}, {cores} core(s)", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// Whether the run in `dir` is already complete for `budget`.
+fn finished(dir: &Path, budget: &Budget) -> bool {
+    Recorded::read(dir)
+        .is_ok_and(|r| r.header.budget == *budget && r.summary.is_some_and(|s| s.stop != StopReason::Interrupted))
+}
+
+/// `genius compare`.
+pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> {
+    let text =
+        std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {}", args.config.display()))?;
+    let (config, runs, root, info) = plan(&args.config, &text, args)?;
+    let data = args.data.resolve();
+    let mut parts: BTreeMap<String, (Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> = BTreeMap::new();
+    for run in &runs {
+        if !parts.contains_key(&run.space) {
+            let entry = registry::space(&run.space)?;
+            parts.insert(run.space.clone(), registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?);
+        }
+    }
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    genius_core::run_log::write_json_atomically(&root.join(GRID_FILE), &info)?;
+
+    let budget = Budget::evaluations(*info.budgets.last().expect("checked non-empty"));
+    let settings = StudySettings {
+        duplicates: config.study.duplicates.unwrap_or_default(),
+        batch_size: config.study.batch_size.unwrap_or(1),
+        concurrency: config.study.concurrency.unwrap_or(1),
+        flush: genius_core::Flush::Buffered,
+        ..StudySettings::default()
+    };
+    settings.check().map_err(|e| anyhow!("{}: [study] {e}", args.config.display()))?;
+    let todo: Vec<Planned> = runs.iter().filter(|r| !finished(&r.dir, &budget)).cloned().collect();
+    let jobs =
+        args.jobs.or(config.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    writeln!(
+        out,
+        "compare: {} — {} run(s) ({} already done), {} job(s), budgets {:?}, output {}",
+        config.name,
+        runs.len(),
+        runs.len() - todo.len(),
+        jobs,
+        info.budgets,
+        root.display()
+    )?;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(runs.len() as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}  eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position((runs.len() - todo.len()) as u64);
+    let trials = Arc::new(AtomicU64::new(0));
+    let stop = CancellationToken::new();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            trigger.cancel();
+        }
+    });
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut handles = Vec::new();
+    for run in todo {
+        let (space, evaluator) = parts[&run.space].clone();
+        let (semaphore, stop, bar, trials, settings, budget) =
+            (semaphore.clone(), stop.clone(), bar.clone(), trials.clone(), settings.clone(), budget.clone());
+        let context = serde_json::json!({ "compare": run.label, "experiment": info.name });
+        handles.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
+            if stop.is_cancelled() {
+                return Ok::<_, anyhow::Error>(false);
+            }
+            let optimizer = registry::optimizer(&run.optimizer, run.settings.clone())?;
+            let counter = trials.clone();
+            let progress = bar.clone();
+            let study = Study::new(space, evaluator, optimizer)
+                .seed(run.seed)
+                .budget(budget)
+                .settings(settings)
+                .context(context)
+                .stop_on(stop)
+                .observe(move |e: &StudyEvent<'_>| {
+                    if let StudyEvent::Trial { replayed: false, .. } = e {
+                        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n % 64 == 0 {
+                            progress.set_message(format!("{n} trials"));
+                        }
+                    }
+                });
+            let log = run.dir.join(genius_core::run_log::TRIALS_FILE);
+            if std::fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
+                // Killed before its header reached the disk: nothing was recorded, start it again.
+                std::fs::remove_dir_all(&run.dir).with_context(|| format!("cannot remove {}", run.dir.display()))?;
+            }
+            let outcome =
+                if log.exists() { study.resume(Recorded::read(&run.dir)?).await } else { study.run_in(&run.dir).await }
+                    .with_context(|| format!("run {}", run.dir.display()))?;
+            let done = outcome.summary.stop != StopReason::Interrupted;
+            if done {
+                bar.inc(1);
+            }
+            Ok(done)
+        }));
+    }
+    let mut first_error = None;
+    let mut interrupted = false;
+    for h in handles {
+        match h.await.map_err(|e| anyhow!("a run panicked: {e}"))? {
+            Ok(true) => {}
+            Ok(false) => interrupted = true,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(e) = first_error {
+        return Err(e.context("the grid stopped with an error; run the same command again to resume it"));
+    }
+    if interrupted || stop.is_cancelled() {
+        writeln!(out, "interrupted; run the same command again to resume the grid where it stopped")?;
+        return Ok(Ended::Interrupted);
+    }
+    write_report(&root, out)
+}
+
+/// Writes the report of `dir` and prints where it is and its main tables.
+fn write_report(dir: &Path, out: &mut impl Write) -> Result<Ended> {
+    let files = genius_report::write_report(dir)?;
+    let text = std::fs::read_to_string(&files.report)?;
+    for line in text.lines().skip(1).take_while(|l| !l.starts_with("## Configuration")) {
+        if !line.starts_with("![") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(
+        out,
+        "\nreport: {}\nsummary: {}\ntrials: {}",
+        files.report.display(),
+        files.summary.display(),
+        files.trials.display()
+    )?;
+    Ok(Ended::Done)
+}
+
+/// `genius report`.
+pub fn report(args: &ReportArgs, out: &mut impl Write) -> Result<Ended> {
+    write_report(&args.dir, out)
+}
