@@ -3,7 +3,10 @@
 use genius_core::{Optimizer, OptimizerError};
 use serde::de::DeserializeOwned;
 
-use crate::{RandomSearch, RandomSearchSettings};
+use crate::{
+    Evolution, EvolutionSettings, LocalSearch, LocalSearchSettings, RandomSearch, RandomSearchSettings, Reinforce,
+    ReinforceSettings, Tpe, TpeSettings,
+};
 
 /// An optimizer this crate provides.
 #[derive(Debug, Clone, Copy)]
@@ -32,11 +35,42 @@ pub fn settings<T: DeserializeOwned + Default>(name: &str, value: serde_json::Va
 
 /// Every optimizer, in the order `genius optimizers` lists them.
 pub fn optimizers() -> &'static [OptimizerEntry] {
-    &[OptimizerEntry {
-        name: "random",
-        summary: "random search: uniform proposals (settings: without_replacement)",
-        build: |v| Ok(Box::new(RandomSearch::new(settings::<RandomSearchSettings>("random", v)?))),
-    }]
+    &[
+        OptimizerEntry {
+            name: "random",
+            summary: "random search: uniform proposals (settings: without_replacement)",
+            build: |v| {
+                let s = settings::<RandomSearchSettings>("random", v)?;
+                s.check()?;
+                Ok(Box::new(RandomSearch::new(s)))
+            },
+        },
+        OptimizerEntry {
+            name: "evolution",
+            summary: "regularized evolution, Real et al. 2019 (settings: population_size, sample_size, \
+                      avoid_duplicates)",
+            build: |v| Ok(Box::new(Evolution::new(settings::<EvolutionSettings>("evolution", v)?)?)),
+        },
+        OptimizerEntry {
+            name: "local-search",
+            summary: "local search with random restarts, White et al. 2021 (settings: initial_samples, \
+                      first_improvement)",
+            build: |v| Ok(Box::new(LocalSearch::new(settings::<LocalSearchSettings>("local-search", v)?)?)),
+        },
+        OptimizerEntry {
+            name: "reinforce",
+            summary: "REINFORCE with a factorised policy, as in NAS-Bench-201 (settings: learning_rate, \
+                      baseline_momentum, beta1, beta2, epsilon, init_std)",
+            build: |v| Ok(Box::new(Reinforce::new(settings::<ReinforceSettings>("reinforce", v)?)?)),
+        },
+        OptimizerEntry {
+            name: "tpe",
+            summary: "tree-structured Parzen estimator, as Optuna's default sampler (settings: n_startup_trials, \
+                      n_ei_candidates, gamma, max_good, prior_weight, full_weight_trials, multivariate, \
+                      constant_liar, avoid_duplicates)",
+            build: |v| Ok(Box::new(Tpe::new(settings::<TpeSettings>("tpe", v)?)?)),
+        },
+    ]
 }
 
 /// The optimizer called `name`.
@@ -47,4 +81,34 @@ pub fn find(name: &str) -> Option<&'static OptimizerEntry> {
 /// The names of every optimizer, comma-separated, for error messages.
 pub fn names() -> String {
     optimizers().iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_optimizer_builds_with_its_defaults_and_records_them() {
+        for entry in optimizers() {
+            for empty in [serde_json::Value::Null, serde_json::json!({})] {
+                let optimizer = entry.build(empty).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+                assert_eq!(optimizer.name(), entry.name);
+                // The recorded settings build the same optimizer again (a resume does this).
+                let again = entry.build(optimizer.settings()).unwrap();
+                assert_eq!(again.settings(), optimizer.settings());
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_and_invalid_settings_name_the_optimizer_and_field() {
+        for entry in optimizers() {
+            let err = entry.build(serde_json::json!({"no_such_setting": 1})).err().unwrap();
+            assert!(err.to_string().contains(&format!("{}: unknown field `no_such_setting`", entry.name)), "{err}");
+        }
+        let err = find("evolution").unwrap().build(serde_json::json!({"population_size": 0})).err().unwrap();
+        assert!(err.to_string().contains("evolution: `population_size` must be at least 1 (got 0)"), "{err}");
+        let err = find("tpe").unwrap().build(serde_json::json!({"gamma": "high"})).err().unwrap();
+        assert!(err.to_string().contains("tpe: invalid type"), "{err}");
+    }
 }

@@ -2,10 +2,35 @@
 //! categorical search space, usable without the rest of genius.
 //!
 //! - [`RandomSearch`]: uniform proposals, with or without replacement.
+//! - [`Evolution`]: regularized evolution (Real et al., 2019) with NAS-Bench-201's population and tournament sizes.
+//! - [`LocalSearch`]: hill climbing over one-dimension neighbourhoods with random restarts (White et al., 2021).
+//! - [`Reinforce`]: a factorised categorical policy trained by REINFORCE with a moving-average baseline, as in
+//!   NAS-Bench-201.
+//! - [`Tpe`]: the tree-structured Parzen estimator for categorical dimensions, as Optuna's default sampler.
 //!
-//! [`catalog`] builds any of them by name from serialized settings, for command lines and configs.
+//! Each takes a settings struct whose defaults are the published ones, refuses unknown fields when deserialized, and
+//! checks its values (`check`, also run by `new`). All draw randomness only from the study's generator, do no IO, and
+//! propose only architectures of the space that meet its constraint.
+//!
+//! [`catalog`] builds any of them by name from serialized settings, for command lines and configs:
+//!
+//! ```
+//! let tpe = genius_baselines::catalog::find("tpe").unwrap();
+//! let optimizer = tpe.build(serde_json::json!({ "n_startup_trials": 20 })).unwrap();
+//! assert_eq!(optimizer.settings()["n_startup_trials"], 20);
+//! assert!(tpe.build(serde_json::json!({ "gamma": 2.0 })).is_err());
+//! ```
 
 pub mod catalog;
+mod common;
+mod evolution;
+mod local_search;
 mod random_search;
+mod reinforce;
+mod tpe;
 
+pub use evolution::{Evolution, EvolutionSettings};
+pub use local_search::{LocalSearch, LocalSearchSettings};
 pub use random_search::{RandomSearch, RandomSearchSettings};
+pub use reinforce::{Reinforce, ReinforceSettings};
+pub use tpe::{Tpe, TpeSettings};

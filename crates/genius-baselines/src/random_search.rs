@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt};
 use serde::{Deserialize, Serialize};
 
+use crate::common::{MAX_TRIES, sample};
+
 /// Settings of [`RandomSearch`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -22,10 +24,15 @@ pub struct RandomSearch {
     seen: HashSet<Architecture>,
 }
 
-/// Rejection-sampling attempts before an unconstrained draw is given up as too unlikely.
-const MAX_TRIES: usize = 100_000;
 /// Spaces up to this size are enumerated when fresh samples get hard to find without replacement.
 const ENUMERABLE: u128 = 1 << 20;
+
+impl RandomSearchSettings {
+    /// Checks every field (none can be invalid).
+    pub fn check(&self) -> Result<(), OptimizerError> {
+        Ok(())
+    }
+}
 
 impl RandomSearch {
     /// Random search with `settings`.
@@ -55,18 +62,6 @@ impl RandomSearch {
         }
         Ok(None)
     }
-}
-
-fn sample(ctx: &mut AskContext<'_>) -> Result<Architecture, OptimizerError> {
-    if !ctx.space.is_constrained() {
-        return Ok(ctx.space.sample(ctx.rng));
-    }
-    ctx.space.sample_valid(ctx.rng, MAX_TRIES).ok_or_else(|| {
-        OptimizerError::Failed(format!(
-            "no architecture meeting the constraint of {} in {MAX_TRIES} uniform draws",
-            ctx.space.name()
-        ))
-    })
 }
 
 #[async_trait]

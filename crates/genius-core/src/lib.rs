@@ -54,7 +54,9 @@ pub use observer::{Observer, StudyEvent};
 pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent};
 pub use rng::SearchRng;
 pub use run_log::{Flush, Recorded, RunHeader, RunLog};
-pub use space::{Dimension, ParseError, SearchSpace, SpaceExt, Violation, default_format, default_parse};
+pub use space::{
+    Dimension, FEASIBLE_DRAWS, ParseError, SearchSpace, SpaceExt, Violation, default_format, default_parse,
+};
 pub use study::{DuplicatePolicy, StopReason, Study, StudyError, StudyOutcome, StudySettings, Summary};
 pub use trial::{Observation, Trial, TrialStatus};
 

@@ -3,7 +3,10 @@
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use crate::{Architecture, SpaceBrief};
+use crate::{Architecture, SearchRng, SpaceBrief};
+
+/// Uniform draws [`SearchSpace::sample_feasible`] tries by default before it gives up.
+pub const FEASIBLE_DRAWS: usize = 100_000;
 
 /// One searchable decision: a name and the labels of its options, in choice-index order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +101,14 @@ pub trait SearchSpace: Send + Sync {
     /// Whether the space has a constraint that [`check`](Self::check) may reject.
     fn is_constrained(&self) -> bool {
         false
+    }
+
+    /// A random architecture that meets the constraint; `None` when none was found. The default draws uniformly from
+    /// the product space until [`check`](Self::check) accepts (at most [`FEASIBLE_DRAWS`] draws). A space whose
+    /// constraint rejects nearly every uniform draw (a narrow FLOPs window) overrides it with a direct sampler,
+    /// ideally uniform over the feasible architectures: optimizers draw every random proposal from here.
+    fn sample_feasible(&self, rng: &mut SearchRng) -> Option<Architecture> {
+        if self.is_constrained() { self.sample_valid(rng, FEASIBLE_DRAWS) } else { Some(self.sample(rng)) }
     }
 
     /// How the space describes itself to a language model; `None` when it has no such description (then an LLM
@@ -343,6 +354,19 @@ mod tests {
         assert!(e.to_string().contains("`w` is not an option of dimension 0 (a)"), "{e}");
         let e = space.validate(&Architecture::new(vec![0, 0, 0])).unwrap_err();
         assert!(e.to_string().contains("expected 4 choices"), "{e}");
+    }
+
+    #[test]
+    fn feasible_samples_meet_the_constraint() {
+        let space: Box<dyn SearchSpace> = Box::new(crate::testing::ToySpace::constrained());
+        let mut rng = SearchRng::seed_from_u64(2);
+        for _ in 0..200 {
+            let a = space.sample_feasible(&mut rng).unwrap();
+            assert!(space.is_valid(&a), "{a:?}");
+        }
+        let mut unconstrained = SearchRng::seed_from_u64(2);
+        let mut uniform = SearchRng::seed_from_u64(2);
+        assert_eq!(grid().sample_feasible(&mut unconstrained), Some(grid().sample(&mut uniform)));
     }
 
     #[test]

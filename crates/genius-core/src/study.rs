@@ -514,7 +514,7 @@ impl Study {
         let evaluator = parts.evaluator;
         // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for every
         // lifetime, which a multi-threaded runtime needs.
-        let futures: Vec<BoxFuture<'_, (Result<Evaluation, EvalError>, String, f64)>> = jobs
+        let futures: Vec<BoxFuture<'_, Evaluated>> = jobs
             .iter()
             .map(|arch| {
                 Box::pin(async move {
@@ -526,7 +526,7 @@ impl Study {
             })
             .collect();
         let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
-        let mut done: Vec<(Result<Evaluation, EvalError>, String, f64)> = Vec::with_capacity(jobs.len());
+        let mut done: Vec<Evaluated> = Vec::with_capacity(jobs.len());
         let mut outcome = BatchOutcome::Done;
         while done.len() < jobs.len() {
             match select(results.next(), Box::pin(parts.stop.cancelled())).await {
@@ -634,6 +634,9 @@ fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, 
     };
     (status, original.evaluation.clone(), counted, now(), 0.0)
 }
+
+/// An evaluation's result, when it started (RFC 3339) and how long it took (seconds).
+type Evaluated = (Result<Evaluation, EvalError>, String, f64);
 
 /// What evaluating a batch needs from the study.
 struct Parts<'a> {

@@ -36,6 +36,7 @@ async fn grid(root: &Path) {
     }
     let info = GridInfo {
         name: "toy grid".into(),
+        description: String::new(),
         budgets: vec![4, 12],
         spaces: vec!["toy".into()],
         optimizers: vec!["uniform".into(), "uniform-free".into()],

@@ -1,0 +1,103 @@
+//! What the optimizers share: drawing valid architectures, checking settings.
+
+use genius_core::{Architecture, AskContext, OptimizerError, SearchRng, SearchSpace, SpaceExt};
+use rand::RngExt;
+
+/// Rejection-sampling attempts before a constrained draw is given up as too unlikely.
+pub(crate) const MAX_TRIES: usize = 100_000;
+
+/// Attempts at a fresh (not yet evaluated) proposal before an optimizer settles for a repeat.
+pub(crate) const FRESH_TRIES: usize = 64;
+
+/// A uniformly random architecture of the space that meets its constraint.
+pub(crate) fn sample(ctx: &mut AskContext<'_>) -> Result<Architecture, OptimizerError> {
+    sample_in(ctx.space, ctx.rng)
+}
+
+/// [`sample`] from a space and a generator.
+pub(crate) fn sample_in(space: &dyn SearchSpace, rng: &mut SearchRng) -> Result<Architecture, OptimizerError> {
+    space.sample_feasible(rng).ok_or_else(|| {
+        OptimizerError::Failed(format!(
+            "found no architecture of {} that meets its constraint (the space's sampler gave up; a space whose \
+             constraint rejects nearly every uniform draw should override SearchSpace::sample_feasible)",
+            space.name()
+        ))
+    })
+}
+
+/// A one-dimension mutation of `arch` that meets the space's constraint: up to `tries` attempts, `None` if none did
+/// (or if the space has no dimension with two options).
+pub(crate) fn mutate_valid(
+    space: &dyn SearchSpace,
+    arch: &Architecture,
+    rng: &mut SearchRng,
+    tries: usize,
+) -> Option<Architecture> {
+    (0..tries).map(|_| space.mutate(arch, rng)).find(|a| a != arch && space.check(a).is_ok())
+}
+
+/// Index drawn with probability proportional to `weights` (non-negative, not all zero).
+pub(crate) fn weighted_index(weights: &[f64], rng: &mut SearchRng) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (i, &w) in weights.iter().enumerate() {
+        if u < w {
+            return i;
+        }
+        u -= w;
+    }
+    // Rounding left `u` at or past the end: the last index with weight.
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// A settings error naming the optimizer and the field.
+pub(crate) fn invalid(optimizer: &str, field: &str, message: impl std::fmt::Display) -> OptimizerError {
+    OptimizerError::Settings(format!("{optimizer}: `{field}` {message}"))
+}
+
+/// Checks that `value` is a finite number in `[lo, hi]`.
+pub(crate) fn check_range(optimizer: &str, field: &str, value: f64, lo: f64, hi: f64) -> Result<(), OptimizerError> {
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(optimizer, field, format_args!("must be between {lo} and {hi} (got {value})")))
+    }
+}
+
+/// Checks that a count is at least `min`.
+pub(crate) fn check_at_least(optimizer: &str, field: &str, value: usize, min: usize) -> Result<(), OptimizerError> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(invalid(optimizer, field, format_args!("must be at least {min} (got {value})")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use genius_core::rng;
+
+    use super::*;
+
+    #[test]
+    fn weighted_index_follows_the_weights() {
+        let mut rng = rng::seeded(3);
+        let weights = [0.0, 1.0, 3.0, 0.0];
+        let mut counts = [0usize; 4];
+        for _ in 0..4000 {
+            counts[weighted_index(&weights, &mut rng)] += 1;
+        }
+        assert_eq!(counts[0] + counts[3], 0, "zero weights are never drawn");
+        let ratio = counts[2] as f64 / counts[1] as f64;
+        assert!((2.6..3.4).contains(&ratio), "{counts:?}");
+    }
+
+    #[test]
+    fn range_errors_name_the_optimizer_and_field() {
+        let err = check_range("tpe", "gamma", 1.5, 0.0, 1.0).unwrap_err();
+        assert_eq!(err.to_string(), "invalid optimizer setting: tpe: `gamma` must be between 0 and 1 (got 1.5)");
+        assert!(check_range("tpe", "gamma", f64::NAN, 0.0, 1.0).is_err());
+        let err = check_at_least("evolution", "population_size", 0, 1).unwrap_err();
+        assert!(err.to_string().contains("`population_size` must be at least 1 (got 0)"), "{err}");
+    }
+}

@@ -1,0 +1,420 @@
+//! The tree-structured Parzen estimator (Bergstra et al., 2011, "Algorithms for Hyper-Parameter Optimization") for
+//! categorical dimensions, as Optuna's default `TPESampler` runs it: random start-up trials, then a split of the
+//! trials into a good group (the best `gamma` fraction) and a bad one, a Parzen estimator of each (one kernel per
+//! trial plus a uniform prior, recent trials weighted more), and of the candidates drawn from the good estimator the
+//! one with the largest density ratio.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchRng, SearchSpace};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{self, FRESH_TRIES, check_at_least, check_range, weighted_index};
+
+const NAME: &str = "tpe";
+
+/// Settings of [`Tpe`]. The defaults are Optuna's (`TPESampler()` in Optuna 4.x and 5.0): 10 random start-up trials,
+/// 24 candidates, the good group the best `min(ceil(0.1 n), 25)` trials, prior weight 1, the 25 latest trials in
+/// each group weighted fully and older ones less, a multivariate estimator (Optuna's default since 5.0 for one
+/// objective; before it was independent per dimension), and the constant liar for batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TpeSettings {
+    /// Trials proposed uniformly at random before the estimator is used.
+    pub n_startup_trials: usize,
+    /// Candidates drawn from the good group's estimator per proposal; the best by density ratio is proposed.
+    pub n_ei_candidates: usize,
+    /// Fraction of the trials (rounded up) in the good group.
+    pub gamma: f64,
+    /// Most trials in the good group.
+    pub max_good: usize,
+    /// Weight of the uniform prior kernel in each estimator, relative to one trial's.
+    pub prior_weight: f64,
+    /// The latest trials of each group that get full weight; older ones get linearly less (as Optuna's
+    /// `default_weights`). Zero weights every trial fully.
+    pub full_weight_trials: usize,
+    /// One joint estimator over all dimensions (each kernel a product over dimensions). When false, every dimension
+    /// is estimated and chosen independently (the original TPE, and Optuna's default before 5.0).
+    pub multivariate: bool,
+    /// In a batch, count the architectures already chosen as bad trials when choosing the next (Optuna's
+    /// `constant_liar`), so that a batch spreads out.
+    pub constant_liar: bool,
+    /// Re-draw a proposal that was already evaluated (up to 64 rounds of candidates, then a repeat is accepted). Off by default,
+    /// as in Optuna, where a repeat costs a query. A tuning of this crate.
+    pub avoid_duplicates: bool,
+}
+
+impl Default for TpeSettings {
+    fn default() -> Self {
+        Self {
+            n_startup_trials: 10,
+            n_ei_candidates: 24,
+            gamma: 0.1,
+            max_good: 25,
+            prior_weight: 1.0,
+            full_weight_trials: 25,
+            multivariate: true,
+            constant_liar: true,
+            avoid_duplicates: false,
+        }
+    }
+}
+
+impl TpeSettings {
+    /// Checks every field: at least one candidate, `gamma` in `(0, 1]`, at least one good trial, a positive prior
+    /// weight.
+    pub fn check(&self) -> Result<(), OptimizerError> {
+        check_at_least(NAME, "n_ei_candidates", self.n_ei_candidates, 1)?;
+        check_range(NAME, "gamma", self.gamma, f64::MIN_POSITIVE, 1.0)?;
+        check_at_least(NAME, "max_good", self.max_good, 1)?;
+        check_range(NAME, "prior_weight", self.prior_weight, f64::MIN_POSITIVE, 1e6)?;
+        Ok(())
+    }
+
+    /// The size of the good group among `n` trials.
+    fn good_size(&self, n: usize) -> usize {
+        ((self.gamma * n as f64).ceil() as usize).min(self.max_good)
+    }
+
+    /// The weights of a group of `m` trials in trial order (Optuna's `default_weights` with a window of
+    /// `full_weight_trials`).
+    fn weights(&self, m: usize) -> Vec<f64> {
+        let window = self.full_weight_trials;
+        if window == 0 || m < window {
+            return vec![1.0; m];
+        }
+        let ramp = m - window;
+        let mut w: Vec<f64> = (0..ramp)
+            .map(|i| {
+                let (lo, hi) = (1.0 / m as f64, 1.0);
+                if ramp == 1 { lo } else { lo + (hi - lo) * i as f64 / (ramp - 1) as f64 }
+            })
+            .collect();
+        w.extend(std::iter::repeat_n(1.0, window));
+        w
+    }
+}
+
+/// A trial as TPE remembers it.
+#[derive(Debug, Clone)]
+struct Told {
+    arch: Architecture,
+    /// The score, `None` for an infeasible trial (it has a value that breaks the objective's constraints).
+    score: Option<f64>,
+}
+
+/// TPE over any categorical space. Proposals meet the space's constraint (candidates that break it are dropped).
+#[derive(Debug, Clone)]
+pub struct Tpe {
+    settings: TpeSettings,
+    /// Trials with a value, in trial order (failed ones are left out, as Optuna leaves failed trials out).
+    told: Vec<Told>,
+    /// Every architecture told, when avoiding duplicates.
+    evaluated: HashSet<Architecture>,
+}
+
+impl Tpe {
+    /// TPE with `settings`, checked.
+    pub fn new(settings: TpeSettings) -> Result<Self, OptimizerError> {
+        settings.check()?;
+        Ok(Self { settings, told: Vec::new(), evaluated: HashSet::new() })
+    }
+
+    /// Splits the told trials into the good and the bad group (each in trial order), with `pending` appended to
+    /// the bad one.
+    fn split<'a>(&'a self, pending: &'a [Architecture]) -> (Vec<&'a Architecture>, Vec<&'a Architecture>) {
+        let n_good = self.settings.good_size(self.told.len());
+        let mut feasible: Vec<usize> = (0..self.told.len()).filter(|&i| self.told[i].score.is_some()).collect();
+        // Best first; a stable sort keeps the earlier trial first among ties, as Optuna's does.
+        feasible.sort_by(|&a, &b| self.told[b].score.unwrap().total_cmp(&self.told[a].score.unwrap()));
+        let mut good: Vec<usize> = feasible.iter().copied().take(n_good).collect();
+        if good.len() < n_good {
+            // Too few feasible trials: the earliest infeasible ones fill the good group.
+            let infeasible = (0..self.told.len()).filter(|&i| self.told[i].score.is_none());
+            good.extend(infeasible.take(n_good - good.len()));
+        }
+        good.sort_unstable();
+        let in_good: HashSet<usize> = good.iter().copied().collect();
+        let bad = (0..self.told.len()).filter(|i| !in_good.contains(i)).map(|i| &self.told[i].arch);
+        let good = good.iter().map(|&i| &self.told[i].arch).collect();
+        (good, bad.chain(pending).collect())
+    }
+
+    /// One proposal from the estimators of the current trials (and the batch's pending ones, under the constant
+    /// liar); `exclude` rejects candidates (already evaluated, or in the batch).
+    fn propose(
+        &self,
+        space: &dyn SearchSpace,
+        rng: &mut SearchRng,
+        pending: &[Architecture],
+        exclude: &dyn Fn(&Architecture) -> bool,
+    ) -> Option<Architecture> {
+        let liars: &[Architecture] = if self.settings.constant_liar { pending } else { &[] };
+        let (good, bad) = self.split(liars);
+        let sizes: Vec<usize> = space.dimensions().iter().map(|d| d.len()).collect();
+        let good = Estimator::new(&self.settings, &sizes, &good);
+        let bad = Estimator::new(&self.settings, &sizes, &bad);
+        if self.settings.multivariate {
+            let mut best: Option<(f64, Architecture)> = None;
+            for _ in 0..self.settings.n_ei_candidates {
+                let candidate = good.sample(rng);
+                if exclude(&candidate) || space.check(&candidate).is_err() {
+                    continue;
+                }
+                let ratio = good.log_pdf(&candidate) - bad.log_pdf(&candidate);
+                if best.as_ref().is_none_or(|(b, _)| ratio > *b) {
+                    best = Some((ratio, candidate));
+                }
+            }
+            best.map(|(_, a)| a)
+        } else {
+            let choices: Vec<u16> = (0..sizes.len())
+                .map(|d| {
+                    let (l, g) = (good.marginal(d), bad.marginal(d));
+                    let mut best: Option<(f64, usize)> = None;
+                    for _ in 0..self.settings.n_ei_candidates {
+                        let c = weighted_index(&l, rng);
+                        let ratio = l[c].ln() - g[c].ln();
+                        if best.is_none_or(|(b, _)| ratio > b) {
+                            best = Some((ratio, c));
+                        }
+                    }
+                    best.map_or(0, |(_, c)| c as u16)
+                })
+                .collect();
+            let arch = Architecture::new(choices);
+            (!exclude(&arch) && space.check(&arch).is_ok()).then_some(arch)
+        }
+    }
+}
+
+impl Default for Tpe {
+    fn default() -> Self {
+        Self::new(TpeSettings::default()).expect("the defaults are valid")
+    }
+}
+
+/// A Parzen estimator over a categorical product space: one kernel per trial of a group plus a uniform prior, as
+/// Optuna builds it. Trial `i`'s kernel puts, in every dimension `d` with `k` options, probability
+/// `(1 + p) / (1 + k p)` on its own choice and `p / (1 + k p)` on each other one, where `p` is the prior weight over
+/// the number of kernels.
+struct Estimator<'a> {
+    sizes: &'a [usize],
+    /// The trials' choices.
+    centres: Vec<&'a [u16]>,
+    /// The mixture weights, normalised: one per centre, then the prior's.
+    weights: Vec<f64>,
+    /// Per dimension: the log-probability of a kernel's own choice and of any other one.
+    log_own: Vec<f64>,
+    log_other: Vec<f64>,
+    /// Per dimension: a kernel's probability of its own choice and of each other one.
+    own: Vec<f64>,
+    other: Vec<f64>,
+}
+
+impl<'a> Estimator<'a> {
+    fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[&'a Architecture]) -> Self {
+        let mut weights = settings.weights(group.len());
+        weights.push(settings.prior_weight);
+        let total: f64 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= total);
+        let p = settings.prior_weight / (group.len() + 1) as f64;
+        let own: Vec<f64> = sizes.iter().map(|&k| (1.0 + p) / (1.0 + k as f64 * p)).collect();
+        let other: Vec<f64> = sizes.iter().map(|&k| p / (1.0 + k as f64 * p)).collect();
+        Self {
+            sizes,
+            centres: group.iter().map(|a| a.choices()).collect(),
+            weights,
+            log_own: own.iter().map(|x| x.ln()).collect(),
+            log_other: other.iter().map(|x| x.ln()).collect(),
+            own,
+            other,
+        }
+    }
+
+    fn sample(&self, rng: &mut SearchRng) -> Architecture {
+        let kernel = weighted_index(&self.weights, rng);
+        let choices = match self.centres.get(kernel) {
+            None => self.sizes.iter().map(|&k| rng.random_range(0..k as u16)).collect(),
+            Some(centre) => centre
+                .iter()
+                .zip(self.sizes)
+                .zip(&self.own)
+                .map(|((&c, &k), &own)| {
+                    if k == 1 || rng.random::<f64>() < own {
+                        c
+                    } else {
+                        // Uniform among the other options.
+                        let o = rng.random_range(0..k as u16 - 1);
+                        if o >= c { o + 1 } else { o }
+                    }
+                })
+                .collect::<Vec<u16>>(),
+        };
+        Architecture::new(choices)
+    }
+
+    fn log_pdf(&self, arch: &Architecture) -> f64 {
+        let x = arch.choices();
+        let base: f64 = self.log_other.iter().sum();
+        let log_prior: f64 =
+            self.weights[self.centres.len()].ln() - self.sizes.iter().map(|&k| (k as f64).ln()).sum::<f64>();
+        let mut terms = Vec::with_capacity(self.centres.len() + 1);
+        for (centre, w) in self.centres.iter().zip(&self.weights) {
+            let mut log_k = base;
+            for (d, (&c, &xd)) in centre.iter().zip(x).enumerate() {
+                if c == xd {
+                    log_k += self.log_own[d] - self.log_other[d];
+                }
+            }
+            terms.push(w.ln() + log_k);
+        }
+        terms.push(log_prior);
+        let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
+    }
+
+    /// The mixture's probabilities of every option of dimension `d`.
+    fn marginal(&self, d: usize) -> Vec<f64> {
+        let k = self.sizes[d];
+        let prior = self.weights[self.centres.len()];
+        let mut p = vec![prior / k as f64; k];
+        for (centre, w) in self.centres.iter().zip(&self.weights) {
+            for (option, slot) in p.iter_mut().enumerate() {
+                *slot += w * if usize::from(centre[d]) == option { self.own[d] } else { self.other[d] };
+            }
+        }
+        p
+    }
+}
+
+#[async_trait]
+impl Optimizer for Tpe {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(&self.settings).expect("settings serialize")
+    }
+
+    async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
+        let mut batch: Vec<Architecture> = Vec::with_capacity(n);
+        let avoid = self.settings.avoid_duplicates;
+        while batch.len() < n {
+            let taken = |a: &Architecture| avoid && (self.evaluated.contains(a) || batch.contains(a));
+            let mut arch = None;
+            if self.told.len() < self.settings.n_startup_trials {
+                for _ in 0..FRESH_TRIES {
+                    let a = common::sample(ctx)?;
+                    let fresh = !taken(&a);
+                    arch = Some(a);
+                    if fresh {
+                        break;
+                    }
+                }
+            } else {
+                for _ in 0..FRESH_TRIES {
+                    arch = self.propose(ctx.space, ctx.rng, &batch, &taken);
+                    if arch.is_some() {
+                        break;
+                    }
+                }
+            }
+            let arch = match arch {
+                Some(a) => a,
+                // Every candidate broke the constraint or was taken: a uniform feasible one instead.
+                None => common::sample(ctx)?,
+            };
+            batch.push(arch);
+        }
+        Ok(batch)
+    }
+
+    fn tell(&mut self, trials: &[Observation]) {
+        for t in trials {
+            if self.settings.avoid_duplicates {
+                self.evaluated.insert(t.arch.clone());
+            }
+            if t.value.is_some() {
+                self.told.push(Told { arch: t.arch.clone(), score: t.score });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use genius_core::rng;
+
+    use super::*;
+
+    fn archs(list: &[&[u16]]) -> Vec<Architecture> {
+        list.iter().map(|c| Architecture::new(c.to_vec())).collect()
+    }
+
+    #[test]
+    fn the_good_group_and_the_weights_follow_optuna() {
+        let s = TpeSettings::default();
+        assert_eq!((s.good_size(10), s.good_size(11), s.good_size(100), s.good_size(1000)), (1, 2, 10, 25));
+        assert_eq!(s.weights(3), vec![1.0; 3]);
+        let w = s.weights(30);
+        assert_eq!(w.len(), 30);
+        assert!((w[0] - 1.0 / 30.0).abs() < 1e-12 && (w[4] - 1.0).abs() < 1e-12 && w[5..].iter().all(|&x| x == 1.0));
+        assert!(w[..5].windows(2).all(|p| p[0] < p[1]));
+    }
+
+    #[test]
+    fn the_split_keeps_the_best_in_trial_order_and_puts_pending_ones_in_the_bad_group() {
+        let mut tpe = Tpe::default();
+        let a = archs(&[&[0], &[1], &[2], &[0], &[1], &[2], &[0], &[1], &[2], &[0], &[1]]);
+        let scores = [1.0, 5.0, 3.0, 9.0, 2.0, 9.0, 0.0, 4.0, 1.0, 1.0, 8.0];
+        for (arch, s) in a.iter().zip(scores) {
+            tpe.told.push(Told { arch: arch.clone(), score: Some(s) });
+        }
+        let pending = archs(&[&[2]]);
+        let (good, bad) = tpe.split(&pending);
+        // 11 trials: the best ceil(1.1) = 2, the two 9.0s (trials 3 and 5), in trial order.
+        assert_eq!(good, vec![&a[3], &a[5]]);
+        assert_eq!(bad.len(), 10);
+        assert_eq!(bad.last(), Some(&&pending[0]));
+    }
+
+    #[test]
+    fn the_estimator_is_a_normalised_density_that_favours_its_trials() {
+        let sizes = [3usize, 2];
+        let group = archs(&[&[2, 1], &[2, 0]]);
+        let refs: Vec<&Architecture> = group.iter().collect();
+        let est = Estimator::new(&TpeSettings::default(), &sizes, &refs);
+        let mut total = 0.0;
+        for x in 0..3u16 {
+            for y in 0..2u16 {
+                total += est.log_pdf(&Architecture::new(vec![x, y])).exp();
+            }
+        }
+        assert!((total - 1.0).abs() < 1e-12, "sums to {total}");
+        assert!(est.log_pdf(&Architecture::new(vec![2, 1])) > est.log_pdf(&Architecture::new(vec![0, 1])));
+        let marginal = est.marginal(0);
+        assert!((marginal.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // Two kernels and the prior, a third each; a kernel gives its own option (1 + 1/3) / (1 + 3/3) = 2/3.
+        assert!((marginal[2] - (2.0 * 2.0 / 9.0 + 1.0 / 9.0)).abs() < 1e-12, "{marginal:?}");
+        // Sampling follows the density.
+        let mut rng = rng::seeded(4);
+        let draws = 20_000;
+        let hits = (0..draws).filter(|_| est.sample(&mut rng).choices() == [2, 1]).count();
+        let expected = est.log_pdf(&Architecture::new(vec![2, 1])).exp();
+        assert!((hits as f64 / draws as f64 - expected).abs() < 0.015, "{hits} vs {expected}");
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_with_the_field() {
+        let err = Tpe::new(TpeSettings { gamma: 0.0, ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("tpe: `gamma` must be between"), "{err}");
+        let err = Tpe::new(TpeSettings { n_ei_candidates: 0, ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("`n_ei_candidates` must be at least 1 (got 0)"), "{err}");
+        let err = Tpe::new(TpeSettings { prior_weight: -1.0, ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("`prior_weight`"), "{err}");
+    }
+}
