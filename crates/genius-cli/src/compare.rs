@@ -123,6 +123,9 @@ struct ExperimentConfig {
     ablations: Vec<AblationConfig>,
 }
 
+/// A space and its evaluator, shared by every run on that space.
+type SpaceParts = (Arc<dyn SearchSpace>, Arc<dyn Evaluator>);
+
 /// One run of the grid.
 #[derive(Debug, Clone)]
 struct Planned {
@@ -357,7 +360,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {}", args.config.display()))?;
     let (config, runs, root, info) = plan(&args.config, &text, args)?;
     let data = args.data.resolve();
-    let mut parts: BTreeMap<String, (Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> = BTreeMap::new();
+    let mut parts: BTreeMap<String, SpaceParts> = BTreeMap::new();
     for run in &runs {
         if !parts.contains_key(&run.space) {
             let entry = registry::space(&run.space)?;

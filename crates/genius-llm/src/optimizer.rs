@@ -149,11 +149,13 @@ impl Genius {
                         .enumerate()
                         .map(|(i, o)| {
                             let (a, n) = (arch(o), (i + 1).to_string());
-                            let mflops = o.flops.map_or_else(|| "unknown".into(), |f| format!("{:.1}", f as f64 / 1e6));
+                            let flops = o.flops.map_or_else(String::new, |f| {
+                                words.render(&c.flops, &[("mflops", &format!("{:.1}", f as f64 / 1e6))])
+                            });
                             match value(o, c.value_decimals) {
                                 Some(v) => words.render(
                                     &c.experiment,
-                                    &[("arch", &a), ("value", &v), ("number", &n), ("mflops", &mflops)],
+                                    &[("arch", &a), ("value", &v), ("number", &n), ("flops", &flops)],
                                 ),
                                 None => {
                                     words.render(&c.failed, &[("arch", &a), ("reason", &reason(o)), ("number", &n)])

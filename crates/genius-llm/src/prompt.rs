@@ -67,8 +67,10 @@ pub struct ConstrainedTemplates {
     pub intro: String,
     /// The results block (`{experiments}`).
     pub experiments: String,
-    /// One result (`{number}`, `{arch}`, `{value}`, `{mflops}`).
+    /// One result (`{number}`, `{arch}`, `{value}`, `{flops}`).
     pub experiment: String,
+    /// What `{flops}` says where the FLOPs are known (`{mflops}`).
+    pub flops: String,
     /// One failed trial (`{number}`, `{arch}`, `{reason}`).
     pub failed: String,
     /// The request before any result.
@@ -147,7 +149,7 @@ impl Templates {
 
     /// Checks that every template uses only placeholders it is given.
     pub fn check(&self) -> Result<(), LlmError> {
-        let fields: [(&str, &str, &[&str]); 26] = [
+        let fields: [(&str, &str, &[&str]); 27] = [
             ("answer.one", &self.answer.one, &[]),
             ("answer.many", &self.answer.many, &[]),
             ("stateless.system", &self.stateless.system, &[]),
@@ -164,7 +166,8 @@ impl Templates {
             ("constrained.system", &self.constrained.system, &[]),
             ("constrained.intro", &self.constrained.intro, &[]),
             ("constrained.experiments", &self.constrained.experiments, &["experiments"]),
-            ("constrained.experiment", &self.constrained.experiment, &["arch", "value", "number", "mflops"]),
+            ("constrained.experiment", &self.constrained.experiment, &["arch", "value", "number", "flops"]),
+            ("constrained.flops", &self.constrained.flops, &["mflops"]),
             ("constrained.failed", &self.constrained.failed, &["arch", "reason", "number"]),
             ("constrained.request_first", &self.constrained.request_first, &[]),
             ("constrained.request", &self.constrained.request, &[]),
