@@ -339,7 +339,15 @@ impl Study {
         let header = recorded.as_ref().map_or_else(|| self.header(), |r| r.header.clone());
         let (mut replay, events_through, elapsed_offset) = match recorded {
             Some(r) => {
-                let through = r.last_event_ask();
+                // The events of asks whose trials are recorded are in the log already. A last ask that left no
+                // trial (its optimizer failed, or the run stopped between its events and its trials) runs again,
+                // and its new events are written too, so that the log holds what led to every trial (an LLM
+                // optimizer's transcript must, to be replayed). Logs from before trials carried their ask: all.
+                let through = match r.trials.last() {
+                    Some(t) if t.ask > 0 => t.ask,
+                    Some(_) => r.last_event_ask(),
+                    None => 0,
+                };
                 let offset = r.trials.last().map_or(0.0, |t| t.elapsed_s);
                 (VecDeque::from(r.trials), through, offset)
             }

@@ -556,3 +556,35 @@ async fn several_proposals_per_call_keep_the_valid_new_ones() {
     let first = &calls(tmp.path())[0].request.messages[1].content;
     assert!(first.contains("a list of 3 different designs"), "{first}");
 }
+
+#[tokio::test]
+async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_replays_exactly() {
+    let first = vec![reply("[0, 1, 0]"), reply("[1, 1, 0]")]
+        .into_iter()
+        .chain((0..4).map(|_| Step::Error(503, "Service Unavailable".into(), vec![])))
+        .collect();
+    let (srv, script) = server(Wire::OpenAi, first).await;
+    let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let study = |genius: Genius| {
+        Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius)).seed(3).budget(Budget::evaluations(4))
+    };
+    let err = study(Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap()).run_in(&dir).await;
+    assert!(err.unwrap_err().to_string().contains("HTTP 503"));
+    assert_eq!(Recorded::read(&dir).unwrap().trials.len(), 2);
+
+    // The provider is back: the resume replays asks 1 and 2 from the transcript and pays only for 3 and 4.
+    script.set(vec![reply("[2, 1, 0]"), reply("[2, 2, 0]")]);
+    let sent = script.received().len();
+    let recorded = Recorded::read(&dir).unwrap();
+    let origin = dir.display().to_string();
+    let model = settings.model(Some((&origin, &recorded.events))).unwrap();
+    let outcome = study(Genius::new(settings.clone(), model).unwrap()).resume(recorded).await.unwrap();
+    assert_eq!(archs(&outcome.trials), vec![vec![0, 1, 0], vec![1, 1, 0], vec![2, 1, 0], vec![2, 2, 0]]);
+    assert_eq!(script.received().len() - sent, 2);
+    assert_eq!(events(&dir, "llm_error").len(), 1, "the failure stays in the transcript");
+    assert_eq!(calls(&dir).len(), 4, "and so does the call that answered ask 3 after the resume");
+
+    replays_exactly(toy(), &settings, &dir, &tmp.path().join("replayed"), &script).await;
+}
