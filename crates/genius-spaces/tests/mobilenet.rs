@@ -456,6 +456,11 @@ fn the_window_sampler_draws_only_valid_architectures_deterministically() {
     assert_eq!(space.sample_in_window(&mut again).unwrap(), drawn[0]);
     let distinct: std::collections::HashSet<_> = drawn.iter().collect();
     assert_eq!(distinct.len(), drawn.len(), "the window holds about 2e20 architectures");
+    // Optimizers draw through SearchSpace::sample_feasible, which is this sampler.
+    let dynamic: &dyn SearchSpace = &space;
+    let mut a = SearchRng::seed_from_u64(11);
+    let mut b = SearchRng::seed_from_u64(11);
+    assert_eq!(dynamic.sample_feasible(&mut a), space.sample_in_window(&mut b));
     // A window below the smallest network (23.22 MFLOPs) holds nothing.
     let empty = MobileNetSpace::with_window(FlopsWindow::new(0, 20).unwrap());
     assert!(empty.sample_in_window(&mut rng).is_none());
