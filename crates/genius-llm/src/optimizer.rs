@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use genius_core::{
-    Architecture, AskContext, Notation, Observation, Optimizer, OptimizerError, SearchSpace, SpaceBrief, SpaceExt,
+    Architecture, AskContext, Notation, Observation, Optimizer, OptimizerError, SearchSpace, SpaceBrief,
 };
 use serde_json::json;
 
@@ -517,7 +517,7 @@ impl Genius {
             }
             OnRepairsExhausted::Random => {
                 let fresh = (0..1000).find_map(|_| {
-                    let a = ctx.space.sample_valid(ctx.rng, 10_000)?;
+                    let a = ctx.space.sample_feasible(ctx.rng)?;
                     (!ctx.history.iter().any(|o| o.arch == a)).then_some(a)
                 });
                 match fresh {

@@ -1,0 +1,239 @@
+//! The GENIUS optimizer on every space of the catalog that describes itself to a language model: the protocol each
+//! one gets, its rendered prompts (insta snapshots of the first and a later request), replies written the way models
+//! write them (the space's notation, stage by stage, fenced, with a wrong length or a FLOPs violation first), and
+//! no held-out metric in any prompt.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use genius::core::{
+    Architecture, Budget, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, Recorded, SearchSpace,
+    Study, Visibility, async_trait, rng,
+};
+use genius::llm::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source};
+use genius::llm::transcript::CallRecord;
+use genius::llm::{Genius, GeniusSettings, LlmError, Protocol};
+use genius::spaces::catalog::{self, SpaceEntry};
+use genius::spaces::data::DataDir;
+
+fn data_dir() -> DataDir {
+    let dir = std::env::var_os("GENIUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(dir.join("nas-bench-macro").is_dir(), "set GENIUS_DATA_DIR to the benchmark tables");
+    DataDir::new(dir)
+}
+
+/// A model that answers with scripted replies.
+struct Scripted(Mutex<VecDeque<String>>);
+
+#[async_trait]
+impl ChatModel for Scripted {
+    fn info(&self) -> ModelInfo {
+        ModelInfo { provider: "scripted".into(), model: "scripted".into(), endpoint: None, structured_output: false }
+    }
+    async fn chat(&self, _request: &ChatRequest) -> Result<Exchange, LlmError> {
+        let content = self.0.lock().unwrap().pop_front().ok_or_else(|| LlmError::Replay("script exhausted".into()))?;
+        let reply = ChatReply {
+            content,
+            finish_reason: Some("stop".into()),
+            refusal: None,
+            model: None,
+            tokens: Default::default(),
+        };
+        Ok(Exchange { reply, source: Source::Network, usage: Default::default(), latency_s: 0.0, retries: Vec::new() })
+    }
+}
+
+/// For a space without a table (the MobileNet space is trained): FLOPs and params from the space's calculator, and
+/// made-up accuracies, one searched and one held out. It stands in for training in prompt tests only.
+struct StandIn {
+    entry: &'static SpaceEntry,
+    spec: MetricSpec,
+}
+
+impl StandIn {
+    fn new(entry: &'static SpaceEntry) -> Self {
+        let metric = |name: &str, visibility| Metric {
+            name: name.into(),
+            direction: Direction::Maximize,
+            visibility,
+            description: "a stand-in".into(),
+        };
+        let spec = MetricSpec {
+            metrics: vec![metric("proxy_acc", Visibility::Search), metric("held_out_acc", Visibility::Reported)],
+            search: "proxy_acc".into(),
+            report: "held_out_acc".into(),
+        };
+        Self { entry, spec }
+    }
+}
+
+#[async_trait]
+impl Evaluator for StandIn {
+    fn name(&self) -> &str {
+        "stand-in"
+    }
+    fn metrics(&self) -> &MetricSpec {
+        &self.spec
+    }
+    async fn evaluate(&self, arch: &Architecture) -> Result<Evaluation, EvalError> {
+        let (params, flops) = self.entry.cost(arch).ok_or_else(|| EvalError::Failed("no cost".into()))?;
+        let proxy = 70.0 + flops as f64 / 1e8;
+        Ok(Evaluation {
+            metrics: [("proxy_acc".to_owned(), proxy), ("held_out_acc".to_owned(), proxy + 1.2345)].into(),
+            params: Some(params),
+            flops: Some(flops),
+            ..Default::default()
+        })
+    }
+}
+
+fn written_without_last(text: &str) -> String {
+    let items: Vec<&str> = text.trim_matches(['[', ']']).split(", ").collect();
+    format!("[{}]", items[..items.len() - 1].join(", "))
+}
+
+fn by_stage(text: &str, stage: usize) -> String {
+    let items: Vec<&str> = text.trim_matches(['[', ']']).split(", ").collect();
+    items
+        .chunks(stage)
+        .enumerate()
+        .map(|(i, c)| {
+            format!("Stage {} (Layer {} to Layer {}): [{}]", i + 1, 2 + i * stage, 1 + (i + 1) * stage, c.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn messages(call: &CallRecord) -> String {
+    call.request
+        .messages
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            format!("### {role}\n{}", m.content)
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[tokio::test]
+async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held_out_metric() {
+    let data = data_dir();
+    let mut seen = Vec::new();
+    for entry in catalog::spaces() {
+        let space = entry.space();
+        let Some(brief) = space.brief() else { continue };
+        let evaluator: Arc<dyn Evaluator> = match entry.load_table(&data) {
+            Some(table) => Arc::new(table.unwrap()),
+            None => Arc::new(StandIn::new(entry)),
+        };
+        let space: Arc<dyn SearchSpace> = space;
+        let protocol = Protocol::resolve(Default::default(), &*space);
+        let mut r = rng::seeded(11);
+        let mut proposals: Vec<Architecture> = Vec::new();
+        while proposals.len() < 3 {
+            let a = space.sample_feasible(&mut r).expect("a feasible architecture");
+            if !proposals.contains(&a) {
+                proposals.push(a);
+            }
+        }
+        let w: Vec<String> = proposals.iter().map(|a| brief.notation.write(&*space, a)).collect();
+        let replies: Vec<String> = if protocol == Protocol::Constrained {
+            let n = space.dimensions().len();
+            let biggest = Architecture::new(space.dimensions().iter().map(|d| d.len() as u16 - 1).collect::<Vec<_>>());
+            assert!(space.check(&biggest).is_err(), "{}: the biggest design breaks the window", entry.name);
+            vec![
+                format!(
+                    "The strongest design uses the largest operation everywhere:\n{}",
+                    brief.notation.write(&*space, &biggest)
+                ),
+                format!(
+                    "Here is a design that meets the constraint:\n\n{}\n\nIt keeps early stages light.",
+                    by_stage(&w[0], n / 5)
+                ),
+                format!("```json\n{{\"op_list\": {}}}\n```", w[1]),
+                format!("Building on Experiment 2, I suggest {}.", w[2]),
+            ]
+        } else {
+            vec![
+                format!("After analysing the operations, I suggest:\n{}", w[0]),
+                format!("A deeper variant: {}", written_without_last(&w[1])),
+                w[1].clone(),
+                format!("```\n{}\n```\nThis should outperform the previous designs.", w[2]),
+            ]
+        };
+        let settings = GeniusSettings { model: Some("scripted".into()), ..GeniusSettings::default() };
+        let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let outcome = Study::new(space.clone(), evaluator.clone(), Box::new(genius))
+            .budget(Budget::evaluations(3))
+            .run_in(tmp.path())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+        let got: Vec<&Architecture> = outcome.trials.iter().map(|t| &t.arch).collect();
+        assert_eq!(got, proposals.iter().collect::<Vec<_>>(), "{}", entry.name);
+
+        let recorded = Recorded::read(tmp.path()).unwrap();
+        let calls: Vec<CallRecord> = recorded
+            .events
+            .iter()
+            .filter(|e| e.event.kind == "llm_call")
+            .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
+            .collect();
+        assert_eq!(calls.len(), 4, "{}", entry.name);
+        let problems: Vec<String> = recorded
+            .events
+            .iter()
+            .filter(|e| e.event.kind == "reply_problem")
+            .map(|e| e.event.data["kind"].as_str().unwrap().to_owned())
+            .collect();
+        let expected = if protocol == Protocol::Constrained { "violation" } else { "invalid" };
+        assert_eq!(problems, [expected], "{}", entry.name);
+
+        // What follows each evaluated design in a prompt is its search metric, never a held-out one.
+        let spec = evaluator.metrics();
+        for call in &calls {
+            for m in call.request.messages.iter().filter(|m| m.role == Role::User) {
+                for (trial, text) in outcome.trials.iter().zip(&w) {
+                    let Some(pos) = m.content.find(text.as_str()) else { continue };
+                    let after = &m.content[pos + text.len()..];
+                    let Some(end) = after.find('%') else { continue };
+                    let said = &after[..end];
+                    let eval = trial.evaluation.as_ref().unwrap();
+                    let search = eval.metrics[&spec.search];
+                    assert!(
+                        said.ends_with(&format!("{search:.2}")) || said.ends_with(&format!("{search:.3}")),
+                        "{}: `{said}` should end with the search metric {search}",
+                        entry.name
+                    );
+                    for held in spec.metrics.iter().filter(|m| m.visibility == Visibility::Reported) {
+                        let v = eval.metrics[&held.name];
+                        if v != search {
+                            assert!(!said.ends_with(&format!("{v:.2}")) && !said.ends_with(&format!("{v:.3}")));
+                        }
+                        assert!(!m.content.contains(&held.name), "{}: {} named in a prompt", entry.name, held.name);
+                    }
+                }
+            }
+        }
+        insta::assert_snapshot!(format!("{}_first_prompt", entry.name), messages(&calls[0]));
+        insta::assert_snapshot!(format!("{}_later_prompt", entry.name), messages(&calls[3]));
+        seen.push((entry.name, protocol));
+    }
+    let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
+    for name in ["nas-bench-macro", "nas-bench-201-cifar10", "channel-bench-macro-resnet", "mobilenet-imagenet"] {
+        assert!(names.contains(&name), "{name} has a brief and was tested");
+    }
+    let of = |name: &str| seen.iter().find(|(n, _)| *n == name).unwrap().1;
+    assert_eq!(of("nas-bench-macro"), Protocol::Stateless);
+    assert_eq!(of("channel-bench-macro-mobilenet"), Protocol::Stateless);
+    assert_eq!(of("nas-bench-201-cifar100"), Protocol::Conversation);
+    assert_eq!(of("mobilenet-imagenet"), Protocol::Constrained);
+}
