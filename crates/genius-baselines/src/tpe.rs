@@ -136,8 +136,9 @@ impl Tpe {
             good.extend(infeasible.take(n_good - good.len()));
         }
         good.sort_unstable();
-        let in_good: HashSet<usize> = good.iter().copied().collect();
-        let bad = (0..self.told.len()).filter(|i| !in_good.contains(i)).map(|i| &self.told[i].arch);
+        let mut in_good = vec![false; self.told.len()];
+        good.iter().for_each(|&i| in_good[i] = true);
+        let bad = (0..self.told.len()).filter(|&i| !in_good[i]).map(|i| &self.told[i].arch);
         let good = good.iter().map(|&i| &self.told[i].arch).collect();
         (good, bad.chain(pending).collect())
     }
@@ -212,6 +213,14 @@ struct Estimator<'a> {
     /// Per dimension: a kernel's probability of its own choice and of each other one.
     own: Vec<f64>,
     other: Vec<f64>,
+    /// Per dimension: `own / other`, the factor a matching choice adds to a kernel's density.
+    ratio: Vec<f64>,
+    /// The product of `other` over the dimensions (a kernel's density where nothing matches).
+    base: f64,
+    /// The prior's weight times its density (uniform).
+    prior: f64,
+    /// Whether densities fit in plain floating point (else they are summed in the log domain).
+    direct: bool,
 }
 
 impl<'a> Estimator<'a> {
@@ -223,14 +232,27 @@ impl<'a> Estimator<'a> {
         let p = settings.prior_weight / (group.len() + 1) as f64;
         let own: Vec<f64> = sizes.iter().map(|&k| (1.0 + p) / (1.0 + k as f64 * p)).collect();
         let other: Vec<f64> = sizes.iter().map(|&k| p / (1.0 + k as f64 * p)).collect();
+        let ratio: Vec<f64> = own.iter().zip(&other).map(|(o, x)| o / x).collect();
+        let log_other: Vec<f64> = other.iter().map(|x| x.ln()).collect();
+        let log_prior = -sizes.iter().map(|&k| (k as f64).ln()).sum::<f64>();
+        // Plain products stay far from overflow and underflow when every factor's logarithm sums to well within
+        // the range of f64 (about ±709).
+        let log_base: f64 = log_other.iter().sum();
+        let log_max_ratio: f64 = ratio.iter().map(|r| r.ln()).sum();
+        let direct = log_base > -600.0 && log_max_ratio < 600.0 && log_prior > -600.0;
+        let prior = weights[group.len()] * log_prior.exp();
         Self {
             sizes,
             centres: group.iter().map(|a| a.choices()).collect(),
-            weights,
             log_own: own.iter().map(|x| x.ln()).collect(),
-            log_other: other.iter().map(|x| x.ln()).collect(),
+            log_other,
             own,
             other,
+            ratio,
+            base: log_base.exp(),
+            prior,
+            direct,
+            weights,
         }
     }
 
@@ -258,6 +280,20 @@ impl<'a> Estimator<'a> {
 
     fn log_pdf(&self, arch: &Architecture) -> f64 {
         let x = arch.choices();
+        if self.direct {
+            // The density is base × Σ_i w_i Π_{d matching} ratio_d, plus the prior's.
+            let mut sum = 0.0;
+            for (centre, w) in self.centres.iter().zip(&self.weights) {
+                let mut k = *w;
+                for ((&c, &xd), &r) in centre.iter().zip(x).zip(&self.ratio) {
+                    if c == xd {
+                        k *= r;
+                    }
+                }
+                sum += k;
+            }
+            return (self.base * sum + self.prior).ln();
+        }
         let base: f64 = self.log_other.iter().sum();
         let log_prior: f64 =
             self.weights[self.centres.len()].ln() - self.sizes.iter().map(|&k| (k as f64).ln()).sum::<f64>();
@@ -395,6 +431,16 @@ mod tests {
             }
         }
         assert!((total - 1.0).abs() < 1e-12, "sums to {total}");
+        // The plain-product path and the log-domain one agree.
+        let mut logs = Estimator::new(&TpeSettings::default(), &sizes, &refs);
+        logs.direct = false;
+        assert!(est.direct);
+        for x in 0..3u16 {
+            for y in 0..2u16 {
+                let a = Architecture::new(vec![x, y]);
+                assert!((est.log_pdf(&a) - logs.log_pdf(&a)).abs() < 1e-12);
+            }
+        }
         assert!(est.log_pdf(&Architecture::new(vec![2, 1])) > est.log_pdf(&Architecture::new(vec![0, 1])));
         let marginal = est.marginal(0);
         assert!((marginal.iter().sum::<f64>() - 1.0).abs() < 1e-12);
