@@ -28,6 +28,10 @@ pub enum Command {
     Search(SearchArgs),
     /// Continue an interrupted (or extend a finished) run from its run directory, re-evaluating nothing recorded.
     Resume(ResumeArgs),
+    /// Download, verify and describe the benchmark tables.
+    Data(crate::data_cmd::DataCommandArgs),
+    /// Parse an architecture in any text form of its space; print it canonically, with its cost and table metrics.
+    Arch(crate::arch_cmd::ArchArgs),
     /// Compare optimizers on spaces over many seeds (and ablations) from an experiment file; resumable.
     Compare(crate::compare::CompareArgs),
     /// Write the report (summary.csv, trials.csv, report.md, plots) of a comparison from its run logs alone.
@@ -40,6 +44,14 @@ pub struct DataArgs {
     /// Directory holding the benchmark tables [default: the user's cache directory, e.g. ~/.cache/genius/data].
     #[arg(long, value_name = "DIR", env = "GENIUS_DATA_DIR", hide_env_values = true)]
     pub data_dir: Option<PathBuf>,
+
+    /// Never download a missing table; fail with the command that fetches it instead.
+    #[arg(long, env = "GENIUS_OFFLINE", hide_env_values = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub offline: bool,
+
+    /// Download missing tables from this mirror, laid out like the data directory, instead of their origins.
+    #[arg(long, value_name = "URL", env = "GENIUS_DATA_URL", hide_env_values = true)]
+    pub base_url: Option<String>,
 }
 
 impl DataArgs {

@@ -25,16 +25,29 @@ pub enum Ended {
 /// `genius spaces`.
 pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
     let data = args.data.resolve();
-    writeln!(out, "{:<18} {:>14}  {:<8}  DESCRIPTION", "SPACE", "ARCHITECTURES", "DATA")?;
+    let width = genius_spaces::catalog::spaces().iter().map(|s| s.name.len()).max().unwrap_or(0);
+    writeln!(out, "{:<width$} {:>14}  {:<8}  DESCRIPTION", "SPACE", "ARCHITECTURES", "DATA")?;
     for entry in genius_spaces::catalog::spaces() {
         let status = match entry.table {
             Some(file) if file.present_in(&data) => "present",
             Some(_) => "missing",
             None => "no table",
         };
-        writeln!(out, "{:<18} {:>14}  {:<8}  {}", entry.name, entry.cardinality(), status, entry.summary)?;
+        let size = match entry.cardinality() {
+            n if n < 1_000_000_000_000 => n.to_string(),
+            n => format!("{:.3e}", n as f64),
+        };
+        writeln!(out, "{:<width$} {size:>14}  {status:<8}  {}", entry.name, entry.summary)?;
     }
     writeln!(out, "\ndata directory: {data}")?;
+    let missing = genius_spaces::catalog::files().iter().filter(|f| !f.present_in(&data)).count();
+    if missing > 0 {
+        writeln!(
+            out,
+            "{missing} table(s) missing: `genius data fetch --all` downloads them (a search also fetches its own \
+             table on first use)"
+        )?;
+    }
     Ok(Ended::Done)
 }
 
@@ -71,6 +84,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let entry = registry::space(&args.space)?;
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
     let optimizer = registry::optimizer(&args.optimizer, settings)?;
+    crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
     let (space, evaluator) = registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?;
     let budget = Budget { evaluations: Some(args.budget), wall_time_s: args.wall_time, ..Budget::default() };
@@ -131,6 +145,7 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
         )?;
     }
     let entry = registry::space(&header.space).context("the run log names a space this genius does not know")?;
+    crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
     let (space, evaluator) = registry::space_and_evaluator(entry, &header.evaluator.name, &data)?;
     let optimizer = registry::optimizer(&header.optimizer.name, header.optimizer.settings.clone())?;

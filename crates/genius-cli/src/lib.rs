@@ -3,9 +3,11 @@
 
 #![allow(clippy::print_stdout)]
 
+pub mod arch_cmd;
 pub mod args;
 pub mod commands;
 pub mod compare;
+pub mod data_cmd;
 pub mod progress;
 pub mod registry;
 
@@ -22,6 +24,8 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
         Command::Optimizers => commands::optimizers(out),
         Command::Search(args) => commands::search(args, out).await,
         Command::Resume(args) => commands::resume(args, out).await,
+        Command::Data(args) => data_cmd::run(args, out).await,
+        Command::Arch(args) => arch_cmd::arch(args, out).await,
         Command::Compare(args) => compare::compare(args, out).await,
         Command::Report(args) => compare::report(args, out),
     }

@@ -19,7 +19,11 @@ fn data_dir() -> PathBuf {
 
 fn genius(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
-    cmd.env("GENIUS_DATA_DIR", data).env_remove("RUST_BACKTRACE");
+    // Never the internet: a missing table is an error, not a download.
+    cmd.env("GENIUS_DATA_DIR", data)
+        .env("GENIUS_OFFLINE", "1")
+        .env_remove("GENIUS_DATA_URL")
+        .env_remove("RUST_BACKTRACE");
     cmd
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use genius_core::{SearchSpace, SpaceExt};
+use genius_core::{Architecture, SearchSpace, SpaceExt};
 
 use crate::channel_bench_macro::{self, BaseModel, ChannelBenchMacro};
 use crate::data::{DataDir, DataFile};
@@ -13,6 +13,9 @@ use crate::table::{Table, TableError};
 
 /// Loads a space's table from a data directory.
 pub type LoadTable = fn(&DataDir) -> Result<Table, TableError>;
+
+/// Counts the trainable parameters and FLOPs of an architecture's network: `(params, flops)`.
+pub type CostFn = fn(&Architecture) -> (u64, u64);
 
 /// A space this crate provides.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +28,8 @@ pub struct SpaceEntry {
     pub table: Option<DataFile>,
     build: fn() -> Arc<dyn SearchSpace>,
     load: Option<LoadTable>,
+    /// Its parameter and FLOPs calculator, where it has one.
+    cost: Option<CostFn>,
 }
 
 impl SpaceEntry {
@@ -36,6 +41,12 @@ impl SpaceEntry {
     /// The number of architectures.
     pub fn cardinality(&self) -> u128 {
         self.space().cardinality()
+    }
+
+    /// The trainable parameters and FLOPs of `arch`'s network, `(params, flops)`, where the space has a calculator;
+    /// `arch` must be valid for the space.
+    pub fn cost(&self, arch: &Architecture) -> Option<(u64, u64)> {
+        self.cost.map(|cost| cost(arch))
     }
 
     /// Loads the space's table from `dir`; `None` for a space without one.
@@ -53,6 +64,10 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(nas_bench_macro::TABLE),
             build: || Arc::new(NasBenchMacro::new()),
             load: Some(nas_bench_macro::load),
+            cost: Some(|a| {
+                let c = crate::nas_bench_macro_model::cost(a);
+                (c.params, c.flops)
+            }),
         },
         SpaceEntry {
             name: "channel-bench-macro-resnet",
@@ -60,6 +75,7 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(channel_bench_macro::RESNET_TABLE),
             build: || Arc::new(ChannelBenchMacro::new(BaseModel::ResNet)),
             load: Some(channel_bench_macro::load_resnet),
+            cost: Some(|a| ChannelBenchMacro::new(BaseModel::ResNet).cost(a)),
         },
         SpaceEntry {
             name: "channel-bench-macro-mobilenet",
@@ -67,6 +83,7 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(channel_bench_macro::MOBILENET_TABLE),
             build: || Arc::new(ChannelBenchMacro::new(BaseModel::MobileNet)),
             load: Some(channel_bench_macro::load_mobilenet),
+            cost: Some(|a| ChannelBenchMacro::new(BaseModel::MobileNet).cost(a)),
         },
         SpaceEntry {
             name: "nas-bench-201-cifar10",
@@ -74,6 +91,7 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(nas_bench_201::CIFAR10_TABLE),
             build: || Arc::new(NasBench201::new(Dataset::Cifar10)),
             load: Some(nas_bench_201::load_cifar10),
+            cost: None,
         },
         SpaceEntry {
             name: "nas-bench-201-cifar100",
@@ -81,6 +99,7 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(nas_bench_201::CIFAR100_TABLE),
             build: || Arc::new(NasBench201::new(Dataset::Cifar100)),
             load: Some(nas_bench_201::load_cifar100),
+            cost: None,
         },
         SpaceEntry {
             name: "nas-bench-201-imagenet16-120",
@@ -88,6 +107,7 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: Some(nas_bench_201::IMAGENET16_TABLE),
             build: || Arc::new(NasBench201::new(Dataset::ImageNet16)),
             load: Some(nas_bench_201::load_imagenet16),
+            cost: None,
         },
         SpaceEntry {
             name: mobilenet::NAME,
@@ -95,6 +115,10 @@ pub fn spaces() -> &'static [SpaceEntry] {
             table: None,
             build: || Arc::new(MobileNetSpace::new()),
             load: None,
+            cost: Some(|a| {
+                let c = mobilenet::MobileNetModel::IMAGENET.total(&MobileNetSpace::ops(a));
+                (c.params, c.flops)
+            }),
         },
     ]
 }

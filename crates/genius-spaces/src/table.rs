@@ -82,9 +82,10 @@ pub struct Row {
 /// Values of the reported metric closer than this to the best of a tie group share its rank.
 ///
 /// The tables store means of float32 accuracies, so one accuracy can appear as several floats a few 1e-6 apart
-/// (Channel-Bench-Macro: `93.7566655` and `93.7566630` are both 93.7567), while genuinely different accuracies of a
-/// test set of at most 10,000 images averaged over at most 3 runs differ by at least 0.0033 points. Every table of
-/// this crate has a gap between 1e-5 and 1e-3 in its distinct values, so 1e-4 joins float noise and nothing else.
+/// (Channel-Bench-Macro: `93.7566655` and `93.7566630` are both 93.7567), while genuinely different accuracies, being
+/// means of a few runs on test sets of at most 10,000 images, differ by at least 0.0016 points (the smallest such gap,
+/// in NAS-Bench-201 CIFAR-10). Every table of this crate has no two distinct values between 1e-5 and 1e-3 apart, so
+/// 1e-4 joins float noise and nothing else.
 pub const TIE_TOLERANCE: f64 = 1e-4;
 
 /// A complete benchmark table over a search space: one [`Row`] per architecture, indexed by the architecture's

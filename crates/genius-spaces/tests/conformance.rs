@@ -264,3 +264,28 @@ fn every_table_matches_its_documented_statistics() {
     }
     assert_eq!(checked, 6);
 }
+
+#[test]
+fn every_cost_calculator_agrees_with_its_table() {
+    let data = data_dir();
+    let mut checked = 0;
+    for entry in catalog::spaces() {
+        let space = entry.space();
+        let mut rng = SearchRng::seed_from_u64(6);
+        let Some(probe) = entry.cost(&space.sample(&mut rng)) else { continue };
+        assert!(probe.0 > 0 && probe.1 > 0, "{}: a network has parameters and FLOPs", entry.name);
+        let Some(table) = entry.load_table(&data) else { continue };
+        let table = table.unwrap();
+        for (arch, row) in space.enumerate().zip(table.rows()) {
+            let (params, flops) = entry.cost(&arch).unwrap();
+            if let Some(p) = row.params {
+                assert_eq!(params, p, "{} {}: params", entry.name, space.format(&arch));
+            }
+            if let Some(f) = row.flops {
+                assert_eq!(flops, f, "{} {}: FLOPs", entry.name, space.format(&arch));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "NAS-Bench-Macro and both Channel-Bench-Macro networks have calculators and tables");
+}

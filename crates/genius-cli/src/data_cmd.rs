@@ -1,0 +1,367 @@
+//! `genius data fetch | verify | info`, and fetching a missing table on first use. The HTTP download lives here
+//! (ureq, blocking, on a worker thread when called from async code); checking and installing the bytes is
+//! `genius_spaces::data`, so a half-written or corrupt table never lands in the data directory.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use genius_core::{Evaluator, SpaceExt};
+use genius_spaces::catalog::{self, SpaceEntry};
+use genius_spaces::data::{DataDir, DataDirSource, DataError, DataFile};
+use genius_spaces::table::Table;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::DataArgs;
+use crate::commands::Ended;
+
+/// The environment variable naming a mirror to download tables from (`--base-url`).
+pub const DATA_URL_ENV: &str = "GENIUS_DATA_URL";
+
+/// `genius data`.
+#[derive(Debug, Args)]
+pub struct DataCommandArgs {
+    /// What to do with the tables.
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+/// The `genius data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download benchmark tables from their public origins into the data directory, checking each against its
+    /// pinned SHA-256.
+    Fetch(FetchArgs),
+    /// Check every table present in the data directory against its pinned size and SHA-256.
+    Verify(VerifyArgs),
+    /// Print the size, optimum, mean and best architecture of the tables.
+    Info(InfoArgs),
+}
+
+/// `genius data fetch`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["name", "all"]))]
+pub struct FetchArgs {
+    /// A space (e.g. nas-bench-201-cifar10) or a benchmark (nas-bench-macro, channel-bench-macro, nas-bench-201).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Every table.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Download again even when an intact copy is present.
+    #[arg(long)]
+    pub force: bool,
+
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+}
+
+/// `genius data verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A space or a benchmark [default: every table].
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+}
+
+/// `genius data info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A space or a benchmark [default: every table present].
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataArgs,
+}
+
+/// Runs a `genius data` subcommand.
+pub async fn run(args: &DataCommandArgs, out: &mut impl Write) -> Result<Ended> {
+    match &args.command {
+        DataCommand::Fetch(a) => fetch(a, out).await,
+        DataCommand::Verify(a) => verify(a, out),
+        DataCommand::Info(a) => info(a, out),
+    }
+}
+
+/// The files `name` stands for, or an error listing the names there are.
+fn files_named(name: &str) -> Result<Vec<DataFile>> {
+    let files = catalog::files_named(name);
+    if files.is_empty() {
+        let tabled: Vec<&str> = catalog::spaces().iter().filter(|s| s.table.is_some()).map(|s| s.name).collect();
+        bail!(
+            "`{name}` names no benchmark table; name a space ({}) or a benchmark ({})",
+            tabled.join(", "),
+            catalog::groups().join(", ")
+        );
+    }
+    Ok(files)
+}
+
+/// The command that fetches `name` into `dir`, for messages.
+fn fetch_command(name: &str, dir: &DataDir) -> String {
+    match dir.source() {
+        DataDirSource::Explicit => format!("genius data fetch {name} --data-dir {}", dir.path().display()),
+        _ => format!("genius data fetch {name}"),
+    }
+}
+
+/// Why a table is not there and how to get it: the command, or the URL and the path to save it at.
+fn missing_help(name: &str, file: &DataFile, dir: &DataDir) -> String {
+    format!(
+        "the {name} table is missing from the data directory {dir}: fetch it with `{}` (needs internet), or \
+         download {} and save it as {}",
+        fetch_command(name, dir),
+        file.url,
+        file.path_in(dir).display()
+    )
+}
+
+/// Makes sure the table of `entry` is in the data directory: a missing table is downloaded (with a notice on stderr
+/// and a progress bar when stderr is a terminal) unless `--offline` is set; with `--offline`, or when the download
+/// fails, the error says which command fetches it and where to put the file. A present table is left alone (loading
+/// it checks its contents).
+pub async fn ensure_table(entry: &SpaceEntry, data: &DataArgs, quiet: bool) -> Result<()> {
+    let Some(file) = entry.table else { return Ok(()) };
+    let dir = data.resolve();
+    if file.present_in(&dir) {
+        return Ok(());
+    }
+    let help = missing_help(entry.name, &file, &dir);
+    if data.offline {
+        bail!("{help} (not downloaded: --offline)");
+    }
+    let url = file.url_from(data.base_url.as_deref());
+    eprintln!(
+        "note: the {} table is missing from {dir}; downloading {} ({:.1} MB) from {url}",
+        entry.name,
+        file.relative,
+        file.bytes as f64 / 1e6
+    );
+    let base = data.base_url.clone();
+    let target = dir.clone();
+    let installed = tokio::task::spawn_blocking(move || download(&file, &target, base.as_deref(), !quiet))
+        .await
+        .context("the download thread failed")?;
+    let path = installed.map_err(|e| anyhow!("{e:#}\n{help}"))?;
+    eprintln!("note: installed {} (size and SHA-256 verified)", path.display());
+    Ok(())
+}
+
+/// Downloads `file` into `dir` from its origin (or from the mirror `base`), checking it before it is renamed into
+/// place. `progress` draws a bar on stderr when it is a terminal.
+pub fn download(file: &DataFile, dir: &DataDir, base: Option<&str>, progress: bool) -> Result<PathBuf> {
+    let url = file.url_from(base);
+    let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .user_agent(concat!("genius/", env!("CARGO_PKG_VERSION")))
+        .build();
+    let agent = ureq::Agent::new_with_config(config);
+    let mut response =
+        agent.get(&url).call().map_err(|e| anyhow!("cannot download {} from {url}: {e}", file.relative))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("cannot download {} from {url}: the server answered {status}", file.relative);
+    }
+    // Drawn on stderr, and only when it is a terminal.
+    let bar = if progress { ProgressBar::new(file.bytes) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(file.relative.to_owned());
+    let mut reader = response.body_mut().as_reader();
+    let installed = file.install(dir, &mut reader, &url, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    Ok(installed?)
+}
+
+/// `genius data fetch`.
+async fn fetch(args: &FetchArgs, out: &mut impl Write) -> Result<Ended> {
+    let files = match &args.name {
+        Some(name) => files_named(name)?,
+        None => catalog::files(),
+    };
+    let dir = args.data.resolve();
+    writeln!(out, "data directory: {dir}")?;
+    let mut failed = Vec::new();
+    for file in files {
+        if !args.force {
+            match file.verify(&dir) {
+                Ok(()) => {
+                    writeln!(
+                        out,
+                        "{}: present and intact, not downloaded (--force downloads it again)",
+                        file.relative
+                    )?;
+                    continue;
+                }
+                Err(DataError::Missing { .. }) => {}
+                Err(e) => writeln!(out, "{}: {e}; downloading it again", file.relative)?,
+            }
+        }
+        let url = file.url_from(args.data.base_url.as_deref());
+        let (base, target, progress) = (args.data.base_url.clone(), dir.clone(), !args.quiet);
+        let result = tokio::task::spawn_blocking(move || download(&file, &target, base.as_deref(), progress))
+            .await
+            .context("the download thread failed")?;
+        match result {
+            Ok(path) => writeln!(
+                out,
+                "{}: downloaded {:.1} MB from {url}, size and SHA-256 verified, installed as {}",
+                file.relative,
+                file.bytes as f64 / 1e6,
+                path.display()
+            )?,
+            Err(e) => {
+                writeln!(out, "{}: FAILED: {e:#}", file.relative)?;
+                failed.push(file);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|f| f.relative).collect();
+        let urls: Vec<String> = failed.iter().map(|f| format!("{} -> {}", f.url, f.path_in(&dir).display())).collect();
+        bail!(
+            "{} table(s) could not be downloaded: {}; check the connection (or --base-url / {DATA_URL_ENV}), or \
+             download them by hand:\n  {}",
+            failed.len(),
+            names.join(", "),
+            urls.join("\n  ")
+        );
+    }
+    Ok(Ended::Done)
+}
+
+/// `genius data verify`.
+fn verify(args: &VerifyArgs, out: &mut impl Write) -> Result<Ended> {
+    let files = match &args.name {
+        Some(name) => files_named(name)?,
+        None => catalog::files(),
+    };
+    let dir = args.data.resolve();
+    writeln!(out, "data directory: {dir}")?;
+    let (mut intact, mut missing, mut bad) = (0, 0, Vec::new());
+    for file in &files {
+        match file.verify(&dir) {
+            Ok(()) => {
+                intact += 1;
+                writeln!(out, "ok       {}", file.relative)?;
+            }
+            Err(DataError::Missing { .. }) => {
+                missing += 1;
+                writeln!(out, "missing  {}", file.relative)?;
+            }
+            Err(e) => {
+                writeln!(out, "DAMAGED  {}: {e}", file.relative)?;
+                bad.push(file.relative);
+            }
+        }
+    }
+    writeln!(out, "{intact} intact, {missing} missing, {} damaged", bad.len())?;
+    if !bad.is_empty() {
+        bail!(
+            "{} table(s) do not match their pinned SHA-256: {}; delete them and run `genius data fetch NAME`",
+            bad.len(),
+            bad.join(", ")
+        );
+    }
+    Ok(Ended::Done)
+}
+
+/// The spaces whose tables `name` stands for (all tabled spaces when `None`).
+fn spaces_named(name: Option<&str>) -> Result<Vec<&'static SpaceEntry>> {
+    let tabled = catalog::spaces().iter().filter(|s| s.table.is_some());
+    match name {
+        None => Ok(tabled.collect()),
+        Some(name) => {
+            let files = files_named(name)?;
+            Ok(tabled.filter(|s| s.table.is_some_and(|f| files.contains(&f))).collect())
+        }
+    }
+}
+
+/// `genius data info`.
+fn info(args: &InfoArgs, out: &mut impl Write) -> Result<Ended> {
+    let dir = args.data.resolve();
+    writeln!(out, "data directory: {dir}")?;
+    for entry in spaces_named(args.name.as_deref())? {
+        let file = entry.table.expect("tabled spaces only");
+        writeln!(out)?;
+        if !file.present_in(&dir) {
+            if args.name.is_some() {
+                bail!("{}", missing_help(entry.name, &file, &dir));
+            }
+            writeln!(out, "{}: missing ({})", entry.name, fetch_command(entry.name, &dir))?;
+            continue;
+        }
+        let table = entry.load_table(&dir).expect("a tabled space")?;
+        describe(entry, &table, out)?;
+    }
+    Ok(Ended::Done)
+}
+
+/// The statistics of one table.
+fn describe(entry: &SpaceEntry, table: &Table, out: &mut impl Write) -> Result<()> {
+    let space = table.space();
+    let spec = table.metrics();
+    let file = entry.table.expect("tabled");
+    writeln!(out, "{}: {}", entry.name, entry.summary)?;
+    writeln!(out, "  file          {}", file.relative)?;
+    writeln!(out, "  architectures {}", table.rows().len())?;
+    for metric in &spec.metrics {
+        let values = table.column(&metric.name).expect("a metric of the table");
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let max = values.iter().cloned().fold(f64::MIN, f64::max);
+        let min = values.iter().cloned().fold(f64::MAX, f64::min);
+        let role = match (metric.name == spec.search, metric.name == spec.report) {
+            (true, true) => "searched and reported",
+            (true, false) => "searched",
+            (false, true) => "reported, held out",
+            (false, false) => "recorded",
+        };
+        writeln!(out, "  {:<13} max {max:.4}  mean {mean:.4}  min {min:.4}  [{role}]", metric.name)?;
+    }
+    if let Some(optimum) = table.optimum() {
+        writeln!(out, "  optimum       {:.4} {} (rank 1 by {})", optimum.value, spec.report, spec.report)?;
+        writeln!(out, "  best          {}", space.format(&optimum.arch))?;
+        let eval = table.lookup(&optimum.arch);
+        let others: Vec<String> = spec
+            .metrics
+            .iter()
+            .filter(|m| m.name != spec.report)
+            .map(|m| format!("{} {:.4}", m.name, eval.metrics[&m.name]))
+            .chain(eval.params.map(|p| format!("params {:.2} M", p as f64 / 1e6)))
+            .chain(eval.flops.map(|f| format!("FLOPs {:.1} M", f as f64 / 1e6)))
+            .collect();
+        if !others.is_empty() {
+            writeln!(out, "                {}", others.join(", "))?;
+        }
+        let ties = space.enumerate().filter(|a| table.rank(a).rank == 1).count();
+        if ties > 1 {
+            writeln!(out, "                ({ties} architectures share rank 1)")?;
+        }
+    }
+    if spec.search == spec.report {
+        writeln!(out, "  note          {}", spec.search_metric().description)?;
+    }
+    Ok(())
+}
