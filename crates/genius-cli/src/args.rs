@@ -155,6 +155,10 @@ pub struct SearchArgs {
 
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub llm: LlmArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub data: DataArgs,
 
     #[command(flatten)]
@@ -184,6 +188,35 @@ pub struct ResumeArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub progress: ProgressArgs,
+}
+
+/// The chat model of `--optimizer genius`.
+#[derive(Debug, Clone, Args)]
+pub struct LlmArgs {
+    /// The chat model: PROVIDER[:MODEL] with a provider of openai, azure, openai-compatible or anthropic (e.g.
+    /// openai:gpt-4o), or replay:DIR to replay the genius run recorded in DIR with no network. The key is read from
+    /// OPENAI_API_KEY, AZURE_OPENAI_API_KEY or ANTHROPIC_API_KEY (or the variable --set api_key_env=VAR names) and
+    /// is never written anywhere.
+    #[arg(long, value_name = "SPEC")]
+    pub llm: Option<String>,
+
+    /// The model's name, where --llm gives none (e.g. --llm openai-compatible --model llama3.1).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// The model's endpoint: required for azure (https://NAME.openai.azure.com) and openai-compatible servers (e.g.
+    /// http://127.0.0.1:11434/v1 for Ollama).
+    #[arg(long, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+
+    /// Also stop when the model has used this many tokens (prompt and completion).
+    #[arg(long, value_name = "N")]
+    pub token_budget: Option<u64>,
+
+    /// Also stop when the model has cost this many US dollars (it needs the model's price in dollars per million
+    /// tokens: --set price.input=2.5 --set price.output=10).
+    #[arg(long, value_name = "USD")]
+    pub cost_budget: Option<f64>,
 }
 
 fn humantime_duration(s: &str) -> Result<f64, String> {

@@ -56,6 +56,7 @@ pub fn optimizers(out: &mut impl Write) -> Result<Ended> {
     for entry in genius_baselines::catalog::optimizers() {
         writeln!(out, "{:<12} {}", entry.name, entry.summary)?;
     }
+    writeln!(out, "{:<12} {}", genius_llm::NAME, genius_llm::SUMMARY)?;
     Ok(Ended::Done)
 }
 
@@ -83,11 +84,17 @@ fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
 pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let entry = registry::space(&args.space)?;
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
+    let settings = registry::llm_settings(args, settings)?;
     let optimizer = registry::optimizer(&args.optimizer, settings)?;
     crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
     let (space, evaluator) = registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?;
-    let budget = Budget { evaluations: Some(args.budget), wall_time_s: args.wall_time, ..Budget::default() };
+    let budget = Budget {
+        evaluations: Some(args.budget),
+        wall_time_s: args.wall_time,
+        tokens: args.llm.token_budget,
+        cost_usd: args.llm.cost_budget,
+    };
     let settings = StudySettings {
         batch_size: args.batch_size,
         concurrency: args.concurrency,
@@ -148,7 +155,7 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
     crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
     let (space, evaluator) = registry::space_and_evaluator(entry, &header.evaluator.name, &data)?;
-    let optimizer = registry::optimizer(&header.optimizer.name, header.optimizer.settings.clone())?;
+    let optimizer = registry::resumed_optimizer(&header.optimizer.name, header.optimizer.settings.clone(), &recorded)?;
     let mut budget = header.budget.clone();
     if let Some(n) = args.budget {
         budget.evaluations = Some(n);

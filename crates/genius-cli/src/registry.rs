@@ -18,7 +18,9 @@ pub fn space_names() -> Vec<&'static str> {
 
 /// The names of every optimizer of every optimizer crate, for `--optimizer`.
 pub fn optimizer_names() -> Vec<&'static str> {
-    genius_baselines::catalog::optimizers().iter().map(|o| o.name).collect()
+    let mut names: Vec<&'static str> = genius_baselines::catalog::optimizers().iter().map(|o| o.name).collect();
+    names.push(genius_llm::NAME);
+    names
 }
 
 /// The space called `name`.
@@ -44,10 +46,58 @@ pub fn space_and_evaluator(
 
 /// The optimizer called `name`, built from `settings`.
 pub fn optimizer(name: &str, settings: serde_json::Value) -> Result<Box<dyn Optimizer>> {
+    if name == genius_llm::NAME {
+        return Ok(genius_llm::build(settings, None)?);
+    }
     let entry = genius_baselines::catalog::find(name).ok_or_else(|| {
         anyhow!("unknown optimizer `{name}`; known optimizers: {}", genius_baselines::catalog::names())
     })?;
     Ok(entry.build(settings)?)
+}
+
+/// The optimizer of the recorded run `recorded`, for a resume: an LLM optimizer answers the asks it replays from the
+/// run's own transcript, so that a resume pays for no model call twice.
+pub fn resumed_optimizer(
+    name: &str,
+    settings: serde_json::Value,
+    recorded: &genius_core::Recorded,
+) -> Result<Box<dyn Optimizer>> {
+    if name == genius_llm::NAME {
+        let origin = recorded.dir.display().to_string();
+        return Ok(genius_llm::build(settings, Some((&origin, &recorded.events)))?);
+    }
+    optimizer(name, settings)
+}
+
+/// A search's optimizer settings with its chat-model flags laid over them (only `--optimizer genius` takes them);
+/// checks that a replay searches the space it recorded and that a money budget has a price to count with.
+pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value) -> Result<serde_json::Value> {
+    let llm = &args.llm;
+    if args.optimizer != genius_llm::NAME {
+        let given = llm.llm.is_some() || llm.model.is_some() || llm.llm_base_url.is_some();
+        if given || llm.token_budget.is_some() || llm.cost_budget.is_some() {
+            bail!("--llm, --model, --llm-base-url, --token-budget and --cost-budget are for --optimizer genius");
+        }
+        return Ok(settings);
+    }
+    let flags =
+        genius_llm::flags::settings(llm.llm.as_deref(), llm.model.as_deref(), llm.llm_base_url.as_deref(), settings)?;
+    if let Some(space) = &flags.space
+        && *space != args.space
+    {
+        bail!(
+            "--llm {}: that run searched `{space}`, not `{}`; replay it with --space {space}",
+            llm.llm.as_deref().unwrap_or_default(),
+            args.space
+        );
+    }
+    if llm.cost_budget.is_some() && flags.settings.get("price").is_none() {
+        bail!(
+            "--cost-budget needs the model's price, in US dollars per million tokens: e.g. --set price.input=2.5 \
+             --set price.output=10"
+        );
+    }
+    Ok(flags.settings)
 }
 
 /// Optimizer settings from a TOML file and `KEY=VALUE` overrides (values in TOML syntax), as a JSON object.

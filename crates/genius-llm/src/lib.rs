@@ -52,6 +52,7 @@ pub mod anthropic;
 pub mod cache;
 pub mod chat;
 mod error;
+pub mod flags;
 pub mod http;
 pub mod openai;
 pub mod optimizer;

@@ -1,0 +1,229 @@
+//! `genius search --optimizer genius` end to end, against a local server speaking the OpenAI wire format: a search,
+//! its exact replay with `--llm replay:DIR`, a resume that pays for no call twice, a key that is never written, and
+//! a missing key that fails before any work.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use genius_core::{Recorded, Trial};
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("GENIUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(),
+        "these tests need the benchmark tables: set GENIUS_DATA_DIR"
+    );
+    dir
+}
+
+/// Answers each chat request with the next scripted reply (or status), and counts requests.
+struct Script {
+    steps: Mutex<VecDeque<(u16, String)>>,
+    received: Mutex<Vec<(Option<String>, Value)>>,
+}
+
+struct Responder(Arc<Script>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let script = &self.0;
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        script.received.lock().unwrap().push((auth, body.clone()));
+        let Some((status, text)) = script.steps.lock().unwrap().pop_front() else {
+            return ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "script exhausted"}}));
+        };
+        if status != 200 {
+            return ResponseTemplate::new(status).set_body_json(json!({"error": {"message": text}}));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 20},
+        }))
+    }
+}
+
+async fn server(steps: Vec<(u16, &str)>) -> (MockServer, Arc<Script>) {
+    let server = MockServer::start().await;
+    let script = Arc::new(Script {
+        steps: Mutex::new(steps.into_iter().map(|(s, t)| (s, t.to_owned())).collect()),
+        received: Mutex::new(Vec::new()),
+    });
+    Mock::given(method("POST")).respond_with(Responder(script.clone())).mount(&server).await;
+    (server, script)
+}
+
+fn genius() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
+    cmd.env("GENIUS_DATA_DIR", data_dir())
+        .env("GENIUS_OFFLINE", "1")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+async fn output(mut cmd: Command) -> (Output, String, String) {
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+fn search(base: &str, out: &Path, budget: usize) -> Command {
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--quiet", "--seed", "4"])
+        .args(["--llm", "openai-compatible", "--model", "test-model", "--llm-base-url", &format!("{base}/v1")])
+        .args(["--set", "cache=\"off\"", "--set", "retry.initial_backoff_s=0.01", "--budget", &budget.to_string()])
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+fn keys(dir: &Path) -> Vec<Value> {
+    Recorded::read(dir).unwrap().trials.iter().map(key).collect()
+}
+
+fn key(t: &Trial) -> Value {
+    let mut v = serde_json::to_value(t).unwrap();
+    for field in ["started_at", "duration_s", "elapsed_s"] {
+        v.as_object_mut().unwrap().remove(field);
+    }
+    v
+}
+
+const REPLIES: [(u16, &str); 7] = [
+    (200, "I suggest [0, 2, 0, 1, 2, 1, 0, 0]."),
+    (500, "The server had an error"),
+    (200, "```\n[2, 2, 2, 1, 2, 2, 2, 0]\n```"),
+    (200, "Deeper is better."),
+    (200, "[2, 2, 2, 1, 2, 2, 2, 2]"),
+    (200, "[1, 2, 2, 1, 2, 2, 2, 0]"),
+    (200, "[2, 2, 1, 2, 2, 2, 0, 0]"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genius_search_replays_exactly_and_resumes_without_paying_twice() {
+    let (srv, script) = server(REPLIES.to_vec()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let (out, stdout, stderr) = output(search(&srv.uri(), &run, 5)).await;
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("best architecture: "), "{stdout}");
+    let recorded = Recorded::read(&run).unwrap();
+    assert_eq!(recorded.trials.len(), 5);
+    assert_eq!(recorded.trials[0].text, "02012100");
+    assert_eq!(script.received.lock().unwrap().len(), 7, "one request per reply, the 500 retried");
+    let header = &recorded.header.optimizer;
+    assert_eq!(header.name, "genius");
+    assert_eq!(header.settings["llm"], "openai-compatible");
+    assert_eq!(header.settings["model"], "test-model");
+    let summary = recorded.summary.unwrap();
+    assert_eq!(summary.spend.usage.calls, 6);
+    assert_eq!(summary.spend.usage.prompt_tokens, 6000);
+    let kinds: Vec<&str> = recorded.events.iter().map(|e| e.event.kind.as_str()).collect();
+    assert!(kinds.contains(&"llm_retry") && kinds.contains(&"reply_problem"), "{kinds:?}");
+
+    // The recorded run, replayed with no network.
+    let again = tmp.path().join("again");
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--quiet", "--seed", "4"])
+        .args(["--llm", &format!("replay:{}", run.display()), "--budget", "5", "--out"])
+        .arg(&again);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(keys(&again), keys(&run));
+    assert_eq!(script.received.lock().unwrap().len(), 7, "a replay sends nothing");
+    assert_eq!(Recorded::read(&again).unwrap().header.optimizer.settings["replay"], json!(run.display().to_string()));
+
+    // A replay of another space is refused up front.
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-201-cifar10", "--optimizer", "genius", "--budget", "5"])
+        .args(["--llm", &format!("replay:{}", run.display())]);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(!out.status.success());
+    assert!(stderr.contains("that run searched `nas-bench-macro`"), "{stderr}");
+
+    // The same search in two sessions: 3 evaluations, then resumed to 5. The second session replays the first
+    // three asks from the transcript and asks the server only for the other two.
+    *script.steps.lock().unwrap() = REPLIES.iter().map(|(s, t)| (*s, (*t).to_owned())).collect();
+    let before = script.received.lock().unwrap().len();
+    let part = tmp.path().join("part");
+    let (out, _, stderr) = output(search(&srv.uri(), &part, 3)).await;
+    assert!(out.status.success(), "{stderr}");
+    let first = script.received.lock().unwrap().len() - before;
+    let mut cmd = genius();
+    cmd.args(["resume", "--quiet", "--budget", "5"]).arg(&part);
+    let (out, stdout, stderr) = output(cmd).await;
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("3 trial(s) recorded"), "{stdout}");
+    let second = script.received.lock().unwrap().len() - before - first;
+    assert_eq!(first + second, 7, "no request was sent twice ({first} + {second})");
+    assert_eq!(keys(&part), keys(&run));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_goes_to_the_provider_only_and_a_missing_key_fails_before_any_work() {
+    let (srv, script) = server(vec![(200, "[0, 2, 0, 1, 2, 1, 0, 0]")]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut cmd = genius();
+    cmd.env("OPENAI_API_KEY", "sk-cli-secret-123")
+        .args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--quiet", "--budget", "1"])
+        .args(["--llm", "openai:gpt-test", "--llm-base-url", &format!("{}/v1", srv.uri()), "--set", "cache=\"off\""])
+        .arg("--out")
+        .arg(&run);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(script.received.lock().unwrap()[0].0.as_deref(), Some("Bearer sk-cli-secret-123"));
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains("sk-cli-secret"), "the key was written to the run directory");
+    }
+    assert!(std::fs::read_to_string(run.join("events.jsonl")).unwrap().contains("\"structured_output\":true"));
+
+    let missing = tmp.path().join("missing");
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--budget", "10"])
+        .args(["--llm", "openai:gpt-4o", "--out"])
+        .arg(&missing);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(!out.status.success());
+    assert!(stderr.contains("OPENAI_API_KEY, which is not set"), "{stderr}");
+    assert!(!missing.exists(), "nothing was started");
+
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "random", "--budget", "3", "--llm", "openai:x"]);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(!out.status.success());
+    assert!(stderr.contains("are for --optimizer genius"), "{stderr}");
+
+    let mut cmd = genius();
+    cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--budget", "3"]).args([
+        "--llm",
+        "openai-compatible:m",
+        "--llm-base-url",
+        "http://127.0.0.1:9/v1",
+        "--cost-budget",
+        "1",
+    ]);
+    let (out, _, stderr) = output(cmd).await;
+    assert!(!out.status.success());
+    assert!(stderr.contains("--cost-budget needs the model's price"), "{stderr}");
+}
+
+#[tokio::test]
+async fn genius_is_listed_among_the_optimizers() {
+    let mut cmd = genius();
+    cmd.arg("optimizers");
+    let (out, stdout, _) = output(cmd).await;
+    assert!(out.status.success());
+    assert!(stdout.lines().any(|l| l.starts_with("genius ")), "{stdout}");
+}
