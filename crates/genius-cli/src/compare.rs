@@ -73,6 +73,12 @@ struct OptimizerConfig {
     label: Option<String>,
     #[serde(default)]
     settings: Option<Spanned<toml::Table>>,
+    /// Its own largest budget, below the grid's (an LLM optimizer run for 10 queries beside baselines run for 100).
+    #[serde(default)]
+    budget: Option<Spanned<usize>>,
+    /// Its own seeds, instead of the grid's (fewer paid LLM runs than free baseline runs).
+    #[serde(default)]
+    seeds: Option<Seeds>,
 }
 
 /// An ablation: one setting of one optimizer of the grid, varied.
@@ -129,6 +135,7 @@ type SpaceParts = (Arc<dyn SearchSpace>, Arc<dyn Evaluator>);
 /// One run of the grid.
 #[derive(Debug, Clone)]
 struct Planned {
+    budget: usize,
     space: String,
     optimizer: String,
     settings: serde_json::Value,
@@ -197,7 +204,16 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
         .unwrap_or_else(|| PathBuf::from("runs").join(slug(&config.name)));
 
     // Every optimizer, with its label and settings, checked by building it once.
-    let mut labels: Vec<(String, String, serde_json::Value)> = Vec::new();
+    let top = *budgets.last().expect("checked non-empty");
+    let seeds_of = |own: &Option<Seeds>| -> Vec<u64> {
+        match (args.seeds, own) {
+            (Some(n), _) => (0..n).collect(),
+            (None, Some(Seeds::Count(n))) => (0..*n).collect(),
+            (None, Some(Seeds::List(list))) => list.clone(),
+            (None, None) => seeds.clone(),
+        }
+    };
+    let mut labels: Vec<(String, String, serde_json::Value, usize, Vec<u64>)> = Vec::new();
     for o in &config.optimizers {
         let name = o.name.get_ref();
         if !registry::optimizer_names().contains(&name.as_str()) {
@@ -225,14 +241,27 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
                 format!("two optimizers are labelled `{label}`; give each a distinct `label`"),
             ));
         }
-        labels.push((label, name.clone(), settings));
+        let budget = match &o.budget {
+            Some(b) if *b.get_ref() == 0 || *b.get_ref() > top => {
+                return Err(at(
+                    path,
+                    text,
+                    b.span(),
+                    format!("`budget` of `{label}` must be between 1 and the grid's largest budget, {top}"),
+                ));
+            }
+            Some(b) => *b.get_ref(),
+            None => top,
+        };
+        labels.push((label, name.clone(), settings, budget, seeds_of(&o.seeds)));
     }
 
     let mut runs = Vec::new();
     for space in config.spaces.iter().map(|s| s.get_ref()) {
-        for (label, name, settings) in &labels {
-            for &seed in &seeds {
+        for (label, name, settings, budget, own_seeds) in &labels {
+            for &seed in own_seeds {
                 runs.push(Planned {
+                    budget: *budget,
                     space: space.clone(),
                     optimizer: name.clone(),
                     settings: settings.clone(),
@@ -290,8 +319,9 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             };
             values.push(value.clone());
             for space in &spaces {
-                for &seed in &seeds {
+                for &seed in &base.4 {
                     runs.push(Planned {
+                        budget: base.3,
                         space: space.clone(),
                         optimizer: base.1.clone(),
                         settings: settings.clone(),
@@ -370,7 +400,6 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     genius_core::run_log::write_json_atomically(&root.join(GRID_FILE), &info)?;
 
-    let budget = Budget::evaluations(*info.budgets.last().expect("checked non-empty"));
     let settings = StudySettings {
         duplicates: config.study.duplicates.unwrap_or_default(),
         batch_size: config.study.batch_size.unwrap_or(1),
@@ -379,7 +408,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         ..StudySettings::default()
     };
     settings.check().map_err(|e| anyhow!("{}: [study] {e}", args.config.display()))?;
-    let todo: Vec<Planned> = runs.iter().filter(|r| !finished(&r.dir, &budget)).cloned().collect();
+    let todo: Vec<Planned> =
+        runs.iter().filter(|r| !finished(&r.dir, &Budget::evaluations(r.budget))).cloned().collect();
     let jobs =
         args.jobs.or(config.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     writeln!(
@@ -411,8 +441,9 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let mut handles = Vec::new();
     for run in todo {
         let (space, evaluator) = parts[&run.space].clone();
-        let (semaphore, stop, bar, trials, settings, budget) =
-            (semaphore.clone(), stop.clone(), bar.clone(), trials.clone(), settings.clone(), budget.clone());
+        let (semaphore, stop, bar, trials, settings) =
+            (semaphore.clone(), stop.clone(), bar.clone(), trials.clone(), settings.clone());
+        let budget = Budget::evaluations(run.budget);
         let context = serde_json::json!({ "compare": run.label, "experiment": info.name });
         handles.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");

@@ -215,3 +215,25 @@ fn config_errors_name_the_line_before_anything_runs() {
     let e = config_error(&GRID.replace("values = [false, true]", "values = [false, 3]"));
     assert!(e.contains("line 20") && e.contains("without_replacement = 3"), "{e}");
 }
+
+#[test]
+fn an_optimizer_with_its_own_budget_and_seeds_is_reported_only_where_it_ran() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = GRID.replace(
+        "settings = { without_replacement = true }",
+        "settings = { without_replacement = true }\nbudget = 5\nseeds = 3",
+    );
+    let config = write(tmp.path(), "grid.toml", &grid);
+    let out = tmp.path().join("out");
+    let run = genius().args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let runs = all_trials(&out);
+    let short: Vec<_> = runs.iter().filter(|(d, _)| d.contains("random-nr")).collect();
+    assert_eq!(short.len(), 3);
+    assert!(short.iter().all(|(_, t)| t.len() == 5));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let row = report.lines().find(|l| l.starts_with("| random-nr |")).unwrap();
+    assert!(row.ends_with("| – |"), "no value beyond its budget: {row}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random-nr,,,5,3,")), "{summary}");
+}

@@ -42,6 +42,8 @@ pub struct Run {
     pub label: RunLabel,
     /// The seed.
     pub seed: u64,
+    /// The evaluation budget it was run with, if it had one.
+    pub budget: Option<usize>,
     /// The evaluator's metrics.
     pub metrics: MetricSpec,
     /// The objective.
@@ -72,6 +74,7 @@ impl Run {
             optimizer: header.optimizer.name,
             label,
             seed: header.seed,
+            budget: header.budget.evaluations,
             metrics: header.metrics,
             objective: header.objective,
             trials: recorded.trials,

@@ -89,14 +89,15 @@ pub fn group(runs: &[Run]) -> BTreeMap<GroupKey, Vec<&Run>> {
     groups
 }
 
-/// The row of `runs` (one group) at `budget`; `None` when no run has a result there.
+/// The row of `runs` (one group) at `budget`; `None` when no run has a result there. Runs planned with a smaller
+/// budget are left out (a run that stopped early by itself keeps its last incumbent).
 pub fn row(key: &GroupKey, runs: &[&Run], budget: usize) -> Option<SummaryRow> {
     let mut values = Vec::new();
     let mut ranks = Vec::new();
     let mut regrets = Vec::new();
     let (mut evaluations, mut calls, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
     let mut table_size = None;
-    for run in runs {
+    for run in runs.iter().filter(|r| r.budget.is_none_or(|planned| planned >= budget)) {
         let inc = incumbents(run);
         let Some(best) = at_budget(&inc, budget) else { continue };
         let Some(value) = best.reported else { continue };
