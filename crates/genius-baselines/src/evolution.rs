@@ -1,14 +1,14 @@
 //! Regularized evolution (Real et al., 2019, "Regularized Evolution for Image Classifier Architecture Search"):
 //! tournament selection, one-dimension mutation, and aging (the oldest member dies, not the worst).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, FRESH_TRIES, check_at_least, invalid};
+use crate::common::{self, ArchSet, FRESH_TRIES, check_at_least, invalid};
 
 const NAME: &str = "evolution";
 
@@ -59,7 +59,7 @@ pub struct Evolution {
     /// Uniformly random proposals made so far (the first `population_size`).
     initial: usize,
     /// Every architecture told, when avoiding duplicates.
-    evaluated: HashSet<Architecture>,
+    evaluated: ArchSet,
 }
 
 /// Mutation attempts per child before a constrained space is given up on for this parent.
@@ -69,7 +69,7 @@ impl Evolution {
     /// Regularized evolution with `settings`, checked.
     pub fn new(settings: EvolutionSettings) -> Result<Self, OptimizerError> {
         settings.check()?;
-        Ok(Self { settings, population: VecDeque::new(), initial: 0, evaluated: HashSet::new() })
+        Ok(Self { settings, population: VecDeque::new(), initial: 0, evaluated: ArchSet::default() })
     }
 
     /// The living members, oldest first, with their scores.

@@ -2,15 +2,13 @@
 //! from the best of a few random architectures, evaluate its one-step neighbours, move to the best one while it
 //! improves, and restart from a random architecture at a local optimum.
 
-use std::collections::{HashMap, HashSet};
-
 use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchSpace, SpaceExt};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, FRESH_TRIES, check_at_least};
+use crate::common::{self, ArchMap, ArchSet, FRESH_TRIES, check_at_least};
 
 const NAME: &str = "local-search";
 
@@ -56,7 +54,7 @@ enum Phase {
         /// Neighbours still to propose, in (shuffled) proposal order.
         queue: Vec<Architecture>,
         /// Every neighbour (valid under the constraint).
-        neighbours: HashSet<Architecture>,
+        neighbours: ArchSet,
         /// The best neighbour evaluated so far.
         best: Option<(Architecture, f64)>,
     },
@@ -71,7 +69,7 @@ pub struct LocalSearch {
     phase: Phase,
     initial: usize,
     /// Every architecture told, with its score (`None` when it failed or is infeasible) and when it was first told.
-    known: HashMap<Architecture, (Option<f64>, usize)>,
+    known: ArchMap<(Option<f64>, usize)>,
 }
 
 /// Steps without a proposal (moves to known neighbours, restarts at known points) before an ask gives up.
@@ -81,7 +79,7 @@ impl LocalSearch {
     /// Local search with `settings`, checked.
     pub fn new(settings: LocalSearchSettings) -> Result<Self, OptimizerError> {
         settings.check()?;
-        Ok(Self { settings, phase: Phase::Init, initial: 0, known: HashMap::new() })
+        Ok(Self { settings, phase: Phase::Init, initial: 0, known: ArchMap::default() })
     }
 
     /// A random valid architecture neither known nor in `batch`; `None` when the space has nothing left.
@@ -231,7 +229,7 @@ impl Optimizer for LocalSearch {
 }
 
 /// The best scored architecture known, the earliest told among ties.
-fn best_known(known: &HashMap<Architecture, (Option<f64>, usize)>) -> Option<(Architecture, f64)> {
+fn best_known(known: &ArchMap<(Option<f64>, usize)>) -> Option<(Architecture, f64)> {
     let mut best: Option<(&Architecture, f64, usize)> = None;
     for (a, &(s, order)) in known {
         if let Some(s) = s {
@@ -255,6 +253,8 @@ mod tests {
     use genius_core::{
         Budget, Dimension, EvalError, Evaluation, Evaluator, Metric, MetricSpec, StopReason, Study, Trial, Visibility,
     };
+
+    use std::collections::HashSet;
 
     use super::*;
 

@@ -1,12 +1,10 @@
 //! Random search: uniform proposals, with or without replacement.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{MAX_TRIES, sample};
+use crate::common::{ArchSet, MAX_TRIES, sample};
 
 /// Settings of [`RandomSearch`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -21,7 +19,7 @@ pub struct RandomSearchSettings {
 #[derive(Debug, Clone, Default)]
 pub struct RandomSearch {
     settings: RandomSearchSettings,
-    seen: HashSet<Architecture>,
+    seen: ArchSet,
 }
 
 /// Spaces up to this size are enumerated when fresh samples get hard to find without replacement.
@@ -37,7 +35,7 @@ impl RandomSearchSettings {
 impl RandomSearch {
     /// Random search with `settings`.
     pub fn new(settings: RandomSearchSettings) -> Self {
-        Self { settings, seen: HashSet::new() }
+        Self { settings, seen: ArchSet::default() }
     }
 
     fn fresh(&self, ctx: &mut AskContext<'_>, batch: &[Architecture]) -> Result<Option<Architecture>, OptimizerError> {
@@ -101,6 +99,8 @@ mod tests {
 
     use genius_core::testing::{ToySpace, ToyTable};
     use genius_core::{Budget, StopReason, Study};
+
+    use std::collections::HashSet;
 
     use super::*;
 

@@ -4,14 +4,12 @@
 //! trial plus a uniform prior, recent trials weighted more), and of the candidates drawn from the good estimator the
 //! one with the largest density ratio.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchRng, SearchSpace};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, FRESH_TRIES, check_at_least, check_range, weighted_index};
+use crate::common::{self, ArchSet, FRESH_TRIES, check_at_least, check_range, weighted_index};
 
 const NAME: &str = "tpe";
 
@@ -103,7 +101,23 @@ struct Told {
     arch: Architecture,
     /// The score, `None` for an infeasible trial (it has a value that breaks the objective's constraints).
     score: Option<f64>,
+    /// The architecture packed for counting matches (see [`Packed`]), empty when a choice exceeds a byte.
+    words: Vec<u64>,
 }
+
+impl Told {
+    fn new(arch: Architecture, score: Option<f64>) -> Self {
+        let words = Packed::words_of(arch.choices());
+        Self { arch, score, words }
+    }
+
+    fn centre(&self) -> Centre<'_> {
+        (self.arch.choices(), &self.words)
+    }
+}
+
+/// A kernel centre: an architecture's choices and their packed words (empty if they do not pack).
+type Centre<'a> = (&'a [u16], &'a [u64]);
 
 /// TPE over any categorical space. Proposals meet the space's constraint (candidates that break it are dropped).
 #[derive(Debug, Clone)]
@@ -111,25 +125,25 @@ pub struct Tpe {
     settings: TpeSettings,
     /// Trials with a value, in trial order (failed ones are left out, as Optuna leaves failed trials out).
     told: Vec<Told>,
+    /// The feasible ones among them (indices into `told`), best first, the earlier first among ties (kept sorted as
+    /// trials are told, as a stable sort of every trial would order them).
+    ranked: Vec<usize>,
     /// Every architecture told, when avoiding duplicates.
-    evaluated: HashSet<Architecture>,
+    evaluated: ArchSet,
 }
 
 impl Tpe {
     /// TPE with `settings`, checked.
     pub fn new(settings: TpeSettings) -> Result<Self, OptimizerError> {
         settings.check()?;
-        Ok(Self { settings, told: Vec::new(), evaluated: HashSet::new() })
+        Ok(Self { settings, told: Vec::new(), ranked: Vec::new(), evaluated: ArchSet::default() })
     }
 
     /// Splits the told trials into the good and the bad group (each in trial order), with `pending` appended to
     /// the bad one.
-    fn split<'a>(&'a self, pending: &'a [Architecture]) -> (Vec<&'a Architecture>, Vec<&'a Architecture>) {
+    fn split<'a>(&'a self, pending: &'a [Told]) -> (Vec<Centre<'a>>, Vec<Centre<'a>>) {
         let n_good = self.settings.good_size(self.told.len());
-        let mut feasible: Vec<usize> = (0..self.told.len()).filter(|&i| self.told[i].score.is_some()).collect();
-        // Best first; a stable sort keeps the earlier trial first among ties, as Optuna's does.
-        feasible.sort_by(|&a, &b| self.told[b].score.unwrap().total_cmp(&self.told[a].score.unwrap()));
-        let mut good: Vec<usize> = feasible.iter().copied().take(n_good).collect();
+        let mut good: Vec<usize> = self.ranked.iter().copied().take(n_good).collect();
         if good.len() < n_good {
             // Too few feasible trials: the earliest infeasible ones fill the good group.
             let infeasible = (0..self.told.len()).filter(|&i| self.told[i].score.is_none());
@@ -138,9 +152,9 @@ impl Tpe {
         good.sort_unstable();
         let mut in_good = vec![false; self.told.len()];
         good.iter().for_each(|&i| in_good[i] = true);
-        let bad = (0..self.told.len()).filter(|&i| !in_good[i]).map(|i| &self.told[i].arch);
-        let good = good.iter().map(|&i| &self.told[i].arch).collect();
-        (good, bad.chain(pending).collect())
+        let bad = (0..self.told.len()).filter(|&i| !in_good[i]).map(|i| self.told[i].centre());
+        let good = good.iter().map(|&i| self.told[i].centre()).collect();
+        (good, bad.chain(pending.iter().map(Told::centre)).collect())
     }
 
     /// One proposal from the estimators of the current trials (and the batch's pending ones, under the constant
@@ -152,8 +166,12 @@ impl Tpe {
         pending: &[Architecture],
         exclude: &dyn Fn(&Architecture) -> bool,
     ) -> Option<Architecture> {
-        let liars: &[Architecture] = if self.settings.constant_liar { pending } else { &[] };
-        let (good, bad) = self.split(liars);
+        let liars: Vec<Told> = if self.settings.constant_liar {
+            pending.iter().map(|a| Told::new(a.clone(), None)).collect()
+        } else {
+            Vec::new()
+        };
+        let (good, bad) = self.split(&liars);
         let sizes: Vec<usize> = space.dimensions().iter().map(|d| d.len()).collect();
         let good = Estimator::new(&self.settings, &sizes, &good);
         let bad = Estimator::new(&self.settings, &sizes, &bad);
@@ -221,10 +239,54 @@ struct Estimator<'a> {
     prior: f64,
     /// Whether densities fit in plain floating point (else they are summed in the log domain).
     direct: bool,
+    /// When every dimension has as many options (so one ratio for all): `ratio^m` for `m` matching dimensions.
+    powers: Option<Vec<f64>>,
+    /// With `powers`, when every option index fits a byte: the centres packed eight dimensions to a word, so that
+    /// matches are counted a word at a time.
+    packed: Option<Packed>,
+}
+
+/// Architectures packed one byte per dimension into 64-bit words (zero padding at the end).
+struct Packed {
+    words: usize,
+    /// The words of every centre, one after the other.
+    centres: Vec<u64>,
+}
+
+impl Packed {
+    /// `choices` packed, or nothing if a choice exceeds a byte.
+    fn words_of(choices: &[u16]) -> Vec<u64> {
+        let mut out = Vec::new();
+        if choices.iter().all(|&c| c <= 0xff) {
+            Self::pack(choices, choices.len().div_ceil(8), &mut out);
+        }
+        out
+    }
+
+    fn pack(choices: &[u16], words: usize, out: &mut Vec<u64>) {
+        for w in 0..words {
+            let mut word = 0u64;
+            for (b, &c) in choices.iter().skip(w * 8).take(8).enumerate() {
+                word |= u64::from(c as u8) << (8 * b);
+            }
+            out.push(word);
+        }
+    }
+
+    /// The number of differing bytes between two packed words.
+    fn differing(a: u64, b: u64) -> u32 {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let v = a ^ b;
+        // One bit per byte, set where the byte is not zero; the multiplication sums the bytes into the top one
+        // (cheaper than a population count on CPUs without one).
+        let nonzero = ((((v & LOW7) + LOW7) | v) & !LOW7) >> 7;
+        (nonzero.wrapping_mul(ONES) >> 56) as u32
+    }
 }
 
 impl<'a> Estimator<'a> {
-    fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[&'a Architecture]) -> Self {
+    fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[Centre<'a>]) -> Self {
         let mut weights = settings.weights(group.len());
         weights.push(settings.prior_weight);
         let total: f64 = weights.iter().sum();
@@ -241,9 +303,18 @@ impl<'a> Estimator<'a> {
         let log_max_ratio: f64 = ratio.iter().map(|r| r.ln()).sum();
         let direct = log_base > -600.0 && log_max_ratio < 600.0 && log_prior > -600.0;
         let prior = weights[group.len()] * log_prior.exp();
+        let powers: Option<Vec<f64>> = (direct && sizes.windows(2).all(|w| w[0] == w[1]))
+            .then(|| (0..=sizes.len()).map(|m| ratio.first().map_or(1.0, |r| r.powi(m as i32))).collect());
+        let words = sizes.len().div_ceil(8);
+        let packable = sizes.iter().all(|&k| k <= 256) && group.iter().all(|(_, w)| w.len() == words);
+        let packed = (powers.is_some() && packable).then(|| {
+            let mut centres = Vec::with_capacity(words * group.len());
+            group.iter().for_each(|(_, w)| centres.extend_from_slice(w));
+            Packed { words, centres }
+        });
         Self {
             sizes,
-            centres: group.iter().map(|a| a.choices()).collect(),
+            centres: group.iter().map(|(c, _)| *c).collect(),
             log_own: own.iter().map(|x| x.ln()).collect(),
             log_other,
             own,
@@ -252,6 +323,8 @@ impl<'a> Estimator<'a> {
             base: log_base.exp(),
             prior,
             direct,
+            powers,
+            packed,
             weights,
         }
     }
@@ -280,6 +353,34 @@ impl<'a> Estimator<'a> {
 
     fn log_pdf(&self, arch: &Architecture) -> f64 {
         let x = arch.choices();
+        if let (Some(powers), Some(packed)) = (&self.powers, &self.packed) {
+            // As below, counting the differing dimensions a word (eight dimensions) at a time.
+            let mut words = Vec::with_capacity(packed.words);
+            Packed::pack(x, packed.words, &mut words);
+            let dims = x.len();
+            let mut sum = 0.0;
+            if let [x] = words[..] {
+                // Up to eight dimensions, one word per centre (the common case).
+                for (&c, w) in packed.centres.iter().zip(&self.weights) {
+                    sum += w * powers[dims - Packed::differing(c, x) as usize];
+                }
+            } else {
+                for (centre, w) in packed.centres.chunks_exact(packed.words).zip(&self.weights) {
+                    let differing: u32 = centre.iter().zip(&words).map(|(&c, &x)| Packed::differing(c, x)).sum();
+                    sum += w * powers[dims - differing as usize];
+                }
+            }
+            return (self.base * sum + self.prior).ln();
+        }
+        if let Some(powers) = &self.powers {
+            // One ratio for every dimension: a kernel's factor is ratio^(matching dimensions).
+            let mut sum = 0.0;
+            for (centre, w) in self.centres.iter().zip(&self.weights) {
+                let matches = centre.iter().zip(x).filter(|(c, xd)| c == xd).count();
+                sum += w * powers[matches];
+            }
+            return (self.base * sum + self.prior).ln();
+        }
         if self.direct {
             // The density is base × Σ_i w_i Π_{d matching} ratio_d, plus the prior's.
             let mut sum = 0.0;
@@ -375,7 +476,12 @@ impl Optimizer for Tpe {
                 self.evaluated.insert(t.arch.clone());
             }
             if t.value.is_some() {
-                self.told.push(Told { arch: t.arch.clone(), score: t.score });
+                if let Some(score) = t.score {
+                    // After every trial at least as good: the order of a stable sort, best first.
+                    let at = self.ranked.partition_point(|&i| self.told[i].score.is_some_and(|s| s >= score));
+                    self.ranked.insert(at, self.told.len());
+                }
+                self.told.push(Told::new(t.arch.clone(), t.score));
             }
         }
     }
@@ -389,6 +495,10 @@ mod tests {
 
     fn archs(list: &[&[u16]]) -> Vec<Architecture> {
         list.iter().map(|c| Architecture::new(c.to_vec())).collect()
+    }
+
+    fn pending(list: &[Architecture]) -> Vec<Told> {
+        list.iter().map(|a| Told::new(a.clone(), None)).collect()
     }
 
     #[test]
@@ -407,22 +517,38 @@ mod tests {
         let mut tpe = Tpe::default();
         let a = archs(&[&[0], &[1], &[2], &[0], &[1], &[2], &[0], &[1], &[2], &[0], &[1]]);
         let scores = [1.0, 5.0, 3.0, 9.0, 2.0, 9.0, 0.0, 4.0, 1.0, 1.0, 8.0];
-        for (arch, s) in a.iter().zip(scores) {
-            tpe.told.push(Told { arch: arch.clone(), score: Some(s) });
-        }
-        let pending = archs(&[&[2]]);
+        let told: Vec<Observation> = a
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(trial, (arch, s))| Observation {
+                trial,
+                arch: arch.clone(),
+                value: Some(s),
+                score: Some(s),
+                metrics: Default::default(),
+                params: None,
+                flops: None,
+                duplicate: false,
+                failure: None,
+            })
+            .collect();
+        tpe.tell(&told);
+        // Best first, the earlier first among ties (a stable sort).
+        assert_eq!(tpe.ranked, vec![3, 5, 10, 1, 7, 2, 4, 0, 8, 9, 6]);
+        let pending = pending(&archs(&[&[2]]));
         let (good, bad) = tpe.split(&pending);
         // 11 trials: the best ceil(1.1) = 2, the two 9.0s (trials 3 and 5), in trial order.
-        assert_eq!(good, vec![&a[3], &a[5]]);
+        assert_eq!(good, vec![tpe.told[3].centre(), tpe.told[5].centre()]);
         assert_eq!(bad.len(), 10);
-        assert_eq!(bad.last(), Some(&&pending[0]));
+        assert_eq!(bad.last(), Some(&pending[0].centre()));
     }
 
     #[test]
     fn the_estimator_is_a_normalised_density_that_favours_its_trials() {
         let sizes = [3usize, 2];
-        let group = archs(&[&[2, 1], &[2, 0]]);
-        let refs: Vec<&Architecture> = group.iter().collect();
+        let group = pending(&archs(&[&[2, 1], &[2, 0]]));
+        let refs: Vec<Centre<'_>> = group.iter().map(Told::centre).collect();
         let est = Estimator::new(&TpeSettings::default(), &sizes, &refs);
         let mut total = 0.0;
         for x in 0..3u16 {
@@ -434,13 +560,38 @@ mod tests {
         // The plain-product path and the log-domain one agree.
         let mut logs = Estimator::new(&TpeSettings::default(), &sizes, &refs);
         logs.direct = false;
-        assert!(est.direct);
+        assert!(est.direct && est.powers.is_none(), "dimensions of 3 and 2 options: no common ratio");
         for x in 0..3u16 {
             for y in 0..2u16 {
                 let a = Architecture::new(vec![x, y]);
                 assert!((est.log_pdf(&a) - logs.log_pdf(&a)).abs() < 1e-12);
             }
         }
+        // With equal dimensions, the match-count path agrees with the other two.
+        let square = [3usize, 3, 3];
+        let group = pending(&archs(&[&[2, 1, 0], &[2, 0, 0], &[1, 1, 1]]));
+        let refs: Vec<Centre<'_>> = group.iter().map(Told::centre).collect();
+        let packed = Estimator::new(&TpeSettings::default(), &square, &refs);
+        let mut counted = Estimator::new(&TpeSettings::default(), &square, &refs);
+        counted.packed = None;
+        let mut product = Estimator::new(&TpeSettings::default(), &square, &refs);
+        (product.packed, product.powers) = (None, None);
+        let mut logs = Estimator::new(&TpeSettings::default(), &square, &refs);
+        (logs.packed, logs.powers, logs.direct) = (None, None, false);
+        assert!(packed.packed.is_some());
+        for a in (0..27u16).map(|i| Architecture::new(vec![i / 9, i / 3 % 3, i % 3])) {
+            let p = packed.log_pdf(&a);
+            for other in [&counted, &product, &logs] {
+                assert!((p - other.log_pdf(&a)).abs() < 1e-12);
+            }
+        }
+        // More than eight dimensions span several words; differing bytes are counted exactly.
+        assert_eq!(Packed::differing(0x0102_0304_0506_0708, 0x0102_0304_0506_0708), 0);
+        assert_eq!(Packed::differing(0x0102_0304_0506_0708, 0x0100_0304_0006_0709), 3);
+        assert_eq!(Packed::differing(0x8000_0000_0000_0000, 0), 1);
+        let mut words = Vec::new();
+        Packed::pack(&(0..11u16).collect::<Vec<_>>(), 2, &mut words);
+        assert_eq!(words, vec![0x0706_0504_0302_0100, 0x000a_0908]);
         assert!(est.log_pdf(&Architecture::new(vec![2, 1])) > est.log_pdf(&Architecture::new(vec![0, 1])));
         let marginal = est.marginal(0);
         assert!((marginal.iter().sum::<f64>() - 1.0).abs() < 1e-12);
