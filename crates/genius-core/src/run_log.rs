@@ -348,17 +348,19 @@ impl RunLog {
         serde_json::to_writer(&mut self.line, value).expect("run-log records serialize");
         self.line.push(b'\n');
         let (writer, name) = if trials { (&mut self.trials, TRIALS_FILE) } else { (&mut self.events, EVENTS_FILE) };
-        writer.write_all(&self.line).map_err(io("cannot write", &self.dir.join(name)))
+        // The error's path is built only on failure: this runs once per trial.
+        let dir = &self.dir;
+        writer.write_all(&self.line).map_err(|e| io("cannot write", &dir.join(name))(e))
     }
 
     fn sync_trials(&mut self) -> Result<()> {
-        let path = self.dir.join(TRIALS_FILE);
+        let path = || self.dir.join(TRIALS_FILE);
         match self.flush {
             Flush::Buffered => Ok(()),
-            Flush::Trial => self.trials.flush().map_err(io("cannot write", &path)),
+            Flush::Trial => self.trials.flush().map_err(|e| io("cannot write", &path())(e)),
             Flush::Sync => {
-                self.trials.flush().map_err(io("cannot write", &path))?;
-                self.trials.get_ref().sync_data().map_err(io("cannot sync", &path))
+                self.trials.flush().map_err(|e| io("cannot write", &path())(e))?;
+                self.trials.get_ref().sync_data().map_err(|e| io("cannot sync", &path())(e))
             }
         }
     }

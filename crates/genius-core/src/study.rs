@@ -2,6 +2,7 @@
 //! later session resumes from.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -385,7 +386,7 @@ impl Study {
                     events: &mut events,
                 };
                 let ask = self.optimizer.ask(&mut ctx, n);
-                match select(ask, Box::pin(self.stop.cancelled())).await {
+                match select(ask, std::pin::pin!(self.stop.cancelled())).await {
                     Either::Left((asked, _)) => asked,
                     Either::Right(_) => break StopReason::Interrupted,
                 }
@@ -440,21 +441,24 @@ impl Study {
                 Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
                 let rest: Vec<Trial> = replay.drain(..).collect();
                 replayed.extend(rest);
-                let observations = self.record(&mut state, replayed, None, true)?;
-                self.optimizer.tell(&observations);
+                let told_from = state.history.len();
+                self.record(&mut state, replayed, None, true)?;
+                self.optimizer.tell(&state.history[told_from..]);
                 continue;
             }
             let fresh = proposals.split_off(replayed.len());
             let counted_before = state.spend.evaluations;
-            let mut observations = self.record(&mut state, replayed, None, true)?;
+            // What the optimizer is told of this batch: the observations the two records below add to the history.
+            let told_from = state.history.len();
+            self.record(&mut state, replayed, None, true)?;
 
             let parts =
                 Parts { space: &*self.space, evaluator: &*self.evaluator, settings: &self.settings, stop: &self.stop };
             let (trials, outcome) = Self::evaluate(parts, &state, fresh, asks).await;
-            observations.extend(self.record(&mut state, trials, log.as_mut(), false)?);
+            self.record(&mut state, trials, log.as_mut(), false)?;
             idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
             match outcome {
-                BatchOutcome::Done => self.optimizer.tell(&observations),
+                BatchOutcome::Done => self.optimizer.tell(&state.history[told_from..]),
                 BatchOutcome::Interrupted => break StopReason::Interrupted,
                 BatchOutcome::Fatal(error) => {
                     if let Some(log) = log.as_mut() {
@@ -520,35 +524,57 @@ impl Study {
         }
 
         let evaluator = parts.evaluator;
-        // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for every
-        // lifetime, which a multi-threaded runtime needs.
-        let futures: Vec<BoxFuture<'_, Evaluated>> = jobs
-            .iter()
-            .map(|arch| {
-                Box::pin(async move {
-                    let started_at = now();
-                    let clock = Instant::now();
-                    let result = evaluator.evaluate(arch).await;
-                    (result, started_at, clock.elapsed().as_secs_f64())
-                }) as BoxFuture<'_, _>
-            })
-            .collect();
-        let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
-        let mut done: Vec<Evaluated> = Vec::with_capacity(jobs.len());
+        let mut done: Vec<Option<Evaluated>> = Vec::with_capacity(jobs.len());
         let mut outcome = BatchOutcome::Done;
-        while done.len() < jobs.len() {
-            match select(results.next(), Box::pin(parts.stop.cancelled())).await {
-                Either::Left((Some(r), _)) => {
-                    if let Err(EvalError::Fatal(_)) = &r.0 {
-                        outcome = BatchOutcome::Fatal(r.0.clone().unwrap_err());
+        if parts.settings.concurrency == 1 || jobs.len() <= 1 {
+            // One at a time, in order: the same as a stream buffered by one, without its machinery (the runner's hot
+            // path for table look-ups).
+            for arch in &jobs {
+                let started_at = now();
+                let clock = Instant::now();
+                let evaluation = std::pin::pin!(evaluator.evaluate(arch));
+                let result = match select(evaluation, std::pin::pin!(parts.stop.cancelled())).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(_) => {
+                        outcome = BatchOutcome::Interrupted;
                         break;
                     }
-                    done.push(r);
-                }
-                Either::Left((None, _)) => break,
-                Either::Right(_) => {
-                    outcome = BatchOutcome::Interrupted;
+                };
+                if let Err(EvalError::Fatal(_)) = &result {
+                    outcome = BatchOutcome::Fatal(result.unwrap_err());
                     break;
+                }
+                done.push(Some((result, started_at, clock.elapsed().as_secs_f64())));
+            }
+        } else {
+            // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for
+            // every lifetime, which a multi-threaded runtime needs.
+            let futures: Vec<BoxFuture<'_, Evaluated>> = jobs
+                .iter()
+                .map(|arch| {
+                    Box::pin(async move {
+                        let started_at = now();
+                        let clock = Instant::now();
+                        let result = evaluator.evaluate(arch).await;
+                        (result, started_at, clock.elapsed().as_secs_f64())
+                    }) as BoxFuture<'_, _>
+                })
+                .collect();
+            let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
+            while done.len() < jobs.len() {
+                match select(results.next(), Box::pin(parts.stop.cancelled())).await {
+                    Either::Left((Some(r), _)) => {
+                        if let Err(EvalError::Fatal(_)) = &r.0 {
+                            outcome = BatchOutcome::Fatal(r.0.unwrap_err());
+                            break;
+                        }
+                        done.push(Some(r));
+                    }
+                    Either::Left((None, _)) => break,
+                    Either::Right(_) => {
+                        outcome = BatchOutcome::Interrupted;
+                        break;
+                    }
                 }
             }
         }
@@ -562,14 +588,12 @@ impl Study {
                 Plan::Invalid(reason) => (TrialStatus::Invalid { reason }, None, true, now(), 0.0),
                 Plan::Seen(of) => repeat(&state.trials[of], counted_dup),
                 Plan::SameAs(earlier) => repeat(&trials[earlier], counted_dup),
-                Plan::Evaluate(job) => match done.get(job) {
+                // Each job is planned once, so its result is moved out rather than cloned.
+                Plan::Evaluate(job) => match done.get_mut(job).and_then(Option::take) {
                     None => break,
-                    Some((Ok(e), started, d)) => (TrialStatus::Complete, Some(e.clone()), true, started.clone(), *d),
-                    Some((Err(e), started, d)) => {
-                        let reason = match e {
-                            EvalError::Failed(r) | EvalError::Fatal(r) => r.clone(),
-                        };
-                        (TrialStatus::Failed { reason }, None, true, started.clone(), *d)
+                    Some((Ok(e), started, d)) => (TrialStatus::Complete, Some(e), true, started, d),
+                    Some((Err(EvalError::Failed(reason) | EvalError::Fatal(reason)), started, d)) => {
+                        (TrialStatus::Failed { reason }, None, true, started, d)
                     }
                 },
             };
@@ -590,16 +614,15 @@ impl Study {
         (trials, outcome)
     }
 
-    /// Adds trials to the study state (and the log, unless replayed), notifies observers, and returns what the
-    /// optimizer is told of them.
+    /// Adds trials to the study state (and the log, unless replayed) and notifies observers. What the optimizer is
+    /// told of them is appended to `state.history`, one observation per trial.
     fn record(
         &mut self,
         state: &mut State,
         trials: Vec<Trial>,
         mut log: Option<&mut RunLog>,
         replayed: bool,
-    ) -> Result<Vec<Observation>, StudyError> {
-        let mut observations = Vec::with_capacity(trials.len());
+    ) -> Result<(), StudyError> {
         for mut trial in trials {
             if !replayed {
                 trial.elapsed_s = state.spend.elapsed_s.max(state.trials.last().map_or(0.0, |t| t.elapsed_s));
@@ -619,15 +642,14 @@ impl Study {
             }
             state.spend.trials += 1;
             state.spend.evaluations += usize::from(trial.counted);
-            state.history.push(observation.clone());
-            observations.push(observation);
+            state.history.push(observation);
             state.trials.push(trial);
             let trial = state.trials.last().expect("just pushed");
             let best = state.best.map(|i| &state.trials[i]);
             let event = StudyEvent::Trial { trial, best, spend: &state.spend, replayed };
             Self::notify(&mut self.observers, &event);
         }
-        Ok(observations)
+        Ok(())
     }
 }
 
@@ -664,10 +686,49 @@ enum BatchOutcome {
 struct State {
     trials: Vec<Trial>,
     history: Vec<Observation>,
-    seen: HashMap<Architecture, usize>,
+    seen: HashMap<Architecture, usize, BuildHasherDefault<ChoiceHasher>>,
     best: Option<usize>,
     best_score: Option<f64>,
     spend: Spend,
+}
+
+/// A fast hasher for architectures (short lists of small integers), for the runner's per-trial look-ups. Lookups only:
+/// the map's iteration order is never used. Multiply-rotate mixing of 8-byte words (as rustc's FxHasher).
+#[derive(Default, Clone, Copy)]
+struct ChoiceHasher(u64);
+
+impl ChoiceHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(Self::K).rotate_left(26);
+    }
+}
+
+impl Hasher for ChoiceHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.mix(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word) ^ (rest.len() as u64) << 59);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // A final avalanche, so that the low bits the table indexes by depend on every input bit.
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^ (z >> 33)
+    }
 }
 
 fn now() -> String {
