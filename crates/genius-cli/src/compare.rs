@@ -46,6 +46,9 @@ pub struct CompareArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Check the experiment (every name, setting and key) and print its plan, without running anything.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `genius report`.
@@ -389,6 +392,22 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let text =
         std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {}", args.config.display()))?;
     let (config, runs, root, info) = plan(&args.config, &text, args)?;
+    if args.check {
+        writeln!(out, "{}: valid; {} run(s) into {}", args.config.display(), runs.len(), root.display())?;
+        let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+        for r in &runs {
+            let label = match &r.label.ablation {
+                Some(a) => format!("{} [{} = {}]", r.label.optimizer, a.setting, a.value),
+                None => r.label.optimizer.clone(),
+            };
+            let g = groups.entry((r.space.clone(), label)).or_insert((0, r.budget));
+            g.0 += 1;
+        }
+        for ((space, label), (seeds, budget)) in groups {
+            writeln!(out, "  {space:<30} {label:<36} {seeds:>4} seed(s), {budget} evaluations")?;
+        }
+        return Ok(Ended::Done);
+    }
     let data = args.data.resolve();
     let mut parts: BTreeMap<String, SpaceParts> = BTreeMap::new();
     for run in &runs {

@@ -237,3 +237,43 @@ fn an_optimizer_with_its_own_budget_and_seeds_is_reported_only_where_it_ran() {
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random-nr,,,5,3,")), "{summary}");
 }
+
+#[test]
+fn every_shipped_experiment_is_valid() {
+    let experiments = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&experiments).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = genius()
+                .env("OPENAI_API_KEY", "sk-test-not-a-key")
+                .args(["compare", "--check", "--config"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(stdout.contains("valid;"), "{stdout}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "quickstart and the three paper experiments");
+}
+
+#[test]
+fn a_paper_experiment_without_a_key_stops_before_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-macro.toml");
+    let out = genius()
+        .env_remove("OPENAI_API_KEY")
+        .args(["compare", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+    assert!(!tmp.path().join("o").exists());
+}

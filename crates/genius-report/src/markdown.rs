@@ -113,7 +113,8 @@ pub fn render(info: &GridInfo, rows: &[SummaryRow], plots: &[(String, String)]) 
                                     (Some(x), Some(y)) if x.runs > 1 && y.runs > 1 => {
                                         let (lo, hi) = bootstrap_mean_difference(&x.values, &y.values, 2000, 0);
                                         let p = mann_whitney(&x.values, &y.values);
-                                        format!("{:+.2} [{lo:+.2}, {hi:+.2}], p = {p:.3}", x.mean - y.mean)
+                                        let p = if p < 0.001 { "p < 0.001".to_owned() } else { format!("p = {p:.3}") };
+                                        format!("{:+.2} [{lo:+.2}, {hi:+.2}], {p}", x.mean - y.mean)
                                     }
                                     _ => "–".into(),
                                 }
