@@ -33,6 +33,7 @@ mod brief;
 mod budget;
 mod evaluation;
 mod metric;
+pub mod network;
 mod objective;
 mod observer;
 mod optimizer;

@@ -116,6 +116,13 @@ pub trait SearchSpace: Send + Sync {
     fn brief(&self) -> Option<SpaceBrief> {
         None
     }
+
+    /// The network `arch` stands for, with a classifier for `classes` classes, for training it for real (a trainer
+    /// turns the description into a module of its tensor library); `None` when the space has no such network. The
+    /// description's parameter and FLOPs counts are the space's own ([`Network::params`](crate::network::Network::params)).
+    fn network(&self, _arch: &Architecture, _classes: usize) -> Option<crate::network::Network> {
+        None
+    }
 }
 
 /// Operations every search space gets from its dimensions (and its constraint).

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use genius_core::network::{Activation, Conv2d, FlopsCounting, Layer, Network};
 use genius_core::{
     Architecture, Dimension, Direction, Metric, MetricSpec, Notation, ParseError, SearchSpace, SpaceBrief, SpaceExt,
     Visibility,
@@ -171,6 +172,53 @@ impl ChannelBenchMacro {
         }
         (net.params, net.flops)
     }
+
+    /// The benchmark network with `arch`'s widths and a classifier for `classes` classes, as a [`Network`]
+    /// description; at 10 classes its parameters and FLOPs are [`cost`](Self::cost)'s (and so the table's).
+    pub fn network(&self, arch: &Architecture, classes: usize) -> Network {
+        let c = self.channels(arch).map(|w| w as usize);
+        let relu = Some(Activation::Relu);
+        let mut layers = Layer::conv_bn(Conv2d::new(3, c[0], 3, 2), relu);
+        let (name, features) = match self.base {
+            BaseModel::ResNet => {
+                // (in, middle, out, stride): the third block downsamples and has no shortcut.
+                for (i, m, o, stride) in
+                    [(c[0], c[1], c[0], 1), (c[0], c[2], c[0], 1), (c[0], c[3], c[4], 2), (c[4], c[5], c[4], 1)]
+                        .into_iter()
+                        .chain([(c[4], c[6], c[4], 1)])
+                {
+                    let mut body = Layer::conv_bn(Conv2d::new(i, m, 3, stride), relu);
+                    body.extend(Layer::conv_bn(Conv2d::new(m, o, 3, 1), None));
+                    let block =
+                        if stride == 1 { Layer::Residual { body, shortcut: None } } else { Layer::Sequential(body) };
+                    layers.push(Layer::Sequential(vec![block, Layer::Activation(Activation::Relu)]));
+                }
+                ("resnet", c[4])
+            }
+            BaseModel::MobileNet => {
+                // (in, hidden, out, stride): 1×1 expand, 3×3 depthwise, 1×1 project.
+                for (i, h, o, stride) in [(c[0], c[1], c[0], 1), (c[0], c[2], c[0], 1), (c[0], c[3], c[4], 2)]
+                    .into_iter()
+                    .chain([(c[4], c[5], c[4], 1)])
+                {
+                    let mut body = Layer::conv_bn(Conv2d::new(i, h, 1, 1), relu);
+                    body.extend(Layer::conv_bn(Conv2d::depthwise(h, 3, stride), relu));
+                    body.extend(Layer::conv_bn(Conv2d::new(h, o, 1, 1), None));
+                    layers.push(if stride == 1 && i == o {
+                        Layer::Residual { body, shortcut: None }
+                    } else {
+                        Layer::Sequential(body)
+                    });
+                }
+                layers.extend(Layer::conv_bn(Conv2d::new(c[4], c[6], 1, 1), relu));
+                ("mobilenet", c[6])
+            }
+        };
+        layers.push(Layer::GlobalAvgPool);
+        layers.push(Layer::Linear { in_features: features, out_features: classes, bias: true });
+        Network::new(3, 32, classes, FlopsCounting::MACS, layers)
+            .named(format!("channel-bench-macro-{name} {}", Self::key(arch)))
+    }
 }
 
 #[derive(Default)]
@@ -241,6 +289,11 @@ impl SearchSpace for ChannelBenchMacro {
             choices.push(choice as u16);
         }
         Ok(Architecture::new(choices))
+    }
+
+    /// The benchmark network ([`ChannelBenchMacro::network`]).
+    fn network(&self, arch: &Architecture, classes: usize) -> Option<Network> {
+        Some(ChannelBenchMacro::network(self, arch, classes))
     }
 
     fn brief(&self) -> Option<SpaceBrief> {

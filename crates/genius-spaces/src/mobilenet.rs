@@ -34,6 +34,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
+use genius_core::network::{Activation, Conv2d, FlopsCounting, Layer, Network};
 use genius_core::{
     Architecture, BriefTable, Dimension, Notation, ParseError, SearchRng, SearchSpace, SpaceBrief, SpaceExt, Violation,
 };
@@ -348,6 +349,60 @@ impl MobileNetModel {
         out.push(fixed(34, format!("Conv2d({HEAD}, {FEATURES}, kernel_size=1, bias=True)"), self.feature_conv()));
         out.push(fixed(35, format!("Linear({FEATURES}, {})", self.classes), self.classifier()));
         out
+    }
+
+    /// The network with the searchable layers set to `ops`, as a [`Network`] description: its parameters and FLOPs
+    /// (counted as thop counts them) are [`total`](Self::total)'s.
+    ///
+    /// # Panics
+    /// When `ops` does not hold 30 operations.
+    pub fn network(&self, ops: &[MobileOp]) -> Network {
+        assert_eq!(ops.len(), LAYERS, "an architecture has {LAYERS} searchable layers");
+        let act = Some(Activation::HardSwish);
+        let u = |v: u64| v as usize;
+        let se = |channels: u64| Layer::SqueezeExcite {
+            channels: u(channels),
+            reduced: u(make_divisible(channels as f64 * SE_RATIO, 8)),
+            activation: Activation::Relu,
+            gate: Activation::HardSigmoid,
+        };
+        let mut layers = Layer::conv_bn(Conv2d::new(3, u(STEM), 3, 2), act);
+        let mut first = Layer::conv_bn(Conv2d::depthwise(u(STEM), 3, 1), act);
+        first.push(se(STEM));
+        first.extend(Layer::conv_bn(Conv2d::new(u(STEM), u(STEM), 1, 1), None));
+        layers.push(Layer::Residual { body: first, shortcut: None });
+        for (position, &op) in ops.iter().enumerate() {
+            let slot = Slot::at(position);
+            let (cin, cout, stride) = (u(slot.in_channels), u(slot.out_channels), u(slot.stride));
+            match op.block() {
+                None if slot.first => {
+                    layers.push(Layer::Sequential(Layer::conv_bn(Conv2d::new(cin, cout, 1, stride), None)))
+                }
+                None => {}
+                Some((kernel, expansion)) => {
+                    let mid = make_divisible((slot.in_channels * expansion) as f64, 8);
+                    let mut body = Layer::conv_bn(Conv2d::new(cin, u(mid), 1, 1), act);
+                    body.extend(Layer::conv_bn(Conv2d::depthwise(u(mid), u(kernel), stride), act));
+                    body.push(se(mid));
+                    body.extend(Layer::conv_bn(Conv2d::new(u(mid), cout, 1, 1), None));
+                    layers.push(if stride == 1 && cin == cout {
+                        Layer::Residual { body, shortcut: None }
+                    } else {
+                        Layer::Sequential(body)
+                    });
+                }
+            }
+        }
+        layers.extend(Layer::conv_bn(Conv2d::new(u(STAGES[4].out_channels), u(HEAD), 1, 1), act));
+        layers.push(Layer::GlobalAvgPool);
+        layers.push(Layer::Linear { in_features: u(HEAD), out_features: u(FEATURES), bias: true });
+        layers.push(Layer::Activation(Activation::HardSwish));
+        layers.push(Layer::Linear { in_features: u(FEATURES), out_features: u(self.classes), bias: true });
+        let ids: String = ops
+            .iter()
+            .map(|op| char::from(b'0' + MobileOp::ALL.iter().position(|o| o == op).unwrap_or(0) as u8))
+            .collect();
+        Network::new(3, u(self.resolution), u(self.classes), FlopsCounting::THOP, layers).named(format!("{NAME} {ids}"))
     }
 
     /// The FLOPs and parameters of the whole network with the searchable layers set to `ops`.
@@ -703,6 +758,13 @@ impl SearchSpace for MobileNetSpace {
     /// 100,000 uniform draws per architecture in [270, 330] MFLOPs).
     fn sample_feasible(&self, rng: &mut SearchRng) -> Option<Architecture> {
         self.sample_in_window(rng)
+    }
+
+    /// The network at the space's 224×224 resolution with a classifier for `classes` classes
+    /// ([`MobileNetModel::network`]); it runs at any resolution, and its FLOPs at another are
+    /// [`Network::cost_at`](genius_core::network::Network::cost_at)'s.
+    fn network(&self, arch: &Architecture, classes: usize) -> Option<Network> {
+        (classes > 0).then(|| MobileNetModel::new(self.model.resolution(), classes as u64).network(&Self::ops(arch)))
     }
 
     fn brief(&self) -> Option<SpaceBrief> {

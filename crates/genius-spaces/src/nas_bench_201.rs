@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use genius_core::network::{Activation, Cell, Conv2d, Edge, FlopsCounting, Layer, Network};
 use genius_core::{
     Architecture, Dimension, Direction, Metric, MetricSpec, Notation, ParseError, SearchSpace, SpaceBrief, SpaceExt,
     Visibility,
@@ -199,6 +200,93 @@ impl NasBench201 {
     }
 }
 
+/// The channels of the cells of each stage of the NAS-Bench-201 network.
+pub const STAGE_CHANNELS: [usize; 3] = [16, 32, 64];
+
+/// Cells per stage of the NAS-Bench-201 network.
+pub const CELLS_PER_STAGE: usize = 5;
+
+impl Dataset {
+    /// The image resolution the benchmark trained at: 32 for CIFAR, 16 for ImageNet16-120.
+    pub fn resolution(self) -> usize {
+        match self {
+            Self::Cifar10 | Self::Cifar100 => 32,
+            Self::ImageNet16 => 16,
+        }
+    }
+
+    /// The number of classes.
+    pub fn classes(self) -> usize {
+        match self {
+            Self::Cifar10 => 10,
+            Self::Cifar100 => 100,
+            Self::ImageNet16 => 120,
+        }
+    }
+}
+
+impl NasBench201 {
+    /// The operation of edge operation id `op` (0 to 4) on `channels` channels, as the benchmark's cells build it.
+    fn edge_op(op: usize, channels: usize) -> Vec<Layer> {
+        let relu_conv_bn = |kernel| {
+            let mut layers = vec![Layer::Activation(Activation::Relu)];
+            layers.extend(Layer::conv_bn(Conv2d::new(channels, channels, kernel, 1), None));
+            layers
+        };
+        match op {
+            0 => vec![Layer::Zero],
+            1 => Vec::new(),
+            2 => relu_conv_bn(1),
+            3 => relu_conv_bn(3),
+            _ => vec![Layer::AvgPool2d { kernel: 3, stride: 1, padding: 1, count_include_pad: false }],
+        }
+    }
+
+    /// The benchmark network of the cell `arch` with a classifier for `classes` classes, as a [`Network`]
+    /// description: a 3×3 convolution stem with 16 channels and batch norm; three stages of 5 cells at 16, 32 and 64
+    /// channels, joined by residual reduction blocks (ReLU-conv-BN twice, the first with stride 2; the shortcut a 2×2
+    /// average pooling and a 1×1 convolution); batch norm, ReLU, global average pooling and a linear classifier.
+    pub fn network(&self, arch: &Architecture, classes: usize) -> Network {
+        let mut layers = Layer::conv_bn(Conv2d::new(3, STAGE_CHANNELS[0], 3, 1), None);
+        for (stage, &c) in STAGE_CHANNELS.iter().enumerate() {
+            if stage > 0 {
+                let cin = STAGE_CHANNELS[stage - 1];
+                let mut body = vec![Layer::Activation(Activation::Relu)];
+                body.extend(Layer::conv_bn(Conv2d::new(cin, c, 3, 2), None));
+                body.push(Layer::Activation(Activation::Relu));
+                body.extend(Layer::conv_bn(Conv2d::new(c, c, 3, 1), None));
+                let shortcut = vec![
+                    Layer::AvgPool2d { kernel: 2, stride: 2, padding: 0, count_include_pad: true },
+                    Layer::Conv2d(Conv2d::new(cin, c, 1, 1)),
+                ];
+                layers.push(Layer::Residual { body, shortcut: Some(shortcut) });
+            }
+            let nodes = (1..=3)
+                .map(|to| {
+                    EDGES
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| e.0 == to)
+                        .map(|(dim, &(_, from))| Edge { from, op: Self::edge_op(arch.choice(dim), c) })
+                        .collect()
+                })
+                .collect();
+            let cell = Cell { nodes };
+            layers.extend((0..CELLS_PER_STAGE).map(|_| Layer::Cell(cell.clone())));
+        }
+        let last = STAGE_CHANNELS[2];
+        layers.push(Layer::BatchNorm(last));
+        layers.push(Layer::Activation(Activation::Relu));
+        layers.push(Layer::GlobalAvgPool);
+        layers.push(Layer::Linear { in_features: last, out_features: classes, bias: true });
+        Network::new(3, self.dataset.resolution(), classes, FlopsCounting::MACS, layers).named(format!(
+            "{} {}",
+            self.name(),
+            Self::cell_string(arch)
+        ))
+    }
+}
+
 fn op_index(name: &str) -> Option<u16> {
     OPS.iter()
         .position(|o| o.eq_ignore_ascii_case(name))
@@ -237,6 +325,11 @@ impl SearchSpace for NasBench201 {
                 ),
             )
         })
+    }
+
+    /// The benchmark network ([`NasBench201::network`]).
+    fn network(&self, arch: &Architecture, classes: usize) -> Option<Network> {
+        Some(NasBench201::network(self, arch, classes))
     }
 
     fn brief(&self) -> Option<SpaceBrief> {

@@ -139,6 +139,11 @@ layer12: defined, Linear(1280, 10)"
         })
     }
 
+    /// The benchmark network ([`nas_bench_macro_model::network`](crate::nas_bench_macro_model::network)).
+    fn network(&self, arch: &Architecture, classes: usize) -> Option<genius_core::network::Network> {
+        Some(crate::nas_bench_macro_model::network(arch, classes))
+    }
+
     fn parse(&self, text: &str) -> Result<Architecture, ParseError> {
         genius_core::default_parse(NAME, &self.dims, text).map_err(|mut e| {
             e.reason.push_str("; write 8 digits 0-2 (0 identity, 1 mb_e3_k3, 2 mb_e6_k5), e.g. 02012100");

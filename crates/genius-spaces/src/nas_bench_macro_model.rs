@@ -21,6 +21,7 @@
 //! for all 6,561 architectures (`tests/nas_bench_macro_params.rs`).
 
 use genius_core::Architecture;
+use genius_core::network::{Activation, Conv2d, FlopsCounting, Layer, Network};
 
 use crate::cost::{Cost, Counting};
 use crate::nas_bench_macro::{MacroOp, NasBenchMacro};
@@ -113,6 +114,46 @@ pub fn cost(arch: &Architecture) -> Cost {
     layers(arch).iter().sum()
 }
 
+/// The network for `arch` with a classifier for `classes` classes, as a [`Network`] description (its parameters and
+/// FLOPs at 10 classes are [`cost`]'s, and so the table's).
+///
+/// # Panics
+/// When `arch` is not an architecture of the space.
+pub fn network(arch: &Architecture, classes: usize) -> Network {
+    let ops = NasBenchMacro::ops(arch);
+    assert_eq!(ops.len(), NasBenchMacro::LAYERS, "an architecture has 8 searchable layers");
+    let relu = Some(Activation::Relu);
+    let stem = STEM_CHANNELS as usize;
+    let mut layers = Layer::conv_bn(Conv2d::new(3, stem, 3, 1), relu);
+    for (position, &op) in ops.iter().enumerate() {
+        let (cin, cout, stride, _) = slot(position);
+        let (cin, cout, stride) = (cin as usize, cout as usize, stride as usize);
+        match op.block() {
+            None if stride != 1 || cin != cout => {
+                layers.push(Layer::Sequential(Layer::conv_bn(Conv2d::new(cin, cout, 1, stride), None)));
+            }
+            None => {}
+            Some((expansion, kernel)) => {
+                let mid = cin * expansion;
+                let mut body = Layer::conv_bn(Conv2d::new(cin, mid, 1, 1), relu);
+                body.extend(Layer::conv_bn(Conv2d::depthwise(mid, kernel, stride), relu));
+                body.extend(Layer::conv_bn(Conv2d::new(mid, cout, 1, 1), None));
+                layers.push(if stride == 1 && cin == cout {
+                    Layer::Residual { body, shortcut: None }
+                } else {
+                    Layer::Sequential(body)
+                });
+            }
+        }
+    }
+    let (last, _, _, _) = slot(NasBenchMacro::LAYERS - 1);
+    layers.extend(Layer::conv_bn(Conv2d::new(last as usize, FEATURES as usize, 1, 1), relu));
+    layers.push(Layer::GlobalAvgPool);
+    layers.push(Layer::Linear { in_features: FEATURES as usize, out_features: classes, bias: true });
+    let key: String = arch.choices().iter().map(|c| c.to_string()).collect();
+    Network::new(3, RESOLUTION as usize, classes, FlopsCounting::MACS, layers).named(format!("nas-bench-macro {key}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +175,15 @@ mod tests {
         let params = 864 + 64 + (2048 + 128) + (8192 + 256) + (32768 + 512) + (327_680 + 2560) + 12_810;
         let flops = 864 * 1024 + 2048 * 256 + 8192 * 64 + 32768 * 16 + 327_680 * 16 + 12_800;
         assert_eq!(cost(&Architecture::new(vec![0; 8])), Cost::new(flops, params));
+    }
+
+    #[test]
+    fn the_network_description_counts_as_the_calculator() {
+        for key in [[0u16; 8], [2; 8], [0, 2, 0, 1, 2, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1]] {
+            let arch = Architecture::new(key.to_vec());
+            let net = network(&arch, 10);
+            net.check().unwrap();
+            assert_eq!(Cost::new(net.flops(), net.params()), cost(&arch), "{key:?}");
+        }
     }
 }
