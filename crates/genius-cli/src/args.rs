@@ -19,6 +19,8 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process; boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// List the search spaces, their size, and whether their benchmark data is present.
     Spaces(SpacesArgs),
@@ -157,13 +159,65 @@ pub struct SearchArgs {
     #[allow(missing_docs)]
     pub llm: LlmArgs,
 
+    /// What scores an architecture: `table` looks it up in the space's benchmark table, `train` trains its network
+    /// on a dataset (see the training options).
+    #[arg(long, value_name = "NAME", default_value = "table", value_parser = [crate::registry::TABLE_EVALUATOR, crate::registry::TRAIN_EVALUATOR])]
+    pub evaluator: String,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataArgs,
 
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub train: TrainArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub progress: ProgressArgs,
+}
+
+/// How candidates are trained with `--evaluator train`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Training (--evaluator train)")]
+pub struct TrainArgs {
+    /// The dataset to train on.
+    #[arg(long, value_name = "NAME", default_value = "fashion-mnist", value_parser = ["fashion-mnist", "mnist", "cifar10"])]
+    pub dataset: String,
+
+    /// The directory holding the dataset's files [default: /usr/share/datasets/fashion-mnist (Debian's
+    /// dataset-fashion-mnist) for fashion-mnist, else <data dir>/<dataset>].
+    #[arg(long, value_name = "DIR")]
+    pub dataset_dir: Option<PathBuf>,
+
+    /// The tensor library: burn (pure Rust) or tch (libtorch; a build with the `tch` feature).
+    #[arg(long, value_name = "NAME", default_value = "burn", value_parser = ["burn", "tch"])]
+    pub backend: String,
+
+    /// The device: cpu, cuda:N or wgpu (Burn's GPU backends need the `cuda` or `wgpu` feature).
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: String,
+
+    /// Training epochs per candidate [default: 5].
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Training images per candidate, a seeded subset (proxy training) [default: all but the validation images].
+    #[arg(long, value_name = "N")]
+    pub subset: Option<usize>,
+
+    /// Side of the square images the networks train on [default: the network's, e.g. 32].
+    #[arg(long, value_name = "PIXELS")]
+    pub resolution: Option<usize>,
+
+    /// A training setting as KEY=VALUE with a TOML value (repeatable), e.g. --train learning_rate=0.1 --train
+    /// optimizer=adam; the keys are those of genius_train::TrainSettings.
+    #[arg(long = "train", value_name = "KEY=VALUE")]
+    pub train_settings: Vec<String>,
+
+    /// A TOML file of training settings; --train and the flags above override its keys.
+    #[arg(long, value_name = "FILE")]
+    pub train_config: Option<PathBuf>,
 }
 
 /// `genius resume`.

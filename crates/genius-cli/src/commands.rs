@@ -86,9 +86,13 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
     let settings = registry::llm_settings(args, settings)?;
     let optimizer = registry::optimizer(&args.optimizer, settings)?;
-    crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
-    let (space, evaluator) = registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?;
+    let (space, evaluator) = if args.evaluator == registry::TRAIN_EVALUATOR {
+        registry::train_evaluator(entry, &args.train, args.seed, &data)?
+    } else {
+        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
+        registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?
+    };
     let budget = Budget {
         evaluations: Some(args.budget),
         wall_time_s: args.wall_time,
@@ -152,9 +156,13 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
         )?;
     }
     let entry = registry::space(&header.space).context("the run log names a space this genius does not know")?;
-    crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
     let data = args.data.resolve();
-    let (space, evaluator) = registry::space_and_evaluator(entry, &header.evaluator.name, &data)?;
+    let (space, evaluator) = if header.evaluator.name == registry::TRAIN_EVALUATOR {
+        registry::recorded_train_evaluator(entry, &header.evaluator.settings)?
+    } else {
+        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
+        registry::space_and_evaluator(entry, &header.evaluator.name, &data)?
+    };
     let optimizer = registry::resumed_optimizer(&header.optimizer.name, header.optimizer.settings.clone(), &recorded)?;
     let mut budget = header.budget.clone();
     if let Some(n) = args.budget {

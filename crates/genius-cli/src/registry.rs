@@ -11,6 +11,9 @@ use genius_spaces::data::DataDir;
 /// The evaluator name of table look-ups.
 pub const TABLE_EVALUATOR: &str = "table";
 
+/// The evaluator name of real training (genius-train).
+pub const TRAIN_EVALUATOR: &str = genius_train::evaluator::NAME;
+
 /// The names of every space, for `--space`.
 pub fn space_names() -> Vec<&'static str> {
     spaces::spaces().iter().map(|s| s.name).collect()
@@ -35,13 +38,55 @@ pub fn space_and_evaluator(
     data: &DataDir,
 ) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
     if evaluator != TABLE_EVALUATOR {
-        bail!("unknown evaluator `{evaluator}`; known evaluators: {TABLE_EVALUATOR}");
+        bail!("unknown evaluator `{evaluator}`; known evaluators: {TABLE_EVALUATOR}, {TRAIN_EVALUATOR}");
     }
     let table = entry
         .load_table(data)
         .ok_or_else(|| anyhow!("space `{}` has no benchmark table to look architectures up in", entry.name))??;
     let space = table.space().clone();
     Ok((space, Arc::new(table)))
+}
+
+/// The space of `entry` and a training evaluator for it, as the `--evaluator train` flags say. The training seed is
+/// the search's `seed` unless the settings give one.
+pub fn train_evaluator(
+    entry: &SpaceEntry,
+    args: &crate::args::TrainArgs,
+    seed: u64,
+    data: &DataDir,
+) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
+    let mut settings = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
+    let object = settings.as_object_mut().expect("settings are a table");
+    for (key, value) in [("epochs", args.epochs), ("subset", args.subset), ("resolution", args.resolution)] {
+        if let Some(v) = value {
+            object.insert(key.into(), v.into());
+        }
+    }
+    object.entry("seed").or_insert(seed.into());
+    let train = genius_train::TrainSettings::from_json(settings).context("training settings (--train)")?;
+    let dataset: genius_train::DatasetKind = args.dataset.parse()?;
+    let config = genius_train::TrainConfig {
+        dataset,
+        dataset_dir: args.dataset_dir.clone().unwrap_or_else(|| dataset.default_dir(data.path())),
+        backend: args.backend.parse()?,
+        device: args.device.parse()?,
+        train,
+    };
+    let space = entry.space();
+    let evaluator = genius_train::TrainEvaluator::new(space.clone(), config)
+        .with_context(|| format!("cannot train networks of `{}`", entry.name))?;
+    Ok((space, Arc::new(evaluator)))
+}
+
+/// The space of `entry` and the training evaluator a run header recorded (its `evaluator.settings`).
+pub fn recorded_train_evaluator(
+    entry: &SpaceEntry,
+    settings: &serde_json::Value,
+) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
+    let space = entry.space();
+    let evaluator = genius_train::TrainEvaluator::from_settings(space.clone(), settings.clone())
+        .context("cannot rebuild the run's training evaluator")?;
+    Ok((space, Arc::new(evaluator)))
 }
 
 /// The optimizer called `name`, built from `settings`.
