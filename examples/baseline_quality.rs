@@ -12,6 +12,8 @@
 //! smaller budgets read its first trials (no optimizer here looks at the remaining budget, so a shorter run would
 //! propose the same first trials).
 
+// A report program: its output is the point.
+#![allow(clippy::print_stdout)]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
