@@ -86,7 +86,11 @@ impl TchNet {
             .norms
             .iter()
             .enumerate()
-            .map(|(i, &c)| nn::batch_norm2d(vs / format!("bn{i}"), c as i64, Default::default()))
+            .map(|(i, &c)| {
+                // tch draws batch-norm scales uniformly in [0, 1); PyTorch (and the plan) start them at 1.
+                let config = nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() };
+                nn::batch_norm2d(vs / format!("bn{i}"), c as i64, config)
+            })
             .collect();
         let linears = plan
             .linears

@@ -225,3 +225,64 @@ fn tch_trains_the_toy_problem() {
     assert_eq!(report.params, network.params());
     assert!(report.val.accuracy > 80.0, "{}", report.val.accuracy);
 }
+
+/// A few hundred real Fashion-MNIST images (Debian's `dataset-fashion-mnist`), at 14×14, cut as the evaluator cuts
+/// them.
+fn fashion_splits() -> Splits {
+    use genius_train::DatasetKind;
+    let dir = DatasetKind::FashionMnist.default_dir(std::path::Path::new("unused"));
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file(),
+        "this test needs Fashion-MNIST: `apt-get install dataset-fashion-mnist` (.ci/run installs it)"
+    );
+    let (train, test) = DatasetKind::FashionMnist.read(&dir).unwrap();
+    let spec = SplitSpec { validation: 200, subset: Some(640), test_subset: Some(200), resolution: 14, seed: 2 };
+    Splits::new("fashion-mnist", &train, &test, spec, Augmentation::NONE).unwrap()
+}
+
+/// A small convolutional network for one-channel 14×14 images and ten classes.
+fn small_cnn() -> Network {
+    let relu = Some(Activation::Relu);
+    let mut layers = Layer::conv_bn(Conv2d::new(1, 16, 3, 1), relu);
+    layers.extend(Layer::conv_bn(Conv2d::new(16, 32, 3, 2), relu));
+    layers.push(Layer::Residual { body: Layer::conv_bn(Conv2d::new(32, 32, 3, 1), relu), shortcut: None });
+    layers.extend(Layer::conv_bn(Conv2d::new(32, 64, 3, 2), relu));
+    layers.push(Layer::GlobalAvgPool);
+    layers.push(Layer::Linear { in_features: 64, out_features: 10, bias: true });
+    Network::new(1, 14, 10, FlopsCounting::MACS, layers).named("small cnn")
+}
+
+/// Trains [`small_cnn`] on 640 real Fashion-MNIST images for a few epochs on `kind` and checks it beats chance (10%)
+/// by far on the held-out validation and test images.
+fn learns_fashion_mnist(kind: BackendKind) {
+    let splits = fashion_splits();
+    let network = small_cnn();
+    network.check().unwrap();
+    let settings = TrainSettings {
+        epochs: 4,
+        batch_size: 32,
+        learning_rate: 0.05,
+        validation: 200,
+        augment: false,
+        seed: 4,
+        ..TrainSettings::default()
+    };
+    let mut session = open(kind, &network, &settings);
+    let report = session::fit(session.as_mut(), &splits, &settings, 1, &|| false).unwrap();
+    assert_eq!(report.params, network.params());
+    assert!(report.epoch_loss[3] < report.epoch_loss[0], "{kind}: {:?}", report.epoch_loss);
+    // Chance is 10%; a few hundred steps of this network reach about 65-75%.
+    assert!(report.val.accuracy > 50.0, "{kind}: validation accuracy {}", report.val.accuracy);
+    assert!(report.test.accuracy > 50.0, "{kind}: test accuracy {}", report.test.accuracy);
+}
+
+#[test]
+fn burn_learns_real_fashion_mnist() {
+    learns_fashion_mnist(BackendKind::Burn);
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn tch_learns_real_fashion_mnist() {
+    learns_fashion_mnist(BackendKind::Tch);
+}
