@@ -8,7 +8,7 @@
 //! - An [`Optimizer`] is driven ask/tell. It sees [`Observation`]s (search metrics only, never held-out ones), draws
 //!   randomness only from the injected [`SearchRng`], and does no IO.
 //! - A [`Study`] runs ask → evaluate → tell until its [`Budget`] is spent, writes the run log ([`run_log`]) and
-//!   resumes from it.
+//!   resumes from it. Evaluations run in its process, or as jobs elsewhere through an [`executor::Executor`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -32,6 +32,7 @@ mod architecture;
 mod brief;
 mod budget;
 mod evaluation;
+pub mod executor;
 mod metric;
 pub mod network;
 mod objective;

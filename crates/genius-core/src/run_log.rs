@@ -71,6 +71,9 @@ pub struct RunHeader {
     pub budget: Budget,
     /// The runner's settings.
     pub settings: StudySettings,
+    /// The executor that ran the evaluations as jobs, and its settings; `None` when they ran in the study's process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Component>,
     /// Anything the caller adds (the command line, the data files used).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub context: serde_json::Value,

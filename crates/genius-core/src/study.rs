@@ -12,6 +12,7 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::executor::Executor;
 use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
 use crate::{
     Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective, ObjectiveError,
@@ -211,6 +212,7 @@ pub struct Study {
     context: serde_json::Value,
     observers: Vec<Box<dyn Observer>>,
     stop: CancellationToken,
+    executor: Option<Arc<dyn Executor>>,
 }
 
 impl Study {
@@ -228,6 +230,7 @@ impl Study {
             context: serde_json::Value::Null,
             observers: Vec::new(),
             stop: CancellationToken::new(),
+            executor: None,
         }
     }
 
@@ -273,6 +276,15 @@ impl Study {
         self
     }
 
+    /// Runs the evaluations as jobs of `executor` (see [`crate::executor`]) instead of in this process. The
+    /// evaluator still names the metrics and the optimum, and its settings are what every job evaluates with.
+    /// [`StudySettings::concurrency`] does not apply: the executor's [`Executor::max_in_flight`] does, and a batch
+    /// ([`StudySettings::batch_size`]) is what can run at once.
+    pub fn executor(mut self, executor: Arc<dyn Executor>) -> Self {
+        self.executor = Some(executor);
+        self
+    }
+
     /// The header this study writes to its run log.
     pub fn header(&self) -> RunHeader {
         RunHeader {
@@ -287,6 +299,7 @@ impl Study {
             metrics: self.evaluator.metrics().clone(),
             budget: self.budget.clone(),
             settings: self.settings.clone(),
+            executor: self.executor.as_ref().map(|e| Component { name: e.name().to_owned(), settings: e.settings() }),
             context: self.context.clone(),
         }
     }
@@ -338,6 +351,15 @@ impl Study {
 
     async fn drive(mut self, mut log: Option<RunLog>, recorded: Option<Recorded>) -> Result<StudyOutcome, StudyError> {
         let header = recorded.as_ref().map_or_else(|| self.header(), |r| r.header.clone());
+        let mut remote = self.executor.clone().map(|executor| {
+            // Jobs an earlier session of this run submitted through the same kind of executor are polled again.
+            let same = header.executor.as_ref().is_some_and(|e| e.name == executor.name());
+            let recorded = match &recorded {
+                Some(r) if same => crate::executor::recorded_jobs(&r.events),
+                _ => Default::default(),
+            };
+            remote::Remote { executor, recorded, warnings: Vec::new() }
+        });
         let (mut replay, events_through, elapsed_offset) = match recorded {
             Some(r) => {
                 // The events of asks whose trials are recorded are in the log already. A last ask that left no
@@ -454,7 +476,11 @@ impl Study {
 
             let parts =
                 Parts { space: &*self.space, evaluator: &*self.evaluator, settings: &self.settings, stop: &self.stop };
-            let (trials, outcome) = Self::evaluate(parts, &state, fresh, asks).await;
+            let jobs = remote.as_mut().map(|r| (r, log.as_mut()));
+            let (trials, outcome) = Self::evaluate(parts, &state, fresh, asks, jobs).await;
+            for warning in remote.as_mut().map(|r| std::mem::take(&mut r.warnings)).unwrap_or_default() {
+                Self::notify(&mut self.observers, &StudyEvent::Warning(&warning));
+            }
             self.record(&mut state, trials, log.as_mut(), false)?;
             idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
             match outcome {
@@ -466,6 +492,7 @@ impl Study {
                     }
                     return Err(StudyError::Evaluator { error, recorded: state.trials.len() });
                 }
+                BatchOutcome::Log(error) => return Err(error.into()),
             }
         };
         state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
@@ -492,12 +519,13 @@ impl Study {
     /// batch's trials in proposal order: all of them, or the prefix finished before an interruption or a fatal error.
     ///
     /// It borrows only the parts it needs (not the whole study, whose optimizer need not be `Sync`), so that a study's
-    /// future is `Send` and can run on a multi-threaded runtime.
+    /// future is `Send` and can run on a multi-threaded runtime. With an executor (`remote`), evaluations are jobs.
     async fn evaluate(
         parts: Parts<'_>,
         state: &State,
         proposals: Vec<Architecture>,
         ask: u64,
+        remote: Option<(&mut remote::Remote, Option<&mut RunLog>)>,
     ) -> (Vec<Trial>, BatchOutcome) {
         enum Plan {
             Invalid(String),
@@ -526,7 +554,16 @@ impl Study {
         let evaluator = parts.evaluator;
         let mut done: Vec<Option<Evaluated>> = Vec::with_capacity(jobs.len());
         let mut outcome = BatchOutcome::Done;
-        if parts.settings.concurrency == 1 || jobs.len() <= 1 {
+        if let Some((remote, log)) = remote.filter(|_| !jobs.is_empty()) {
+            let base = state.trials.len();
+            let trials =
+                plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Evaluate(_))).map(|(pos, _)| base + pos);
+            let work = trials.zip(&jobs).map(|(trial, arch)| (trial, *arch, parts.space.format(arch))).collect();
+            (done, outcome) = match remote::evaluate(remote, log, ask, work, parts.stop).await {
+                Ok(finished) => finished,
+                Err(error) => (Vec::new(), BatchOutcome::Log(error)),
+            };
+        } else if parts.settings.concurrency == 1 || jobs.len() <= 1 {
             // One at a time, in order: the same as a stream buffered by one, without its machinery (the runner's hot
             // path for table look-ups).
             for arch in &jobs {
@@ -680,6 +717,8 @@ enum BatchOutcome {
     Done,
     Interrupted,
     Fatal(EvalError),
+    /// The run log could not be written (job records).
+    Log(RunLogError),
 }
 
 #[derive(Default)]
@@ -746,5 +785,6 @@ fn same<T: Serialize>(field: &'static str, recorded: &T, now: &T) -> Result<(), 
     }
 }
 
+mod remote;
 #[cfg(test)]
 mod tests;
