@@ -96,7 +96,7 @@ impl ChatModel for CachedModel {
             });
         }
         let exchange = self.inner.chat(request).await?;
-        if exchange.source == Source::Network {
+        if matches!(exchange.source, Source::Network | Source::Local) {
             let mut line = serde_json::to_vec(&Entry { request: request.clone(), reply: exchange.reply.clone() })
                 .expect("cache entries serialize");
             line.push(b'\n');

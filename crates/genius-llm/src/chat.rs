@@ -123,6 +123,8 @@ pub enum Source {
     Cache,
     /// A recorded run's transcript (free; usage is reported as recorded so that budgets replay alike).
     Replay,
+    /// The embedded model, computed in-process (free: tokens are counted, nothing is paid).
+    Local,
 }
 
 /// A failed attempt that was retried.

@@ -2,6 +2,8 @@
 //! CLI only passes strings through.
 //!
 //! - `--llm openai:gpt-4o`: a provider and a model (`openai`, `azure`, `openai-compatible`, `anthropic`);
+//! - `--llm local:PATH.gguf`: the embedded model running that file (`--llm local`: the default model file);
+//! - no `--llm` and no provider or model in the settings: the embedded model with the default model file;
 //! - `--llm openai-compatible --model llama3.1 --base-url http://127.0.0.1:11434/v1`: the parts apart;
 //! - `--llm replay:runs/x`: the run recorded in `runs/x`, replayed with its own settings and no network (settings
 //!   given with `--set` still apply on top).
@@ -73,6 +75,12 @@ pub fn settings(
     }
     if let Some(u) = base_url {
         object.insert("base_url".into(), Value::String(u.to_owned()));
+    }
+    if !object.contains_key("llm") && !object.contains_key("model") && !object.contains_key("replay") {
+        object.insert("llm".into(), Value::String(crate::local::PROVIDER.into()));
+    }
+    if object.get("llm").and_then(Value::as_str) == Some(crate::local::PROVIDER) && !object.contains_key("replay") {
+        object.entry("temperature").or_insert(Value::from(crate::settings::LOCAL_TEMPERATURE));
     }
     out.settings = Value::Object(object);
     Ok(out)

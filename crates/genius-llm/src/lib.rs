@@ -2,7 +2,9 @@
 //!
 //! - [`chat`]: the provider-neutral [`ChatModel`] trait, requests and replies. Clients: [`openai`] (OpenAI, Azure
 //!   OpenAI, any OpenAI-compatible server such as vLLM, Ollama or llama.cpp's server) and [`anthropic`], over
-//!   reqwest with rustls. Keys come from the environment only and are never logged or written.
+//!   reqwest with rustls. Keys come from the environment only and are never logged or written. [`local`]: the
+//!   embedded model (the cargo feature `local`), a small instruct model in GGUF run in-process with candle, its
+//!   decoding constrained to the answer's schema and its sampling seeded; the default when no provider is named.
 //! - [`retry`]: 429 honours `Retry-After`; 5xx, connection errors and timeouts back off exponentially with jitter,
 //!   bounded in attempts and total time; 400/401/403/404 fail at once with the provider's message.
 //! - [`pricing`]: tokens and (with a price in the settings) money per call; the runner sums them into the budget.
@@ -54,6 +56,7 @@ pub mod chat;
 mod error;
 pub mod flags;
 pub mod http;
+pub mod local;
 pub mod openai;
 pub mod optimizer;
 pub mod pricing;
@@ -74,7 +77,8 @@ pub use optimizer::{Genius, NAME, Protocol};
 pub use settings::GeniusSettings;
 
 /// One line on the optimizer, for `genius optimizers`.
-pub const SUMMARY: &str = "GENIUS: a chat model (OpenAI, Azure, OpenAI-compatible, Anthropic, or a recorded run) \
+pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, Anthropic, or a \
+                           recorded run) \
                            proposes architectures (settings: llm, model, base_url, temperature, protocol, \
                            proposals_per_call, structured_output, max_repairs, on_cannot_improve, price, prompts_file, ...)";
 

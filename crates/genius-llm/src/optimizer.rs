@@ -431,7 +431,12 @@ impl Optimizer for Genius {
         let mut purpose = "propose";
         let mut repairs = 0usize;
         let outcome = loop {
-            let request = self.request(&messages, schema.as_ref());
+            let mut request = self.request(&messages, schema.as_ref());
+            if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
+                // The embedded model samples with the request's seed: one drawn from the study's generator for every
+                // call, so that the study's seed decides the run, and the same seed repeats it (and its replay).
+                request.seed = Some(rand::Rng::next_u64(ctx.rng));
+            }
             let reply = self.call(ctx, request, purpose).await?;
             messages.push(Message::assistant(reply.content.clone()));
             let verdict = self.judge(&reply, protocol, space, brief.notation, ctx.history, &words, k);

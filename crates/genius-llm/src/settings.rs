@@ -76,9 +76,11 @@ pub enum CacheMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeniusSettings {
-    /// The provider: `openai`, `azure`, `openai-compatible` or `anthropic`.
+    /// The provider: `openai`, `azure`, `openai-compatible`, `anthropic`, or `local` (the embedded model, a GGUF
+    /// file run in-process; the cargo feature `local`).
     pub llm: String,
-    /// The model (for Azure, the deployment).
+    /// The model (for Azure, the deployment; for `local`, the GGUF file [default: the default model in the model
+    /// directory, see `genius model fetch`]).
     pub model: Option<String>,
     /// The endpoint [default: `https://api.openai.com/v1` for openai, `https://api.anthropic.com` for anthropic;
     /// required for azure (the resource's endpoint) and openai-compatible (e.g. `http://127.0.0.1:11434/v1`)].
@@ -165,7 +167,11 @@ impl Default for GeniusSettings {
 }
 
 /// The providers known.
-pub const PROVIDERS: &[&str] = &["openai", "azure", "openai-compatible", "anthropic"];
+pub const PROVIDERS: &[&str] = &["openai", "azure", "openai-compatible", "anthropic", crate::local::PROVIDER];
+
+/// The sampling temperature the command line gives the embedded model when none is set: it samples (so that the
+/// study's seed matters) from its own distribution, sharpened a little.
+pub const LOCAL_TEMPERATURE: f64 = 0.7;
 
 impl GeniusSettings {
     /// Settings from JSON (`null` for the defaults), naming the optimizer and the field in errors.
@@ -187,6 +193,9 @@ impl GeniusSettings {
                 self.llm,
                 PROVIDERS.join(", ")
             ));
+        }
+        if self.llm == crate::local::PROVIDER && self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
+            self.model = Some(crate::local::default_model_path().to_string_lossy().into_owned());
         }
         if self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
             return bad(format!(
@@ -261,18 +270,23 @@ impl GeniusSettings {
         })
     }
 
-    /// Whether replies are cached under these settings.
+    /// Whether replies are cached under these settings (the embedded model's replies are free and cost only
+    /// time: cached only when asked for).
     pub fn caches(&self) -> bool {
         match self.cache {
-            CacheMode::Auto => self.temperature == 0.0,
+            CacheMode::Auto => self.temperature == 0.0 && self.llm != crate::local::PROVIDER,
             CacheMode::On => true,
             CacheMode::Off => false,
         }
     }
 
-    /// The live client these (resolved) settings describe, with its key read from the environment.
+    /// The live client these (resolved) settings describe, with its key read from the environment (the embedded
+    /// model: loaded from its file, once per process).
     pub fn client(&self) -> Result<Arc<dyn ChatModel>, LlmError> {
         let model = self.model.clone().unwrap_or_default();
+        if self.llm == crate::local::PROVIDER {
+            return local_client(std::path::Path::new(&model));
+        }
         let key = match self.key_var() {
             Some(var) => Some(ApiKey::from_env(&var, &self.llm)?),
             None => None,
@@ -327,6 +341,18 @@ impl GeniusSettings {
             _ => Ok(live),
         }
     }
+}
+
+/// The embedded model in `path`.
+#[cfg(feature = "local")]
+fn local_client(path: &std::path::Path) -> Result<Arc<dyn ChatModel>, LlmError> {
+    Ok(Arc::new(crate::local::model::LocalModel::open(path)?))
+}
+
+/// Without the feature: what to do.
+#[cfg(not(feature = "local"))]
+fn local_client(_: &std::path::Path) -> Result<Arc<dyn ChatModel>, LlmError> {
+    Err(LlmError::Settings(crate::local::unavailable_help()))
 }
 
 #[cfg(test)]
@@ -387,5 +413,16 @@ mod tests {
         assert!(!s(0.7, CacheMode::Auto));
         assert!(s(0.7, CacheMode::On));
         assert!(!s(0.0, CacheMode::Off));
+        let local = |c: CacheMode| GeniusSettings { llm: "local".into(), cache: c, ..GeniusSettings::default() };
+        assert!(!local(CacheMode::Auto).caches());
+        assert!(local(CacheMode::On).caches());
+    }
+
+    #[test]
+    fn the_local_model_defaults_to_the_default_model_file() {
+        let s = settings(serde_json::json!({"llm": "local"})).unwrap();
+        assert_eq!(s.model.as_deref().map(std::path::PathBuf::from), Some(crate::local::default_model_path()));
+        assert_eq!(s.structured_output, Some(true));
+        assert_eq!(s.key_var(), None);
     }
 }

@@ -1,0 +1,464 @@
+//! The embedded chat model: a Llama-architecture instruct model read from a GGUF file and run on the CPU with
+//! candle (its quantized matmuls and quantized Llama), answering a [`ChatRequest`] in-process.
+//!
+//! - The prompt is the conversation in the model's chat template (ChatML, `<|im_start|>role\n...<|im_end|>`, the
+//!   template of SmolLM2 and Qwen2.5; others are refused by name).
+//! - With a JSON schema in the request (structured output, on for this provider), decoding is constrained to it
+//!   ([`super::constrained`]): the bytes the schema forces are appended without asking the model, and at every
+//!   choice only the tokens the schema allows are sampled from. The reply is always one answer of the schema.
+//! - Sampling is seeded: a generator from the request's seed (ChaCha8, as every seeded stream of genius) draws
+//!   every token, so the same model file, request and seed give the same reply. Temperature 0 takes the most
+//!   likely token (the lowest id on a tie).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use rand::Rng;
+
+use super::PROVIDER;
+use super::constrained::{Grammar, Matcher};
+use super::tokenizer::{PreTokenizer, Tokenizer};
+use crate::LlmError;
+use crate::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source, Tokens};
+
+/// Prompt tokens run through the model at once (bounds the attention scores' memory).
+const CHUNK: usize = 256;
+
+/// The most tokens of a reply with no schema and no `max_tokens`.
+const FREE_TOKENS: usize = 512;
+
+/// What one completion did, for throughput figures.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timing {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Seconds spent on the prompt.
+    pub prompt_s: f64,
+    /// Reply tokens the model chose (sampled).
+    pub sampled_tokens: usize,
+    /// Reply tokens the schema forced (run through the model in batches, never sampled).
+    pub forced_tokens: usize,
+    /// Seconds spent on the reply.
+    pub reply_s: f64,
+    /// Of those, seconds spent choosing tokens (masking by the schema and sampling), not running the model.
+    pub choose_s: f64,
+}
+
+/// A completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The reply's text.
+    pub text: String,
+    /// `stop` (the answer is complete, or the model ended it) or `length` (cut at the token limit).
+    pub finish_reason: &'static str,
+    /// What it took.
+    pub timing: Timing,
+}
+
+/// The loaded model: weights, tokenizer, chat template tokens.
+pub struct Engine {
+    weights: ModelWeights,
+    tokenizer: Tokenizer,
+    /// Token ids by their first byte (control tokens left out), for masking.
+    by_first_byte: Vec<Vec<u32>>,
+    im_start: u32,
+    im_end: u32,
+    eos: Option<u32>,
+    device: Device,
+    name: String,
+}
+
+fn meta<'a>(content: &'a gguf_file::Content, key: &str, path: &Path) -> Result<&'a gguf_file::Value, LlmError> {
+    content.metadata.get(key).ok_or_else(|| {
+        LlmError::Settings(format!(
+            "{}: the GGUF file has no `{key}`; it is not a model genius can run",
+            path.display()
+        ))
+    })
+}
+
+fn strings(v: &gguf_file::Value, key: &str, path: &Path) -> Result<Vec<String>, LlmError> {
+    let bad = || LlmError::Settings(format!("{}: `{key}` is not a list of strings", path.display()));
+    v.to_vec().map_err(|_| bad())?.iter().map(|x| x.to_string().cloned().map_err(|_| bad())).collect()
+}
+
+impl Engine {
+    /// Loads the model in `path` (a GGUF file of a Llama-architecture chat model with a byte-level BPE tokenizer
+    /// and a ChatML template).
+    pub fn open(path: &Path) -> Result<Self, LlmError> {
+        let shown = path.display();
+        let mut file = std::fs::File::open(path).map_err(|e| {
+            LlmError::Settings(if e.kind() == std::io::ErrorKind::NotFound {
+                super::missing_model_help(path)
+            } else {
+                format!("cannot read the model file {shown}: {e}")
+            })
+        })?;
+        let content = gguf_file::Content::read(&mut file).map_err(|e| {
+            LlmError::Settings(format!(
+                "{shown} is not a readable GGUF model file ({e}); download it again (genius model fetch --force)"
+            ))
+        })?;
+        let arch = meta(&content, "general.architecture", path)?.to_string().cloned().unwrap_or_default();
+        if arch != "llama" {
+            return Err(LlmError::Settings(format!(
+                "{shown}: its architecture is `{arch}`; the embedded model runs Llama-architecture models (SmolLM2, \
+                 Llama) only"
+            )));
+        }
+        let model = meta(&content, "tokenizer.ggml.model", path)?.to_string().cloned().unwrap_or_default();
+        let pre_name = content
+            .metadata
+            .get("tokenizer.ggml.pre")
+            .and_then(|v| v.to_string().ok().cloned())
+            .unwrap_or_else(|| "default".into());
+        let pre = PreTokenizer::named(&pre_name).filter(|_| model == "gpt2").ok_or_else(|| {
+            LlmError::Settings(format!(
+                "{shown}: its tokenizer ({model}, pre-tokenizer `{pre_name}`) is not supported; the embedded model \
+                 reads byte-level BPE tokenizers with the smollm or gpt2 pre-tokenizer"
+            ))
+        })?;
+        let tokens = strings(meta(&content, "tokenizer.ggml.tokens", path)?, "tokenizer.ggml.tokens", path)?;
+        let merges = strings(meta(&content, "tokenizer.ggml.merges", path)?, "tokenizer.ggml.merges", path)?;
+        let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
+            Some(v) => v
+                .to_vec()
+                .map_err(|e| LlmError::Settings(format!("{shown}: tokenizer.ggml.token_type: {e}")))?
+                .iter()
+                .map(|x| x.to_i32().unwrap_or(1))
+                .collect(),
+            None => Vec::new(),
+        };
+        let template = content.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok());
+        if !template.is_some_and(|t| t.contains("<|im_start|>")) {
+            return Err(LlmError::Settings(format!(
+                "{shown}: its chat template is not ChatML (<|im_start|>role ... <|im_end|>), the only one the \
+                 embedded model writes"
+            )));
+        }
+        let tokenizer = Tokenizer::new(&tokens, &types, &merges, pre)?;
+        let control = |t: &str| {
+            tokenizer.control_token(t).ok_or_else(|| {
+                LlmError::Settings(format!("{shown}: the vocabulary has no control token {t} for its chat template"))
+            })
+        };
+        let (im_start, im_end) = (control("<|im_start|>")?, control("<|im_end|>")?);
+        let eos = content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok());
+        let device = Device::Cpu;
+        let weights = load_weights(content, &mut file, &device)
+            .map_err(|e| LlmError::Settings(format!("{shown}: cannot load the model's weights: {e}")))?;
+        let mut by_first_byte = vec![Vec::new(); 256];
+        for id in 0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens") {
+            if let Some(&b) = tokenizer.token_bytes(id).first().filter(|_| !tokenizer.is_control(id)) {
+                by_first_byte[usize::from(b)].push(id);
+            }
+        }
+        let name = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
+        Ok(Self { weights, tokenizer, by_first_byte, im_start, im_end, eos, device, name })
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The conversation in ChatML, ready for the assistant's reply.
+    pub fn prompt(&self, request: &ChatRequest) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for m in &request.messages {
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            ids.push(self.im_start);
+            ids.extend(self.tokenizer.encode(&format!("{role}\n{}", m.content)));
+            ids.push(self.im_end);
+            ids.extend(self.tokenizer.encode("\n"));
+        }
+        ids.push(self.im_start);
+        ids.extend(self.tokenizer.encode("assistant\n"));
+        ids
+    }
+
+    /// The logits after `ids`, which continue a context of `pos` tokens.
+    fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
+        let fail = |e: candle_core::Error| LlmError::Settings(format!("the embedded model failed: {e}"));
+        let input = Tensor::new(ids, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
+        let logits = self.weights.forward(&input, pos).map_err(fail)?;
+        logits.squeeze(0).and_then(|l| l.to_vec1::<f32>()).map_err(fail)
+    }
+
+    /// Runs `ids` (in chunks) after `pos` tokens: the logits after the last.
+    fn feed(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
+        if pos + ids.len() > MAX_SEQ_LEN {
+            return Err(LlmError::Settings(format!(
+                "the conversation needs {} tokens; the embedded model holds {MAX_SEQ_LEN}",
+                pos + ids.len()
+            )));
+        }
+        let mut logits = Vec::new();
+        for (i, chunk) in ids.chunks(CHUNK).enumerate() {
+            logits = self.forward(chunk, pos + i * CHUNK)?;
+        }
+        Ok(logits)
+    }
+
+    /// One completion of `request`.
+    pub fn complete(&mut self, request: &ChatRequest) -> Result<Completion, LlmError> {
+        let grammar = request.schema.as_ref().map(|s| Grammar::from_schema(&s.schema)).transpose()?;
+        let temperature = request.temperature.unwrap_or(0.0);
+        let top_p = request.top_p.unwrap_or(1.0);
+        let limit = request.max_tokens.map_or(if grammar.is_some() { usize::MAX } else { FREE_TOKENS }, |n| n as usize);
+        let mut rng = genius_core::rng::seeded(request.seed.unwrap_or(0));
+        let prompt = self.prompt(request);
+        let started = Instant::now();
+        let mut logits = self.feed(&prompt, 0)?;
+        let mut timing =
+            Timing { prompt_tokens: prompt.len(), prompt_s: started.elapsed().as_secs_f64(), ..Timing::default() };
+        let reply_started = Instant::now();
+        let mut pos = prompt.len();
+        let mut out: Vec<u32> = Vec::new();
+        let mut matcher: Option<Matcher> = grammar.as_ref().map(Grammar::start);
+        let finish = loop {
+            if out.len() >= limit {
+                break "length";
+            }
+            if let (Some(g), Some(m)) = (&grammar, matcher.as_mut()) {
+                let forced = m.force(g);
+                if !forced.is_empty() {
+                    let text = String::from_utf8_lossy(&forced).into_owned();
+                    let ids = self.tokenizer.encode(&text);
+                    timing.forced_tokens += ids.len();
+                    out.extend(&ids);
+                    if m.done() {
+                        break "stop";
+                    }
+                    logits = self.feed(&ids, pos)?;
+                    pos += ids.len();
+                    continue;
+                }
+                let choosing = Instant::now();
+                let allowed = self.allowed(g, m);
+                let Some(token) = sample(&logits, &allowed, temperature, top_p, &mut rng) else {
+                    return Err(LlmError::Settings("the schema allows no token here (a bug)".into()));
+                };
+                timing.choose_s += choosing.elapsed().as_secs_f64();
+                let fed = m.accepts(g, self.tokenizer.token_bytes(token));
+                debug_assert!(fed);
+                for &b in self.tokenizer.token_bytes(token) {
+                    m.feed(g, b);
+                }
+                timing.sampled_tokens += 1;
+                out.push(token);
+                if m.done() {
+                    break "stop";
+                }
+            } else {
+                let allowed: Vec<u32> = (0..u32::try_from(logits.len()).expect("a vocabulary"))
+                    .filter(|&t| !self.tokenizer.is_control(t) || t == self.im_end || Some(t) == self.eos)
+                    .collect();
+                let Some(token) = sample(&logits, &allowed, temperature, top_p, &mut rng) else {
+                    return Err(LlmError::Settings("the model has no tokens to sample".into()));
+                };
+                if token == self.im_end || Some(token) == self.eos {
+                    break "stop";
+                }
+                timing.sampled_tokens += 1;
+                out.push(token);
+            }
+            let last = *out.last().expect("a token");
+            logits = self.feed(&[last], pos)?;
+            pos += 1;
+        };
+        timing.reply_s = reply_started.elapsed().as_secs_f64();
+        Ok(Completion { text: self.tokenizer.decode(&out), finish_reason: finish, timing })
+    }
+
+    /// The tokens the grammar allows after `m`.
+    fn allowed(&self, g: &Grammar, m: &Matcher) -> Vec<u32> {
+        m.next_bytes(g)
+            .into_iter()
+            .flat_map(|b| self.by_first_byte[usize::from(b)].iter().copied())
+            .filter(|&t| m.accepts(g, self.tokenizer.token_bytes(t)))
+            .collect()
+    }
+}
+
+/// Whether candle multiplies by weights of `dtype` with SIMD on this CPU's kind (x86-64 with AVX2, ARM with NEON).
+/// Q4_1, Q5_0, Q5_1 and Q8_1 have only scalar code in candle 0.11: some 30 times slower.
+fn fast(dtype: GgmlDType) -> bool {
+    !matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_1)
+}
+
+/// The model's weights, with the matrices in a format candle has no SIMD code for requantized to Q8_0 (8.5 bits a
+/// weight: near-lossless from 4 or 5 bits, and fast): the file is copied into memory in GGUF with those tensors
+/// converted, and loaded from there.
+fn load_weights(
+    content: gguf_file::Content,
+    file: &mut std::fs::File,
+    device: &Device,
+) -> candle_core::Result<ModelWeights> {
+    if content.tensor_infos.values().all(|t| fast(t.ggml_dtype)) {
+        return ModelWeights::from_gguf(content, file, device);
+    }
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut tensors = Vec::with_capacity(names.len());
+    for name in names {
+        let tensor = content.tensor(file, name, device)?;
+        let tensor = if fast(tensor.dtype()) || tensor.shape().dims().last().is_none_or(|n| n % 32 != 0) {
+            tensor
+        } else {
+            QTensor::quantize(&tensor.dequantize(device)?, GgmlDType::Q8_0)?
+        };
+        tensors.push((name.as_str(), tensor));
+    }
+    // The tokenizer's lists are not needed by the weights' loader.
+    let metadata: Vec<(&str, &gguf_file::Value)> =
+        content.metadata.iter().filter(|(k, _)| !k.starts_with("tokenizer.")).map(|(k, v)| (k.as_str(), v)).collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+    let mut copy = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut copy, &metadata, &tensors)?;
+    copy.set_position(0);
+    let converted = gguf_file::Content::read(&mut copy)?;
+    ModelWeights::from_gguf(converted, &mut copy, device)
+}
+
+/// Draws a token of `allowed` from `logits`: the most likely at temperature 0 (the lowest id on a tie), else from
+/// the softmax at `temperature`, cut to the smallest set holding `top_p` of the mass.
+fn sample(logits: &[f32], allowed: &[u32], temperature: f64, top_p: f64, rng: &mut impl Rng) -> Option<u32> {
+    let mut scored: Vec<(u32, f64)> = allowed.iter().map(|&t| (t, f64::from(logits[t as usize]))).collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let &(best, top) = scored.first()?;
+    if temperature <= 0.0 {
+        return Some(best);
+    }
+    let mut weights: Vec<f64> = scored.iter().map(|(_, l)| ((l - top) / temperature).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut kept = weights.len();
+    if top_p < 1.0 {
+        let mut mass = 0.0;
+        for (i, w) in weights.iter().enumerate() {
+            mass += w / total;
+            if mass >= top_p {
+                kept = i + 1;
+                break;
+            }
+        }
+    }
+    weights.truncate(kept);
+    let total: f64 = weights.iter().sum();
+    // 53 random bits as a number in [0, 1).
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut acc = 0.0;
+    for (i, w) in weights.iter().enumerate() {
+        acc += w;
+        if u < acc {
+            return Some(scored[i].0);
+        }
+    }
+    Some(scored[kept - 1].0)
+}
+
+/// The embedded model as a [`ChatModel`]: one engine behind a lock, run on a blocking thread.
+#[derive(Clone)]
+pub struct LocalModel {
+    engine: Arc<Mutex<Engine>>,
+    path: PathBuf,
+    name: String,
+}
+
+impl LocalModel {
+    /// The model in `path`, loaded once per process (the studies of a `genius compare` share it, one call at a
+    /// time).
+    pub fn open(path: &Path) -> Result<Self, LlmError> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<Engine>>>>> = OnceLock::new();
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
+        let engine = match loaded.get(&key) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(Mutex::new(Engine::open(path)?));
+                loaded.insert(key, e.clone());
+                e
+            }
+        };
+        let name = engine.lock().unwrap_or_else(PoisonError::into_inner).name.clone();
+        Ok(Self { engine, path: path.to_owned(), name })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// One completion, on this thread (it takes seconds: call it from a blocking thread in async code).
+    pub fn complete(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner).complete(request)
+    }
+}
+
+#[async_trait]
+impl ChatModel for LocalModel {
+    fn info(&self) -> ModelInfo {
+        ModelInfo { provider: PROVIDER.into(), model: self.name.clone(), endpoint: None, structured_output: true }
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<Exchange, LlmError> {
+        let started = Instant::now();
+        let (model, owned) = (self.clone(), request.clone());
+        let done = tokio::task::spawn_blocking(move || model.complete(&owned))
+            .await
+            .map_err(|e| LlmError::Settings(format!("the embedded model's thread failed: {e}")))??;
+        let tokens = Tokens {
+            prompt: done.timing.prompt_tokens as u64,
+            completion: (done.timing.sampled_tokens + done.timing.forced_tokens) as u64,
+        };
+        let reply = ChatReply {
+            content: done.text,
+            finish_reason: Some(done.finish_reason.into()),
+            refusal: None,
+            model: Some(self.name.clone()),
+            tokens,
+        };
+        Ok(Exchange {
+            reply,
+            source: Source::Local,
+            usage: crate::pricing::usage(tokens, None),
+            latency_s: started.elapsed().as_secs_f64(),
+            retries: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_is_seeded_and_greedy_at_zero() {
+        let logits = [0.0f32, 2.0, 1.0, 2.0, -1.0];
+        let all = [0, 1, 2, 3, 4];
+        let mut rng = genius_core::rng::seeded(1);
+        assert_eq!(sample(&logits, &all, 0.0, 1.0, &mut rng), Some(1));
+        assert_eq!(sample(&logits, &[0, 2, 4], 0.0, 1.0, &mut rng), Some(2));
+        assert_eq!(sample(&logits, &[], 1.0, 1.0, &mut rng), None);
+        let draws = |seed| {
+            let mut rng = genius_core::rng::seeded(seed);
+            (0..64).map(|_| sample(&logits, &all, 1.0, 1.0, &mut rng).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7), draws(7));
+        assert_ne!(draws(7), draws(8));
+        assert!(draws(7).iter().all(|t| all.contains(t)));
+        // top_p keeps the smallest set holding that mass: here the two best tokens.
+        let mut rng = genius_core::rng::seeded(3);
+        assert!((0..64).all(|_| [1, 3].contains(&sample(&logits, &all, 1.0, 0.5, &mut rng).unwrap())));
+    }
+}
