@@ -32,8 +32,12 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Download, verify and describe the benchmark tables.
     Data(crate::data_cmd::DataCommandArgs),
+    /// Download and check the embedded chat model's file (the default LLM of --optimizer genius).
+    Model(crate::model_cmd::ModelCommandArgs),
     /// Parse an architecture in any text form of its space; print it canonically, with its cost and table metrics.
     Arch(crate::arch_cmd::ArchArgs),
+    /// Evaluate one architecture with an evaluator described in a file; what every job of --executor runs.
+    Evaluate(crate::evaluate_cmd::EvaluateArgs),
     /// Compare optimizers on spaces over many seeds (and ablations) from an experiment file; resumable.
     Compare(crate::compare::CompareArgs),
     /// Write the report (summary.csv, trials.csv, report.md, plots) of a comparison from its run logs alone.
@@ -155,6 +159,17 @@ pub struct SearchArgs {
     #[arg(long, value_enum, default_value_t = FlushArg::Trial)]
     pub flush: FlushArg,
 
+    /// Run every evaluation as a job of this executor instead of in this process: `slurm` submits them to a SLURM
+    /// cluster with sbatch (one job array per batch) and collects their results.
+    #[arg(long, value_name = "NAME", value_parser = [crate::registry::SLURM_EXECUTOR])]
+    pub executor: Option<String>,
+
+    /// The executor's settings, a TOML file (slurm: partition, account, time_limit, cpus_per_task, gres, memory,
+    /// sbatch_lines, setup, max_in_flight, retries, poll_interval_s). Jobs write their results into the run
+    /// directory's jobs/, which must be on a file system the cluster's nodes share.
+    #[arg(long, value_name = "FILE", requires = "executor")]
+    pub executor_config: Option<PathBuf>,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub llm: LlmArgs,
@@ -248,9 +263,10 @@ pub struct ResumeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LlmArgs {
     /// The chat model: PROVIDER[:MODEL] with a provider of openai, azure, openai-compatible or anthropic (e.g.
-    /// openai:gpt-4o), or replay:DIR to replay the genius run recorded in DIR with no network. The key is read from
-    /// OPENAI_API_KEY, AZURE_OPENAI_API_KEY or ANTHROPIC_API_KEY (or the variable --set api_key_env=VAR names) and
-    /// is never written anywhere.
+    /// openai:gpt-4o), local:PATH.gguf for a GGUF file run in-process, or replay:DIR to replay the genius run
+    /// recorded in DIR with no network. The key is read from OPENAI_API_KEY, AZURE_OPENAI_API_KEY or
+    /// ANTHROPIC_API_KEY (or the variable --set api_key_env=VAR names) and is never written anywhere [default: the
+    /// embedded model with its default file, see `genius model fetch`].
     #[arg(long, value_name = "SPEC")]
     pub llm: Option<String>,
 

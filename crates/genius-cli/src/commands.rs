@@ -119,6 +119,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         "command": std::env::args().collect::<Vec<_>>(),
         "data_dir": data.path(),
     });
+    let study_evaluator = evaluator.clone();
     let study = Study::new(space.clone(), evaluator, optimizer)
         .seed(args.seed)
         .budget(budget)
@@ -126,6 +127,18 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         .context(context)
         .stop_on(stop_on_ctrl_c())
         .observe(Progress::new(Some(args.budget), &spec.search, args.progress.quiet));
+    let study = match &args.executor {
+        Some(name) => {
+            let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
+            let executor = registry::executor(name, settings, &dir, &args.space, &*study_evaluator, &data)
+                .with_context(|| match &args.executor_config {
+                    Some(path) => format!("--executor {name} --executor-config {}", path.display()),
+                    None => format!("--executor {name}"),
+                })?;
+            study.executor(executor)
+        }
+        None => study,
+    };
     study.check()?;
     writeln!(
         out,
@@ -188,6 +201,10 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
         .settings(header.settings.clone())
         .stop_on(stop_on_ctrl_c())
         .observe(Progress::new(budget.evaluations, &metric, args.progress.quiet));
+    let study = match &header.executor {
+        Some(component) => study.executor(registry::recorded_executor(component)?),
+        None => study,
+    };
     study.check()?;
     let outcome = study.resume(recorded).await?;
     report(&*space, &header.metrics, &outcome, &args.dir, out)

@@ -108,6 +108,18 @@ struct StudyConfig {
     concurrency: Option<usize>,
 }
 
+/// Where the grid's evaluations run: `[executor]` with a `name` and either a `config` file (relative to the
+/// experiment file) or inline `settings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecutorConfig {
+    name: String,
+    #[serde(default)]
+    config: Option<PathBuf>,
+    #[serde(default)]
+    settings: Option<toml::Table>,
+}
+
 /// The experiment file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +138,8 @@ struct ExperimentConfig {
     baseline: Option<String>,
     #[serde(default)]
     study: StudyConfig,
+    #[serde(default)]
+    executor: Option<ExecutorConfig>,
     #[serde(default, rename = "optimizer")]
     optimizers: Vec<OptimizerConfig>,
     #[serde(default, rename = "ablation")]
@@ -392,6 +406,25 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let text =
         std::fs::read_to_string(&args.config).with_context(|| format!("cannot read {}", args.config.display()))?;
     let (config, runs, root, info) = plan(&args.config, &text, args)?;
+    let executor = match &config.executor {
+        Some(e) => {
+            let settings = match (&e.config, &e.settings) {
+                (Some(_), Some(_)) => {
+                    bail!("{}: [executor] takes `config` or `settings`, not both", args.config.display())
+                }
+                (Some(file), None) => {
+                    let file = args.config.parent().unwrap_or(Path::new(".")).join(file);
+                    registry::optimizer_settings(Some(&file), &[])?
+                }
+                (None, Some(table)) => toml_to_json(table)?,
+                (None, None) => serde_json::json!({}),
+            };
+            registry::check_executor(&e.name, &settings)
+                .map_err(|err| anyhow!("{}: [executor] {err:#}", args.config.display()))?;
+            Some((e.name.clone(), settings))
+        }
+        None => None,
+    };
     if args.check {
         writeln!(out, "{}: valid; {} run(s) into {}", args.config.display(), runs.len(), root.display())?;
         let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
@@ -460,8 +493,15 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let mut handles = Vec::new();
     for run in todo {
         let (space, evaluator) = parts[&run.space].clone();
-        let (semaphore, stop, bar, trials, settings) =
-            (semaphore.clone(), stop.clone(), bar.clone(), trials.clone(), settings.clone());
+        let (semaphore, stop, bar, trials, settings, executor, data) = (
+            semaphore.clone(),
+            stop.clone(),
+            bar.clone(),
+            trials.clone(),
+            settings.clone(),
+            executor.clone(),
+            data.clone(),
+        );
         let budget = Budget::evaluations(run.budget);
         let context = serde_json::json!({ "compare": run.label, "experiment": info.name });
         handles.push(tokio::spawn(async move {
@@ -472,7 +512,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
             let optimizer = registry::optimizer(&run.optimizer, run.settings.clone())?;
             let counter = trials.clone();
             let progress = bar.clone();
-            let study = Study::new(space, evaluator, optimizer)
+            let study = Study::new(space, evaluator.clone(), optimizer)
                 .seed(run.seed)
                 .budget(budget)
                 .settings(settings)
@@ -486,6 +526,17 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
                         }
                     }
                 });
+            let study = match &executor {
+                Some((name, settings)) => study.executor(registry::executor(
+                    name,
+                    settings.clone(),
+                    &run.dir,
+                    &run.space,
+                    &*evaluator,
+                    &data,
+                )?),
+                None => study,
+            };
             let log = run.dir.join(genius_core::run_log::TRIALS_FILE);
             if std::fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
                 // Killed before its header reached the disk: nothing was recorded, start it again.

@@ -11,6 +11,8 @@ pub mod args;
 pub mod commands;
 pub mod compare;
 pub mod data_cmd;
+pub mod evaluate_cmd;
+pub mod model_cmd;
 pub mod progress;
 pub mod registry;
 
@@ -28,7 +30,9 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
         Command::Search(args) => commands::search(args, out).await,
         Command::Resume(args) => commands::resume(args, out).await,
         Command::Data(args) => data_cmd::run(args, out).await,
+        Command::Model(args) => model_cmd::run(args, out).await,
         Command::Arch(args) => arch_cmd::arch(args, out).await,
+        Command::Evaluate(args) => evaluate_cmd::evaluate(args, out).await,
         Command::Compare(args) => compare::compare(args, out).await,
         Command::Report(args) => compare::report(args, out),
     }

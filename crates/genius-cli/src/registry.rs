@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use genius_core::executor::Executor;
 use genius_core::{Evaluator, Optimizer, SearchSpace};
 use genius_spaces::catalog::{self as spaces, SpaceEntry};
 use genius_spaces::data::DataDir;
@@ -87,6 +88,56 @@ pub fn recorded_train_evaluator(
     let evaluator = genius_train::TrainEvaluator::from_settings(space.clone(), settings.clone())
         .context("cannot rebuild the run's training evaluator")?;
     Ok((space, Arc::new(evaluator)))
+}
+
+/// The executor name of SLURM jobs (genius-slurm).
+pub const SLURM_EXECUTOR: &str = genius_slurm::NAME;
+
+/// The executor `name` with `settings` (its configuration file's keys), for a run in `run_dir` on `space`: its jobs
+/// run `genius evaluate` (this very program) with the evaluator written to `run_dir/jobs/evaluator.toml`.
+pub fn executor(
+    name: &str,
+    settings: serde_json::Value,
+    run_dir: &Path,
+    space: &str,
+    evaluator: &dyn Evaluator,
+    data: &DataDir,
+) -> Result<Arc<dyn Executor>> {
+    check_executor(name, &settings)?;
+    let settings = genius_slurm::SlurmSettings::from_json(settings)?;
+    let job_dir = std::path::absolute(run_dir.join("jobs"))
+        .with_context(|| format!("cannot make {} absolute", run_dir.display()))?;
+    std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create {}", job_dir.display()))?;
+    let config_path = job_dir.join(crate::evaluate_cmd::EVALUATOR_FILE);
+    crate::evaluate_cmd::EvaluatorConfig::of(evaluator, data)?.write(&config_path)?;
+    let program = std::env::current_exe().context("cannot find this program's path for the jobs to run")?;
+    let command = vec![
+        program.to_str().ok_or_else(|| anyhow!("{} is not valid UTF-8", program.display()))?.to_owned(),
+        "evaluate".into(),
+        "--space".into(),
+        space.into(),
+        "--evaluator".into(),
+        config_path.to_str().ok_or_else(|| anyhow!("{} is not valid UTF-8", config_path.display()))?.to_owned(),
+    ];
+    let worker = genius_slurm::Worker { command, job_dir };
+    Ok(Arc::new(genius_slurm::SlurmExecutor::new(settings, worker)?))
+}
+
+/// Checks an executor's name and settings before any run uses them.
+pub fn check_executor(name: &str, settings: &serde_json::Value) -> Result<()> {
+    if name != SLURM_EXECUTOR {
+        bail!("unknown executor `{name}`; known executors: {SLURM_EXECUTOR}");
+    }
+    genius_slurm::SlurmSettings::from_json(settings.clone())?;
+    Ok(())
+}
+
+/// The executor a run header recorded, for a resume: it polls the jobs the run submitted.
+pub fn recorded_executor(component: &genius_core::run_log::Component) -> Result<Arc<dyn Executor>> {
+    if component.name != SLURM_EXECUTOR {
+        bail!("the run used executor `{}`, which this genius does not know", component.name);
+    }
+    Ok(Arc::new(genius_slurm::SlurmExecutor::from_recorded(component.settings.clone())?))
 }
 
 /// The optimizer called `name`, built from `settings`.
