@@ -222,3 +222,65 @@ fn ctrl_c_cancels_the_jobs_the_search_owns() {
         assert!(state.is_empty() || state == "CANCELLED" || state == "COMPLETING", "job {id} is {state}");
     }
 }
+
+/// The trials of every run directory under `root`, by run directory name.
+fn grid_trials(root: &Path) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.join("trials.jsonl").is_file() {
+                out.push((path.file_name().unwrap().to_string_lossy().into_owned(), keys(&path)));
+            } else if path.is_dir() && path.file_name().is_some_and(|n| n != "jobs") {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+#[ignore = "needs a SLURM cluster: scripts/slurm-local.sh start"]
+fn a_comparison_grid_runs_its_evaluations_on_slurm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = |name: &str, executor: &str| {
+        let text = format!(
+            "name = \"{name}\"\nspaces = [\"nas-bench-macro\"]\nseeds = 2\nbudgets = [4]\njobs = 2\nout = \"{}\"\n\
+             [study]\nbatch_size = 2\n{executor}\n[[optimizer]]\nname = \"random\"\n",
+            tmp.path().join(name).display()
+        );
+        let path = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
+        cmd.env("GENIUS_DATA_DIR", data_dir()).env("GENIUS_OFFLINE", "1");
+        cmd.args(["compare", "--quiet", "--config"]).arg(path);
+        run(&mut cmd);
+    };
+    std::fs::write(tmp.path().join("slurm.toml"), "poll_interval_s = 0.2\njob_name = \"genius-test\"\n").unwrap();
+    grid("remote", "[executor]\nname = \"slurm\"\nconfig = \"slurm.toml\"\n");
+    grid("local", "");
+    let (remote, local) = (grid_trials(&tmp.path().join("remote")), grid_trials(&tmp.path().join("local")));
+    assert_eq!(remote.len(), 2, "{remote:?}");
+    assert_eq!(remote, local, "the grid on SLURM has the trials of the grid run here");
+    assert_eq!(count_finished_jobs(&tmp.path().join("remote")), 8, "two runs of four evaluations, each a SLURM job");
+    assert_eq!(count_finished_jobs(&tmp.path().join("local")), 0);
+}
+
+/// The `job_finished` events of every run under `root`.
+fn count_finished_jobs(root: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.join("events.jsonl").is_file() {
+                n += of_kind(&job_events(&path), "job_finished").len();
+            } else if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    n
+}

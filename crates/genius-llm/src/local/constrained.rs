@@ -402,7 +402,7 @@ mod tests {
                     break;
                 }
                 let next = m.next_bytes(&g);
-                let b = if next.contains(&b'"') { b'"' } else { *next.iter().filter(|&&b| b != b']').last().unwrap() };
+                let b = if next.contains(&b'"') { b'"' } else { *next.iter().rfind(|&&b| b != b']').unwrap() };
                 assert!(m.feed(&g, b));
                 text.push(b);
             }

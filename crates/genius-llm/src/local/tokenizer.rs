@@ -28,7 +28,7 @@ impl PreTokenizer {
     }
 
     /// The pieces of `text`, in order; together they are `text`.
-    pub fn split<'t>(self, text: &'t str) -> Vec<&'t str> {
+    pub fn split(self, text: &str) -> Vec<&str> {
         let mut out = Vec::new();
         match self {
             Self::Gpt2 => gpt2_pieces(text, &mut out),
