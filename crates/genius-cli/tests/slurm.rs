@@ -284,3 +284,30 @@ fn count_finished_jobs(root: &Path) -> usize {
     }
     n
 }
+
+/// Runs `cmd` expecting failure; returns its standard error.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn without_slurm_or_with_a_bad_configuration_the_error_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No SLURM commands on PATH: the first submission fails, naming the command.
+    let mut cmd = on_slurm(&tmp.path().join("run"), 0, 2, 1, "");
+    let stderr = fails(cmd.env("PATH", tmp.path().join("no-bin")));
+    assert!(stderr.contains("`sbatch` is not on PATH"), "{stderr}");
+    assert!(Recorded::read(&tmp.path().join("run")).is_ok(), "the run log is kept for a resume");
+    // A misspelt setting names the file and the field, before anything runs.
+    let stderr = fails(&mut on_slurm(&tmp.path().join("typo"), 0, 2, 1, "partiton = \"gpu\"\n"));
+    assert!(stderr.contains("typo.slurm.toml") && stderr.contains("unknown field `partiton`"), "{stderr}");
+    assert!(!tmp.path().join("typo/trials.jsonl").exists());
+    // --executor-config alone is refused by the parser.
+    let mut cmd = search(&tmp.path().join("alone"), 0, 2, 1);
+    let stderr = fails(cmd.args(["--executor-config", "slurm.toml"]));
+    assert!(stderr.contains("--executor"), "{stderr}");
+}
