@@ -29,10 +29,15 @@ struct Mirror {
 
 impl Mirror {
     fn start() -> Self {
+        Self::serving(shared_data())
+    }
+
+    /// A mirror of the files under `root`.
+    fn serving(root: PathBuf) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
-        let (root, counter) = (shared_data(), requests.clone());
+        let counter = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -360,4 +365,31 @@ fn spaces_lists_every_catalog_space_with_its_size_and_data_status() {
         ["nas-bench-201-imagenet16-120", "15625", "missing"]
     );
     assert!(stdout.contains("6 table(s) missing: `genius data fetch --all`"), "{stdout}");
+}
+
+#[test]
+fn model_fetch_installs_nothing_wrong_and_info_says_what_is_missing() {
+    let (models, served) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = |args: &[&str]| {
+        let mut cmd = genius(&shared_data());
+        cmd.arg("model").args(args).arg("--model-dir").arg(models.path());
+        cmd
+    };
+    let (stdout, _) = succeeds(&mut model(&["info"]));
+    assert!(stdout.contains("missing (genius model fetch downloads it)"), "{stdout}");
+    assert!(stdout.contains("this build runs it") || stdout.contains("--features local"), "{stdout}");
+
+    // A file of the right size and the wrong contents, and no file at all: nothing is installed either time, and the
+    // error says where else the model can come from.
+    let file = "SmolLM2-135M-Instruct.Q4_1.gguf";
+    std::fs::write(served.path().join(file), vec![0u8; 98_362_432]).unwrap();
+    let mirror = Mirror::serving(served.path().to_owned());
+    for (mode, expected) in [("ok", "does not match its pinned SHA-256"), ("gone", "the server answered 404")] {
+        let (stdout, stderr) = fails(&mut model(&["fetch", "--quiet", "--base-url", &mirror.url(mode)]));
+        assert!(stderr.contains(expected), "{mode}: {stdout}\n{stderr}");
+        assert!(stderr.contains(file) && stderr.contains("scripts/fetch-test-model.sh"), "{mode}: {stderr}");
+        assert!(listing(models.path()).iter().all(|f| !f.contains(".gguf")), "{mode}: {:?}", listing(models.path()));
+    }
+    let (stdout, _) = succeeds(&mut model(&["info"]));
+    assert!(stdout.contains("missing"), "{stdout}");
 }

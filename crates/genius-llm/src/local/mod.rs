@@ -1,11 +1,11 @@
 //! The embedded chat model (`--llm local:PATH.gguf`, and the default LLM when no provider is named): a small
 //! instruct model in GGUF run in-process on the CPU with candle, its decoding constrained to the answer's schema so
 //! that every reply is a well-formed proposal, its sampling seeded so that a run repeats exactly. It needs the
-//! cargo feature `local`; without it, naming it says how to get it.
+//! cargo feature `local` (the three modules below exist only with it); without it, naming it says how to get it.
 //!
-//! - [`model`]: loading a GGUF file, the chat template, the generation loop, the [`model::LocalModel`] client;
-//! - [`tokenizer`]: the byte-level BPE tokenizer, built from the file's own vocabulary and merges;
-//! - [`constrained`]: the answer's JSON schema as a byte-level matcher that masks the tokens.
+//! - `model`: loading a GGUF file, the chat template, the generation loop, the `model::LocalModel` client;
+//! - `tokenizer`: the byte-level BPE tokenizer, built from the file's own vocabulary and merges;
+//! - `constrained`: the answer's JSON schema as a byte-level matcher that masks the tokens.
 //!
 //! The default model is SmolLM2-135M-Instruct (Apache-2.0) quantized to Q4_1, 98 MB, in the user's cache directory
 //! (`genius model fetch` downloads it, checked against its pinned SHA-256).
