@@ -111,6 +111,38 @@ pub async fn why_ended(id: &JobId) -> Result<Option<String>, String> {
     }
 }
 
+/// Why an ended job ended, from the accounting database (`sacct`), for a job the controller no longer keeps (it
+/// forgets ended jobs after `MinJobAge`, 300 s by default). `None` where accounting is off or does not know the job.
+pub async fn accounted(id: &JobId) -> Option<String> {
+    let jobs = format!("--jobs={id}");
+    let out = run("sacct", &["--noheader", "--parsable2", "--format=JobID,State,ExitCode", &jobs]).await.ok()?;
+    parse_sacct(&out, id)
+}
+
+/// `sacct --parsable2` lines `ID|STATE|CODE:SIGNAL`; the job's own line, not its steps' (`ID.batch`).
+fn parse_sacct(out: &str, id: &JobId) -> Option<String> {
+    let line = out.lines().find(|l| l.split('|').next() == Some(id.0.as_str()))?;
+    let mut fields = line.split('|').skip(1);
+    // A state may carry detail: `CANCELLED by 0`.
+    let state = fields.next()?.trim().to_owned();
+    let mut why = state;
+    if let Some((code, signal)) = fields.next().and_then(|e| e.trim().split_once(':')) {
+        why.push_str(&exit_detail(code, signal));
+    }
+    Some(why)
+}
+
+/// `, exit code 3` or `, killed by signal 9` from an exit code and signal; empty for a clean exit.
+fn exit_detail(code: &str, signal: &str) -> String {
+    if signal != "0" {
+        format!(", killed by signal {signal}")
+    } else if code != "0" {
+        format!(", exit code {code}")
+    } else {
+        String::new()
+    }
+}
+
 fn parse_scontrol(out: &str) -> String {
     let field = |name: &str| {
         out.split_whitespace().find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')).map(str::to_owned))
@@ -121,11 +153,7 @@ fn parse_scontrol(out: &str) -> String {
     }
     // ExitCode=CODE:SIGNAL
     if let Some((code, signal)) = field("ExitCode").as_deref().and_then(|e| e.split_once(':')) {
-        if signal != "0" {
-            why.push_str(&format!(", killed by signal {signal}"));
-        } else if code != "0" {
-            why.push_str(&format!(", exit code {code}"));
-        }
+        why.push_str(&exit_detail(code, signal));
     }
     why
 }
@@ -161,6 +189,15 @@ mod tests {
         assert_eq!(map[&JobId("12_1".into())], QueueEntry { state: "FAILED".into(), reason: "NonZeroExitCode".into() });
         assert!(is_live("PENDING") && is_queued("PENDING") && is_live("COMPLETING") && !is_queued("RUNNING"));
         assert!(!is_live("CANCELLED") && !is_live("TIMEOUT") && !is_live("NODE_FAIL"));
+    }
+
+    #[test]
+    fn sacct_says_why_a_forgotten_job_ended() {
+        let out = "12_3|FAILED|3:0\n12_3.batch|FAILED|3:0\n12_4|CANCELLED by 0|0:15\n";
+        assert_eq!(parse_sacct(out, &JobId("12_3".into())).unwrap(), "FAILED, exit code 3");
+        assert_eq!(parse_sacct(out, &JobId("12_4".into())).unwrap(), "CANCELLED by 0, killed by signal 15");
+        assert_eq!(parse_sacct(out, &JobId("12_5".into())), None);
+        assert_eq!(parse_sacct("", &JobId("1".into())), None);
     }
 
     #[test]

@@ -70,9 +70,10 @@ impl SlurmExecutor {
     async fn lost(&self, id: &JobId, seen: Option<&commands::QueueEntry>) -> Result<JobState, ExecutorError> {
         let reason = match commands::why_ended(id).await.map_err(ExecutorError::Poll)? {
             Some(why) => why,
-            None => match seen {
-                Some(entry) => entry.state.clone(),
-                None => format!("SLURM no longer knows job {id}"),
+            None => match (commands::accounted(id).await, seen) {
+                (Some(why), _) => why,
+                (None, Some(entry)) => entry.state.clone(),
+                (None, None) => format!("SLURM no longer knows job {id} (nor does its accounting)"),
             },
         };
         Ok(JobState::Lost { reason: format!("{reason}, without a result"), log_tail: self.log_tail(id) })
