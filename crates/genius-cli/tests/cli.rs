@@ -1,21 +1,13 @@
 //! The `genius` binary end to end: searches, resumes after SIGKILL and Ctrl-C, and every bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use genius_core::{Recorded, StopReason, Trial};
+use genius_core::{Recorded, StopReason};
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR"
-    );
-    dir
-}
+mod common;
+use common::{data_dir, keys};
 
 fn genius(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
@@ -32,19 +24,6 @@ fn run(cmd: &mut Command) -> (Output, String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stdout, stderr)
-}
-
-/// Trials without timings.
-fn keys(dir: &Path) -> Vec<serde_json::Value> {
-    Recorded::read(dir).unwrap().trials.iter().map(key).collect()
-}
-
-fn key(t: &Trial) -> serde_json::Value {
-    let mut v = serde_json::to_value(t).unwrap();
-    for field in ["started_at", "duration_s", "elapsed_s"] {
-        v.as_object_mut().unwrap().remove(field);
-    }
-    v
 }
 
 fn search(data: &Path, out: &Path, seed: u64, budget: usize) -> Command {

@@ -6,13 +6,8 @@ use std::time::{Duration, Instant};
 
 use genius_core::Recorded;
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(), "set GENIUS_DATA_DIR");
-    dir
-}
+mod common;
+use common::data_dir;
 
 fn genius() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));

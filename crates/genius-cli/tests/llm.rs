@@ -3,25 +3,17 @@
 //! a missing key that fails before any work.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use genius_core::{Recorded, Trial};
+use genius_core::Recorded;
 use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR"
-    );
-    dir
-}
+mod common;
+use common::{data_dir, keys};
 
 /// Answers each chat request with the next scripted reply (or status), and counts requests.
 struct Script {
@@ -85,18 +77,6 @@ fn search(base: &str, out: &Path, budget: usize) -> Command {
         .arg("--out")
         .arg(out);
     cmd
-}
-
-fn keys(dir: &Path) -> Vec<Value> {
-    Recorded::read(dir).unwrap().trials.iter().map(key).collect()
-}
-
-fn key(t: &Trial) -> Value {
-    let mut v = serde_json::to_value(t).unwrap();
-    for field in ["started_at", "duration_s", "elapsed_s"] {
-        v.as_object_mut().unwrap().remove(field);
-    }
-    v
 }
 
 const REPLIES: [(u16, &str); 7] = [

@@ -6,22 +6,14 @@
 //! root. So they are ignored by default; `.ci/run` starts that cluster and runs them with
 //! `cargo test -p genius-cli --test slurm -- --ignored --test-threads=1`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use genius_core::{Recorded, Trial, TrialStatus};
+use genius_core::{Recorded, TrialStatus};
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("nas-bench-macro/nas-bench-macro_cifar10.json").is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR"
-    );
-    dir
-}
+mod common;
+use common::{data_dir, keys};
 
 /// `genius search` on NAS-Bench-Macro with random search, in batches of `batch`.
 fn search(out: &Path, seed: u64, budget: usize, batch: usize) -> Command {
@@ -47,19 +39,6 @@ fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out
-}
-
-/// Trials without timings.
-fn keys(dir: &Path) -> Vec<serde_json::Value> {
-    Recorded::read(dir).unwrap().trials.iter().map(key).collect()
-}
-
-fn key(t: &Trial) -> serde_json::Value {
-    let mut v = serde_json::to_value(t).unwrap();
-    for field in ["started_at", "duration_s", "elapsed_s"] {
-        v.as_object_mut().unwrap().remove(field);
-    }
-    v
 }
 
 /// The job events of a run so far, as (kind, data); a line still being written is skipped.
