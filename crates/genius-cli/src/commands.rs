@@ -119,7 +119,19 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         "command": std::env::args().collect::<Vec<_>>(),
         "data_dir": data.path(),
     });
-    let study_evaluator = evaluator.clone();
+    let executor = match &args.executor {
+        Some(name) => {
+            let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
+            let executor = registry::executor(name, settings, &dir, &args.space, &*evaluator, &data).with_context(
+                || match &args.executor_config {
+                    Some(path) => format!("--executor {name} --executor-config {}", path.display()),
+                    None => format!("--executor {name}"),
+                },
+            )?;
+            Some(executor)
+        }
+        None => None,
+    };
     let study = Study::new(space.clone(), evaluator, optimizer)
         .seed(args.seed)
         .budget(budget)
@@ -127,16 +139,8 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         .context(context)
         .stop_on(stop_on_ctrl_c())
         .observe(Progress::new(Some(args.budget), &spec.search, args.progress.quiet));
-    let study = match &args.executor {
-        Some(name) => {
-            let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &args.space, &*study_evaluator, &data)
-                .with_context(|| match &args.executor_config {
-                    Some(path) => format!("--executor {name} --executor-config {}", path.display()),
-                    None => format!("--executor {name}"),
-                })?;
-            study.executor(executor)
-        }
+    let study = match executor {
+        Some(executor) => study.executor(executor),
         None => study,
     };
     study.check()?;

@@ -103,8 +103,7 @@ pub fn executor(
     evaluator: &dyn Evaluator,
     data: &DataDir,
 ) -> Result<Arc<dyn Executor>> {
-    check_executor(name, &settings)?;
-    let settings = genius_slurm::SlurmSettings::from_json(settings)?;
+    let settings = executor_settings(name, &settings)?;
     let job_dir = std::path::absolute(run_dir.join("jobs"))
         .with_context(|| format!("cannot make {} absolute", run_dir.display()))?;
     std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create {}", job_dir.display()))?;
@@ -125,11 +124,15 @@ pub fn executor(
 
 /// Checks an executor's name and settings before any run uses them.
 pub fn check_executor(name: &str, settings: &serde_json::Value) -> Result<()> {
+    executor_settings(name, settings).map(drop)
+}
+
+/// The settings of executor `name`, read and checked.
+fn executor_settings(name: &str, settings: &serde_json::Value) -> Result<genius_slurm::SlurmSettings> {
     if name != SLURM_EXECUTOR {
         bail!("unknown executor `{name}`; known executors: {SLURM_EXECUTOR}");
     }
-    genius_slurm::SlurmSettings::from_json(settings.clone())?;
-    Ok(())
+    Ok(genius_slurm::SlurmSettings::from_json(settings.clone())?)
 }
 
 /// The executor a run header recorded, for a resume: it polls the jobs the run submitted.
