@@ -70,3 +70,56 @@ pub struct SpaceBrief {
     #[serde(default)]
     pub tables: Vec<BriefTable>,
 }
+
+/// The form of an answer in `notation`, elided so that it names no architecture: the first two positions, `...`,
+/// and the last, as the GENIUS prompts wrote it (`[1, 2, ..., 0]`). The choices shown are fixed by position (the
+/// second option, the third, and the first), never by how good they are: an example that was a whole architecture
+/// would hand the model a point of the space, and a good one would hand it the answer.
+///
+/// A space of three or fewer dimensions is written whole with the same rule, which still says nothing about quality
+/// but is a complete architecture: such spaces are too small for a prompt example to matter.
+pub fn elided_example(space: &dyn SearchSpace, notation: Notation) -> String {
+    let dims = space.dimensions();
+    let n = dims.len();
+    let choice = |i: usize, rank: usize| -> String {
+        let options = &dims[i].options;
+        let c = rank % options.len().max(1);
+        match notation {
+            Notation::Labels => options[c].clone(),
+            Notation::Choices | Notation::Canonical => c.to_string(),
+        }
+    };
+    if n <= 3 {
+        let items: Vec<String> = (0..n).map(|i| choice(i, (i + 1) % 3)).collect();
+        return format!("[{}]", items.join(", "));
+    }
+    format!("[{}, {}, ..., {}]", choice(0, 1), choice(1, 2), choice(n - 1, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Dimension;
+
+    struct Eight(Vec<Dimension>);
+
+    impl SearchSpace for Eight {
+        fn name(&self) -> &str {
+            "eight"
+        }
+        fn dimensions(&self) -> &[Dimension] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn the_example_is_elided_and_never_a_whole_architecture() {
+        let space = Eight((0..8).map(|i| Dimension::new(format!("layer{i}"), ["32", "64", "96"])).collect());
+        assert_eq!(elided_example(&space, Notation::Choices), "[1, 2, ..., 0]");
+        assert_eq!(elided_example(&space, Notation::Labels), "[64, 96, ..., 32]");
+        for notation in [Notation::Choices, Notation::Labels] {
+            let example = elided_example(&space, notation);
+            assert!(space.parse(&example).is_err(), "{example} must not read as an architecture");
+        }
+    }
+}

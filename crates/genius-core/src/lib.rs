@@ -47,13 +47,13 @@ pub mod testing;
 mod trial;
 
 pub use architecture::Architecture;
-pub use brief::{BriefTable, Notation, SpaceBrief};
+pub use brief::{BriefTable, Notation, SpaceBrief, elided_example};
 pub use budget::{Budget, BudgetLimit, Spend, Usage};
 pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};
 pub use metric::{Direction, Metric, MetricSpec, Visibility};
 pub use objective::{Constraint, Objective, ObjectiveError};
 pub use observer::{Observer, StudyEvent};
-pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent};
+pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent, QUERY_FAILED};
 pub use rng::SearchRng;
 pub use run_log::{Flush, Recorded, RunHeader, RunLog};
 pub use space::{

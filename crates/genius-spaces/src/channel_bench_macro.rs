@@ -266,11 +266,14 @@ impl SearchSpace for ChannelBenchMacro {
         let trimmed = text.trim();
         let body = trimmed.trim_start_matches(['[', '(']).trim_end_matches([']', ')']).trim();
         let help = |reason: String| {
-            let example = Notation::Labels.write(self, &Architecture::new(vec![1; WIDTHS]));
+            let example = genius_core::elided_example(self, Notation::Labels);
             ParseError::new(
                 name,
                 trimmed,
-                format!("{reason}; write 7 channel counts, e.g. {example}, or the 7-digit table key, e.g. 2222222"),
+                format!(
+                    "{reason}; write 7 channel counts, channels[0] first, in a list like {example}, or the 7-digit \
+                     table key (digits 1-4)"
+                ),
             )
         };
         if body.len() == WIDTHS && body.bytes().all(|b| b.is_ascii_digit()) {
@@ -298,7 +301,7 @@ impl SearchSpace for ChannelBenchMacro {
 
     fn brief(&self) -> Option<SpaceBrief> {
         let operations = self.dims.iter().map(|d| format!("{}: [{}]", d.name, d.options.join(", "))).collect();
-        let (layout, notes, example) = match self.base {
+        let (layout, notes) = match self.base {
             BaseModel::ResNet => (
                 "\
 layer1: Conv2d(3, channels[0], kernel_size=3, stride=2) + BatchNorm + ReLU
@@ -314,7 +317,6 @@ layer7: global average pooling, Linear(channels[4], 10)",
                      ReLU follows."
                         .to_owned(),
                 ],
-                "[256, 192, 256, 512, 512, 256, 512]",
             ),
             BaseModel::MobileNet => (
                 "\
@@ -331,7 +333,6 @@ layer7: global average pooling, Linear(channels[6], 10)",
                      BatchNorm; the input is added to the result when in == out and stride is 1."
                         .to_owned(),
                 ],
-                "[128, 768, 768, 768, 192, 1536, 512]",
             ),
         };
         Some(SpaceBrief {
@@ -344,7 +345,7 @@ layer7: global average pooling, Linear(channels[6], 10)",
             answer_format: "channels: a list of 7 channel counts, channels[0] to channels[6], each one of the \
                             options listed for its index"
                 .into(),
-            example: example.into(),
+            example: genius_core::elided_example(self, Notation::Labels),
             tables: Vec::new(),
         })
     }

@@ -727,8 +727,8 @@ impl SearchSpace for MobileNetSpace {
         genius_core::default_parse(&self.name, &self.dims, &flat).map_err(|mut e| {
             e.input = ParseError::new(&self.name, text.trim(), "").input;
             e.reason.push_str(
-                "; write 30 operation ids 0-6 (0 skip, 1-6 inverted residuals), layer 2 first, e.g. \
-                 100010101110404300430440505550",
+                "; write 30 operation ids 0-6 (0 skip, 1-6 inverted residuals), layer 2 first, as a list like [1, 2, \
+                 ..., 0] or as five lists of six, one per stage",
             );
             e
         })
@@ -752,6 +752,10 @@ impl SearchSpace for MobileNetSpace {
 
     fn is_constrained(&self) -> bool {
         self.window.is_some()
+    }
+
+    fn stated_mflops(&self, arch: &Architecture) -> Option<u64> {
+        Some(FlopsWindow::rounded_mflops(self.flops(arch)))
     }
 
     /// Exactly uniform over the window, by [`MobileNetSpace::sample_in_window`] (rejection sampling would need about
@@ -852,7 +856,7 @@ impl SearchSpace for MobileNetSpace {
             answer_format: format!(
                 "op_list: a list of 30 operation ids, each 0 to 6, one per searchable layer from layer2 to layer31{window}"
             ),
-            example: "[1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 0, 4, 0, 4, 3, 0, 0, 4, 3, 0, 4, 4, 0, 5, 0, 5, 5, 5, 0]".into(),
+            example: genius_core::elided_example(self, Notation::Choices),
             tables,
         })
     }

@@ -318,10 +318,10 @@ impl SearchSpace for NasBench201 {
                 self.name(),
                 trimmed,
                 format!(
-                    "{reason}; write the cell string, e.g. \
-                     |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|, \
-                     or 6 operation ids 0-4 (0 none, 1 skip_connect, 2 nor_conv_1x1, 3 nor_conv_3x3, 4 \
-                     avg_pool_3x3), e.g. [3, 3, 3, 1, 2, 3]"
+                    "{reason}; write the cell string, |op0~0|+|op1~0|op2~1|+|op3~0|op4~1|op5~2| with an operation \
+                     name for each op, or 6 operation ids 0-4 (0 none, 1 skip_connect, 2 nor_conv_1x1, 3 \
+                     nor_conv_3x3, 4 avg_pool_3x3), op0 first, in a list like {}",
+                    genius_core::elided_example(self, Notation::Choices)
                 ),
             )
         })
@@ -362,7 +362,7 @@ batch normalization, ReLU, global average pooling and a linear classifier. All 1
                 .into(),
             notation: Notation::Choices,
             answer_format: "op_list: a list of 6 operation ids [op0, op1, op2, op3, op4, op5], each 0 to 4".into(),
-            example: "[3, 3, 3, 1, 2, 3]".into(),
+            example: genius_core::elided_example(self, Notation::Choices),
             tables: Vec::new(),
         })
     }

@@ -134,7 +134,7 @@ layer12: defined, Linear(1280, 10)"
             notation: Notation::Choices,
             answer_format:
                 "op_list: a list of 8 operation ids, one per undefined layer (layer2 to layer9), each 0, 1 or 2".into(),
-            example: "[0, 2, 0, 1, 2, 1, 0, 0]".into(),
+            example: genius_core::elided_example(self, Notation::Choices),
             tables: Vec::new(),
         })
     }
@@ -146,7 +146,11 @@ layer12: defined, Linear(1280, 10)"
 
     fn parse(&self, text: &str) -> Result<Architecture, ParseError> {
         genius_core::default_parse(NAME, &self.dims, text).map_err(|mut e| {
-            e.reason.push_str("; write 8 digits 0-2 (0 identity, 1 mb_e3_k3, 2 mb_e6_k5), e.g. 02012100");
+            e.reason.push_str(&format!(
+                "; write 8 digits 0-2 (0 identity, 1 mb_e3_k3, 2 mb_e6_k5), one per layer from layer2 to layer9, or \
+                 a list like {}",
+                genius_core::elided_example(self, Notation::Choices)
+            ));
             e
         })
     }

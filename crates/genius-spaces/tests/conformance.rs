@@ -77,14 +77,15 @@ fn every_text_form_round_trips() {
 }
 
 #[test]
-fn the_brief_s_notation_and_example_parse_back() {
+fn the_brief_s_notation_parses_back_and_its_example_names_no_architecture() {
     for entry in catalog::spaces() {
         let space = entry.space();
         let brief = space.brief().unwrap_or_else(|| panic!("{} has no brief for the LLM optimizer", entry.name));
         assert!(!brief.layout.is_empty() && !brief.operations.is_empty() && !brief.answer_format.is_empty());
-        space
-            .parse(&brief.example)
-            .unwrap_or_else(|e| panic!("{}: the brief's example does not parse: {e}", entry.name));
+        // The example shows the form of an answer; a whole architecture there would hand the model a point of the
+        // space (it used to be the table's optimum for three spaces).
+        assert_eq!(brief.example, genius_core::elided_example(&*space, brief.notation), "{}", entry.name);
+        assert!(space.parse(&brief.example).is_err(), "{}: the example reads as an architecture", entry.name);
         let mut rng = SearchRng::seed_from_u64(2);
         for _ in 0..500 {
             let arch = space.sample(&mut rng);

@@ -43,7 +43,7 @@ fn every_architecture_round_trips_through_its_text_form() {
 fn bad_text_names_the_problem_and_the_format() {
     let space = NasBenchMacro::new();
     let e = space.parse("0201210").unwrap_err().to_string();
-    assert!(e.contains("expected 8 choices, found 7") && e.contains("e.g. 02012100"), "{e}");
+    assert!(e.contains("expected 8 choices, found 7") && e.contains("write 8 digits 0-2"), "{e}");
     let e = space.parse("02012103").unwrap_err().to_string();
     assert!(e.contains("choice 3 of dimension 7 (layer 9) is out of range 0..3"), "{e}");
 }
