@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use genius::core::{
     Architecture, Budget, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, Recorded, SearchSpace,
-    Study, Visibility, async_trait, rng,
+    SpaceExt, Study, Visibility, async_trait, rng,
 };
 use genius::llm::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source};
+use genius::llm::settings::{Principles, ProtocolChoice};
 use genius::llm::transcript::CallRecord;
 use genius::llm::{Genius, GeniusSettings, LlmError, Protocol};
 use genius::spaces::catalog::{self, SpaceEntry};
@@ -169,7 +170,9 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
                 format!("```\n{}\n```\nThis should outperform the previous designs.", w[2]),
             ]
         };
-        let settings = GeniusSettings { model: Some("scripted".into()), ..GeniusSettings::default() };
+        // Principles off: the scripted replies answer proposals only (the distillation has its own test).
+        let settings =
+            GeniusSettings { model: Some("scripted".into()), principles: Principles::Off, ..GeniusSettings::default() };
         let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let outcome = Study::new(space.clone(), evaluator.clone(), Box::new(genius))
@@ -236,4 +239,128 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
     assert_eq!(of("channel-bench-macro-mobilenet"), Protocol::Stateless);
     assert_eq!(of("nas-bench-201-cifar100"), Protocol::Conversation);
     assert_eq!(of("mobilenet-imagenet"), Protocol::Constrained);
+}
+
+/// Every prompt a run can send, for every space with a table, in every protocol, with and without principles:
+/// the first and later iterations, the distillation, and the repairs of an invalid reply and of a duplicate. The
+/// model proposes only architectures outside the table's top 1%, so a top-1% architecture in any message could only
+/// have come from genius itself (an example, an error message, a template): none may appear, in the prompts'
+/// notation or in the canonical text form, and no held-out metric value may appear either.
+#[tokio::test]
+async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
+    let data = data_dir();
+    let mut checked = 0;
+    for entry in catalog::spaces() {
+        let Some(table) = entry.load_table(&data) else { continue };
+        let table = Arc::new(table.unwrap());
+        let space = table.space().clone();
+        let Some(brief) = space.brief() else { continue };
+        let of = table.rows().len() as u64;
+        let top: Vec<Architecture> = (*space).enumerate().filter(|a| table.rank(a).rank * 100 <= of).collect();
+        assert!(!top.is_empty(), "{}", entry.name);
+        let forms: Vec<String> = top.iter().flat_map(|a| [brief.notation.write(&*space, a), space.format(a)]).collect();
+        let mut r = rng::seeded(5);
+        let mut picks: Vec<Architecture> = Vec::new();
+        while picks.len() < 4 {
+            let a = (*space).sample(&mut r);
+            if table.rank(&a).rank * 100 > of && !picks.contains(&a) {
+                picks.push(a);
+            }
+        }
+        let w: Vec<String> = picks.iter().map(|a| brief.notation.write(&*space, a)).collect();
+        for protocol in [ProtocolChoice::Stateless, ProtocolChoice::Conversation, ProtocolChoice::Constrained] {
+            for principles in [Principles::Distill, Principles::Off] {
+                let mut replies = vec![
+                    format!("I suggest {}", w[0]),
+                    format!("Then {}", written_without_last(&w[1])),
+                    w[1].clone(),
+                    format!("Again {}", w[0]),
+                    w[2].clone(),
+                    w[3].clone(),
+                ];
+                let distils = protocol == ProtocolChoice::Constrained && principles == Principles::Distill;
+                if distils {
+                    replies.insert(1, "1. Use strong operations late.\n2. Keep the stem light.".into());
+                }
+                let settings = GeniusSettings {
+                    model: Some("scripted".into()),
+                    protocol,
+                    principles,
+                    ..GeniusSettings::default()
+                };
+                let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+                let tmp = tempfile::tempdir().unwrap();
+                let outcome = Study::new(space.clone(), table.clone(), Box::new(genius))
+                    .budget(Budget::evaluations(4))
+                    .run_in(tmp.path())
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+                assert_eq!(outcome.trials.len(), 4, "{} {protocol:?}", entry.name);
+                let recorded = Recorded::read(tmp.path()).unwrap();
+                let calls: Vec<CallRecord> = recorded
+                    .events
+                    .iter()
+                    .filter(|e| e.event.kind == "llm_call")
+                    .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
+                    .collect();
+                assert_eq!(
+                    calls.len(),
+                    6 + usize::from(distils),
+                    "{} {protocol:?}: every reply was asked for",
+                    entry.name
+                );
+                let spec = table.metrics();
+                let shown: Vec<String> = outcome
+                    .trials
+                    .iter()
+                    .filter_map(|t| t.evaluation.as_ref())
+                    .flat_map(|e| {
+                        let v = e.metrics[&spec.search];
+                        [format!("{v:.2}"), format!("{v:.3}")]
+                    })
+                    .collect();
+                for call in &calls {
+                    for m in call.request.messages.iter().filter(|m| m.role != Role::Assistant) {
+                        for form in &forms {
+                            assert!(
+                                !m.content.contains(form.as_str()),
+                                "{} {protocol:?} {principles:?}: a top-1% architecture, {form}, is in the prompt:\n{}",
+                                entry.name,
+                                m.content
+                            );
+                        }
+                        for trial in &outcome.trials {
+                            let Some(eval) = &trial.evaluation else { continue };
+                            for held in spec.metrics.iter().filter(|m| m.visibility == Visibility::Reported) {
+                                let v = eval.metrics[&held.name];
+                                for text in [format!("{v:.2}"), format!("{v:.3}")] {
+                                    assert!(
+                                        shown.contains(&text) || !m.content.contains(&text),
+                                        "{}: the held-out {} of trial {} ({text}) is in a prompt",
+                                        entry.name,
+                                        held.name,
+                                        trial.index
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6 * 6, "every tabled space in every protocol ({checked} runs)");
+}
+
+/// No space's example of an answer is an architecture (the examples used to be the tables' optima and the paper's
+/// own GENIUS-329): it must not even read as one.
+#[test]
+fn no_space_brief_gives_a_whole_architecture_as_its_example() {
+    for entry in catalog::spaces() {
+        let space = entry.space();
+        let Some(brief) = space.brief() else { continue };
+        assert!(brief.example.contains("..."), "{}: {}", entry.name, brief.example);
+        assert!(space.parse(&brief.example).is_err(), "{}: {} reads as an architecture", entry.name, brief.example);
+    }
 }

@@ -85,7 +85,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let entry = registry::space(&args.space)?;
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
     let settings = registry::llm_settings(args, settings)?;
-    let optimizer = registry::optimizer(&args.optimizer, settings)?;
+    let optimizer = registry::optimizer(&args.optimizer, settings, &args.space, args.seed)?;
     let data = args.data.resolve();
     let (space, evaluator) = if args.evaluator == registry::TRAIN_EVALUATOR {
         registry::train_evaluator(entry, &args.train, args.seed, &data)?

@@ -245,7 +245,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             Some(s) => toml_to_json(s.get_ref())?,
             None => serde_json::Value::Null,
         };
-        if let Err(e) = registry::optimizer(name, settings.clone()) {
+        if let Err(e) = registry::optimizer(name, settings.clone(), "", 0) {
             let span = o.settings.as_ref().map_or(o.name.span(), |s| s.span());
             return Err(at(path, text, span, e));
         }
@@ -322,7 +322,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             };
             settings.insert(a.setting.clone(), serde_json::to_value(v)?);
             let settings = serde_json::Value::Object(settings);
-            if let Err(e) = registry::optimizer(&base.1, settings.clone()) {
+            if let Err(e) = registry::optimizer(&base.1, settings.clone(), "", 0) {
                 return Err(at(
                     path,
                     text,
@@ -509,7 +509,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
             if stop.is_cancelled() {
                 return Ok::<_, anyhow::Error>(false);
             }
-            let optimizer = registry::optimizer(&run.optimizer, run.settings.clone())?;
+            let optimizer = registry::optimizer(&run.optimizer, run.settings.clone(), &run.space, run.seed)?;
             let counter = trials.clone();
             let progress = bar.clone();
             let study = Study::new(space, evaluator.clone(), optimizer)

@@ -143,10 +143,12 @@ pub fn recorded_executor(component: &genius_core::run_log::Component) -> Result<
     Ok(Arc::new(genius_slurm::SlurmExecutor::from_recorded(component.settings.clone())?))
 }
 
-/// The optimizer called `name`, built from `settings`.
-pub fn optimizer(name: &str, settings: serde_json::Value) -> Result<Box<dyn Optimizer>> {
+/// The optimizer called `name`, built from `settings`, for the run searching `space` with `seed` (an LLM
+/// optimizer's response cache answers re-runs of that run only).
+pub fn optimizer(name: &str, settings: serde_json::Value, space: &str, seed: u64) -> Result<Box<dyn Optimizer>> {
     if name == genius_llm::NAME {
-        return Ok(genius_llm::build(settings, None)?);
+        let run = genius_llm::RunScope { space: space.to_owned(), seed };
+        return Ok(genius_llm::build(settings, None, &run)?);
     }
     let entry = genius_baselines::catalog::find(name).ok_or_else(|| {
         anyhow!("unknown optimizer `{name}`; known optimizers: {}", genius_baselines::catalog::names())
@@ -161,11 +163,13 @@ pub fn resumed_optimizer(
     settings: serde_json::Value,
     recorded: &genius_core::Recorded,
 ) -> Result<Box<dyn Optimizer>> {
+    let (space, seed) = (&recorded.header.space, recorded.header.seed);
     if name == genius_llm::NAME {
         let origin = recorded.dir.display().to_string();
-        return Ok(genius_llm::build(settings, Some((&origin, &recorded.events)))?);
+        let run = genius_llm::RunScope { space: space.clone(), seed };
+        return Ok(genius_llm::build(settings, Some((&origin, &recorded.events)), &run)?);
     }
-    optimizer(name, settings)
+    optimizer(name, settings, space, seed)
 }
 
 /// A search's optimizer settings with its chat-model flags laid over them (only `--optimizer genius` takes them);
@@ -236,7 +240,7 @@ mod tests {
 
     #[test]
     fn unknown_settings_name_the_optimizer_and_field() {
-        let err = optimizer("random", serde_json::json!({"pop": 3})).err().unwrap();
+        let err = optimizer("random", serde_json::json!({"pop": 3}), "toy", 0).err().unwrap();
         assert!(err.to_string().contains("random: unknown field `pop`"), "{err}");
     }
 }

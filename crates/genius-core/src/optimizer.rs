@@ -45,7 +45,18 @@ impl AskContext<'_> {
     pub fn emit(&mut self, kind: impl Into<String>, data: serde_json::Value, usage: Usage) {
         self.events.push(OptimizerEvent { kind: kind.into(), data, usage });
     }
+
+    /// Spends one query of the budget on a proposal that could not be made (e.g. a language model whose replies
+    /// stayed unusable after every repair): the runner records an invalid trial with no architecture and `reason`,
+    /// and the search goes on. Recorded as a [`QUERY_FAILED`] event, so that a resume makes the same decision.
+    pub fn fail_query(&mut self, reason: impl Into<String>) {
+        let reason: String = reason.into();
+        self.emit(QUERY_FAILED, serde_json::json!({ "reason": reason }), Usage::default());
+    }
 }
+
+/// The event kind of [`AskContext::fail_query`].
+pub const QUERY_FAILED: &str = "query_failed";
 
 /// Why an optimizer could not propose.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +87,8 @@ pub trait Optimizer: Send {
     /// Its settings, recorded in the run log so that the run can be repeated.
     fn settings(&self) -> serde_json::Value;
 
-    /// Proposes up to `n` architectures (`n >= 1`). Fewer is allowed; none means it has nothing more to propose,
-    /// and the study ends.
+    /// Proposes up to `n` architectures (`n >= 1`). Fewer is allowed; none (and no [`AskContext::fail_query`])
+    /// means it has nothing more to propose, and the study ends.
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError>;
 
     /// Tells it the outcome of trials it proposed, in proposal order.

@@ -103,6 +103,13 @@ pub trait SearchSpace: Send + Sync {
         false
     }
 
+    /// The FLOPs of `arch`'s network as the space states them in prompts and judges its constraint by: at the
+    /// space's own input resolution and class count, in whole MFLOPs (GENIUS's logs state 330, not 330.24 nor the
+    /// FLOPs of a proxy training at another resolution). `None` where the space has no such figure.
+    fn stated_mflops(&self, _arch: &Architecture) -> Option<u64> {
+        None
+    }
+
     /// A random architecture that meets the constraint; `None` when none was found. The default draws uniformly from
     /// the product space until [`check`](Self::check) accepts (at most [`FEASIBLE_DRAWS`] draws). A space whose
     /// constraint rejects nearly every uniform draw (a narrow FLOPs window) overrides it with a direct sampler,

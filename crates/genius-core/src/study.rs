@@ -427,8 +427,43 @@ impl Study {
                 }
                 StudyError::Optimizer { name: self.optimizer.name().to_owned(), error }
             })?;
-            if proposals.is_empty() {
+            let failed: Vec<String> = events
+                .iter()
+                .filter(|e| e.kind == crate::QUERY_FAILED)
+                .map(|e| e.data["reason"].as_str().unwrap_or("no usable proposal").to_owned())
+                .collect();
+            if proposals.is_empty() && failed.is_empty() {
                 break StopReason::OptimizerDone;
+            }
+            if !failed.is_empty() {
+                // Queries the optimizer could not turn into a proposal: each is an invalid trial with no architecture
+                // (replayed from the log on resume, where the optimizer fails the same way).
+                let told_from = state.history.len();
+                let counted_before = state.spend.evaluations;
+                let (mut replayed, mut fresh) = (Vec::new(), Vec::new());
+                for reason in failed.into_iter().take(n) {
+                    if replay.front().is_some_and(Trial::is_failed_query) {
+                        replayed.push(replay.pop_front().expect("front exists"));
+                    } else if replay.is_empty() {
+                        let index = state.trials.len() + replayed.len() + fresh.len();
+                        fresh.push(Trial::failed_query(index, asks, &reason, now()));
+                    }
+                }
+                if !replay.is_empty() && replayed.is_empty() {
+                    // The log holds a proposal where the optimizer now fails: keep the log and go on from it.
+                    replayed.extend(replay.drain(..));
+                }
+                self.record(&mut state, replayed, None, true)?;
+                self.record(&mut state, fresh, log.as_mut(), false)?;
+                idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
+                self.optimizer.tell(&state.history[told_from..]);
+                if proposals.is_empty() {
+                    continue;
+                }
+            }
+            let n = self.budget.remaining_evaluations(&state.spend).map_or(n, |r| r.min(n));
+            if n == 0 {
+                continue;
             }
             if proposals.len() > n {
                 let message = format!(

@@ -59,6 +59,28 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// A query the optimizer spent without a proposal ([`AskContext::fail_query`](crate::AskContext::fail_query)):
+    /// an invalid trial with no architecture and an empty text form, recorded at `at` (RFC 3339).
+    pub fn failed_query(index: usize, ask: u64, reason: &str, at: String) -> Self {
+        Self {
+            index,
+            ask,
+            arch: Architecture::new(Vec::new()),
+            text: String::new(),
+            status: TrialStatus::Invalid { reason: format!("no usable proposal: {reason}") },
+            counted: true,
+            evaluation: None,
+            started_at: at,
+            duration_s: 0.0,
+            elapsed_s: 0.0,
+        }
+    }
+
+    /// Whether it is a query spent without a proposal ([`Trial::failed_query`]).
+    pub fn is_failed_query(&self) -> bool {
+        self.arch.is_empty()
+    }
+
     /// The evaluation, if the trial has one (complete or duplicate).
     pub fn result(&self) -> Option<&Evaluation> {
         self.evaluation.as_ref()

@@ -1,7 +1,9 @@
-//! A response cache keyed by the full request: an identical request is never paid twice. A JSON-lines file of
-//! `{request, reply}` in a directory (by default the user's cache directory, `~/.cache/genius/llm`); a damaged line
-//! is skipped (it is only a cache). Off by default when sampling (temperature > 0), where identical requests are
-//! meant to get different answers.
+//! A response cache keyed by the run and the full request: a re-run of the same run never pays for a request twice,
+//! while another run (another seed: an independent repeat) is never answered from this one's entries, even at
+//! temperature 0. A JSON-lines file of `{scope, request, reply}` in a directory (by default the user's cache
+//! directory, `~/.cache/genius/llm`); a damaged line, or one from before entries had a scope, is skipped (it is only
+//! a cache). Off by default when sampling (temperature > 0), where identical requests are meant to get different
+//! answers.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -21,8 +23,15 @@ pub const CACHE_FILE: &str = "responses.jsonl";
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    /// The run it belongs to ([`GeniusSettings::cache_scope`](crate::GeniusSettings::cache_scope)).
+    #[serde(default)]
+    scope: Option<String>,
     request: ChatRequest,
     reply: ChatReply,
+}
+
+fn key(scope: &str, request: &ChatRequest) -> String {
+    format!("{scope}\u{1f}{}", request.key())
 }
 
 /// The cache directory used when none is configured.
@@ -33,14 +42,15 @@ pub fn default_dir() -> Option<PathBuf> {
 /// A chat model whose replies are cached on disk.
 pub struct CachedModel {
     inner: Arc<dyn ChatModel>,
+    scope: String,
     path: PathBuf,
     replies: Mutex<HashMap<String, ChatReply>>,
     file: Mutex<File>,
 }
 
 impl CachedModel {
-    /// `inner` with a cache in `dir` (created if needed).
-    pub fn open(inner: Arc<dyn ChatModel>, dir: &Path) -> Result<Self, LlmError> {
+    /// `inner` with a cache in `dir` (created if needed), answering the requests of the run `scope`.
+    pub fn open(inner: Arc<dyn ChatModel>, dir: &Path, scope: &str) -> Result<Self, LlmError> {
         let io = |what: &str, e: std::io::Error| {
             LlmError::Io(format!("response cache: cannot {what} {}: {e}", dir.display()))
         };
@@ -50,8 +60,10 @@ impl CachedModel {
         match fs::read_to_string(&path) {
             Ok(text) => {
                 for line in text.lines() {
-                    if let Ok(e) = serde_json::from_str::<Entry>(line) {
-                        replies.insert(e.request.key(), e.reply);
+                    if let Ok(Entry { scope: Some(s), request, reply }) = serde_json::from_str::<Entry>(line)
+                        && s == scope
+                    {
+                        replies.insert(key(&s, &request), reply);
                     }
                 }
             }
@@ -59,7 +71,7 @@ impl CachedModel {
             Err(e) => return Err(io("read", e)),
         }
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io("open", e))?;
-        Ok(Self { inner, path, replies: Mutex::new(replies), file: Mutex::new(file) })
+        Ok(Self { inner, scope: scope.to_owned(), path, replies: Mutex::new(replies), file: Mutex::new(file) })
     }
 
     /// The cache file.
@@ -85,7 +97,7 @@ impl ChatModel for CachedModel {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<Exchange, LlmError> {
-        let key = request.key();
+        let key = key(&self.scope, request);
         if let Some(reply) = self.replies.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(Exchange {
                 reply,
@@ -97,8 +109,9 @@ impl ChatModel for CachedModel {
         }
         let exchange = self.inner.chat(request).await?;
         if matches!(exchange.source, Source::Network | Source::Local) {
-            let mut line = serde_json::to_vec(&Entry { request: request.clone(), reply: exchange.reply.clone() })
-                .expect("cache entries serialize");
+            let entry =
+                Entry { scope: Some(self.scope.clone()), request: request.clone(), reply: exchange.reply.clone() };
+            let mut line = serde_json::to_vec(&entry).expect("cache entries serialize");
             line.push(b'\n');
             if let Ok(mut f) = self.file.lock() {
                 f.write_all(&line)

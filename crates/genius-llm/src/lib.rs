@@ -74,7 +74,7 @@ use genius_core::{Optimizer, OptimizerError};
 pub use chat::ChatModel;
 pub use error::{LlmError, Result};
 pub use optimizer::{Genius, NAME, Protocol};
-pub use settings::GeniusSettings;
+pub use settings::{GeniusSettings, RunScope};
 
 /// One line on the optimizer, for `genius optimizers`.
 pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, Anthropic, or a \
@@ -82,19 +82,24 @@ pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenA
                            proposes architectures (settings: llm, model, base_url, temperature, protocol, \
                            proposals_per_call, structured_output, max_repairs, on_cannot_improve, price, prompts_file, ...)";
 
-/// The GENIUS optimizer built from `settings` (JSON, as recorded in a run header), with its model: a replay when
-/// the settings name one, else the live client (its key read from the environment now, so that a missing key
-/// fails before any work), answering first from `recorded` (a resumed run's own events, with the run directory
-/// for messages).
+/// The GENIUS optimizer built from `settings` (JSON, as recorded in a run header) for the run `run`, with its
+/// model: a replay when the settings name one, else the live client (its key read from the environment now, so that
+/// a missing key fails before any work), answering first from `recorded` (a resumed run's own events, with the run
+/// directory for messages). The response cache, when on, answers only re-runs of this same run.
 pub fn build(
     settings: serde_json::Value,
     recorded: Option<(&str, &[EventRecord])>,
+    run: &RunScope,
 ) -> Result<Box<dyn Optimizer>, OptimizerError> {
     let fail = |e: LlmError| match e {
         LlmError::Settings(m) => OptimizerError::Settings(m),
         e => OptimizerError::Failed(e.to_string()),
     };
     let (settings, _) = GeniusSettings::from_json(settings).and_then(GeniusSettings::resolve).map_err(fail)?;
-    let model = settings.model(recorded).map_err(fail)?;
-    Ok(Box::new(Genius::new(settings, model).map_err(fail)?))
+    let model = settings.model(recorded, run).map_err(fail)?;
+    let genius = Genius::new(settings, model).map_err(fail)?;
+    Ok(Box::new(match recorded {
+        Some((_, events)) => genius.resumed(events),
+        None => genius,
+    }))
 }

@@ -18,9 +18,12 @@ use serde_json::json;
 use crate::chat::{ChatModel, ChatRequest, Message};
 use crate::prompt::{Templates, render};
 use crate::reply;
-use crate::settings::{GeniusSettings, OnCannotImprove, OnRepairsExhausted, ProtocolChoice};
+use crate::settings::{
+    DuplicateHandling, GeniusSettings, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
+};
 use crate::transcript::{
-    CANNOT_IMPROVE, CallRecord, FALLBACK, GAVE_UP, LLM_CALL, LLM_ERROR, LLM_RETRY, REPLY_PROBLEM, RetryRecord,
+    CANNOT_IMPROVE, CallRecord, FALLBACK, GAVE_UP, LLM_CALL, LLM_ERROR, LLM_RETRY, PRINCIPLES, REPLY_PROBLEM,
+    RetryRecord, STRUCTURED_OUTPUT_REJECTED,
 };
 use crate::{LlmError, schema};
 
@@ -71,13 +74,49 @@ pub struct Genius {
     /// History entries already reported in the chat.
     reported: usize,
     calls: u64,
+    /// The first iteration's chat (the constrained protocol distils its principles from it).
+    first_chat: Option<Vec<Message>>,
+    /// The design principles stated from the second iteration on (given, or distilled).
+    principles: Option<String>,
+    /// Whether the provider rejected structured output for this model: from then on, free text.
+    free_text: bool,
 }
 
 impl Genius {
     /// The optimizer with `settings` (checked and resolved here), asking `model`.
     pub fn new(settings: GeniusSettings, model: Arc<dyn ChatModel>) -> Result<Self, LlmError> {
         let (settings, templates) = settings.resolve()?;
-        Ok(Self { settings, templates, model, chat: Vec::new(), reported: 0, calls: 0 })
+        let principles = settings.principles_text.clone();
+        Ok(Self {
+            settings,
+            templates,
+            model,
+            chat: Vec::new(),
+            reported: 0,
+            calls: 0,
+            first_chat: None,
+            principles,
+            free_text: false,
+        })
+    }
+
+    /// The optimizer of a resumed run, which recorded `events`: a provider that rejected structured output then is
+    /// asked in free text from the start, so that the run's own transcript answers its requests again.
+    pub fn resumed(mut self, events: &[genius_core::run_log::EventRecord]) -> Self {
+        self.free_text = events.iter().any(|e| e.event.kind == STRUCTURED_OUTPUT_REJECTED);
+        self
+    }
+
+    /// Whether the constrained protocol states distilled principles after its first iteration.
+    fn distils(&self, protocol: Protocol) -> bool {
+        protocol == Protocol::Constrained
+            && self.settings.principles_text.is_none()
+            && matches!(self.settings.principles, Principles::Auto | Principles::Distill)
+    }
+
+    /// Whether principles replace the questions once there are results.
+    fn states_principles(&self, protocol: Protocol) -> bool {
+        protocol == Protocol::Constrained && self.settings.principles != Principles::Off
     }
 
     /// Its (resolved) settings.
@@ -109,6 +148,10 @@ impl Genius {
         history: &[Observation],
     ) -> (Vec<Message>, usize) {
         let t = &self.templates;
+        // Queries spent without a proposal have no architecture to show.
+        let (all, reported) = (history, history.len());
+        let shown: Vec<Observation> = all.iter().filter(|o| !o.arch.is_empty()).cloned().collect();
+        let history = &shown[..];
         let value = |o: &Observation, decimals: usize| o.value.map(|v| format!("{v:.decimals$}"));
         let arch = |o: &Observation| brief.notation.write(space, &o.arch);
         let reason = |o: &Observation| o.failure.clone().unwrap_or_else(|| "no result".into());
@@ -135,11 +178,18 @@ impl Genius {
                 }
                 user.push_str("\n\n");
                 user.push_str(&words.render(&s.suffix, &[]));
-                (vec![Message::system(words.render(&s.system, &[])), Message::user(user.trim())], history.len())
+                (vec![Message::system(words.render(&s.system, &[])), Message::user(user.trim())], reported)
             }
             Protocol::Constrained => {
                 let c = &t.constrained;
                 let mut user = words.render(&c.intro, &[]);
+                user.push_str("\n\n");
+                match self.principles.as_deref() {
+                    Some(p) if !history.is_empty() && self.states_principles(protocol) => {
+                        user.push_str(&words.render(&c.principles, &[("principles", p)]));
+                    }
+                    _ => user.push_str(&words.render(&c.questions, &[])),
+                }
                 if history.is_empty() {
                     user.push_str("\n\n");
                     user.push_str(&words.render(&c.request_first, &[]));
@@ -149,9 +199,13 @@ impl Genius {
                         .enumerate()
                         .map(|(i, o)| {
                             let (a, n) = (arch(o), (i + 1).to_string());
-                            let flops = o.flops.map_or_else(String::new, |f| {
-                                words.render(&c.flops, &[("mflops", &format!("{:.1}", f as f64 / 1e6))])
-                            });
+                            // The space's own figure (its resolution and classes, whole MFLOPs, as the paper's logs
+                            // state it), else the evaluator's, rounded alike.
+                            let mflops = space
+                                .stated_mflops(&o.arch)
+                                .or_else(|| o.flops.map(|f| (f as f64 / 1e6).round() as u64));
+                            let flops = mflops
+                                .map_or_else(String::new, |m| words.render(&c.flops, &[("mflops", &m.to_string())]));
                             match value(o, c.value_decimals) {
                                 Some(v) => words.render(
                                     &c.experiment,
@@ -168,7 +222,7 @@ impl Genius {
                     user.push_str("\n\n");
                     user.push_str(&words.render(&c.request, &[]));
                 }
-                (vec![Message::system(words.render(&c.system, &[])), Message::user(user.trim())], history.len())
+                (vec![Message::system(words.render(&c.system, &[])), Message::user(user.trim())], reported)
             }
             Protocol::Conversation => {
                 let c = &t.conversation;
@@ -177,9 +231,10 @@ impl Genius {
                     chat.push(Message::system(words.render(&c.system, &[])));
                     chat.push(Message::user(words.render(&c.intro, &[])));
                 } else {
-                    let start = self.reported.min(history.len());
-                    let results: Vec<String> = history[start..]
+                    let start = self.reported.min(all.len());
+                    let results: Vec<String> = all[start..]
                         .iter()
+                        .filter(|o| !o.arch.is_empty())
                         .enumerate()
                         .map(|(i, o)| {
                             let (a, n) = (arch(o), (start + i + 1).to_string());
@@ -193,7 +248,7 @@ impl Genius {
                         .collect();
                     chat.push(Message::user(words.render(&c.feedback, &[("results", &results.join(" "))])));
                 }
-                (chat, history.len())
+                (chat, reported)
             }
         }
     }
@@ -210,16 +265,45 @@ impl Genius {
         }
     }
 
-    /// One model call, recorded; an error is recorded and turned into the optimizer's error.
+    /// One model call, recorded; an error is recorded and turned into the optimizer's error. A provider that
+    /// rejects the answer's schema (HTTP 400 or 422 to a request with one) is asked the same in free text, and so
+    /// for the rest of the run.
     async fn call(
         &mut self,
         ctx: &mut AskContext<'_>,
-        request: ChatRequest,
+        mut request: ChatRequest,
         purpose: &str,
     ) -> Result<crate::chat::ChatReply, OptimizerError> {
+        loop {
+            match self.call_once(ctx, &request, purpose).await {
+                Err(e @ LlmError::Rejected { status: Some(400 | 422), .. }) if request.schema.is_some() => {
+                    ctx.emit(
+                        STRUCTURED_OUTPUT_REJECTED,
+                        json!({
+                            "call": self.calls,
+                            "error": e.to_string(),
+                            "action": "the same request in free text, read by the parser, for the rest of the run",
+                        }),
+                        Default::default(),
+                    );
+                    self.free_text = true;
+                    request.schema = None;
+                }
+                Err(e) => return Err(OptimizerError::Failed(format!("the model call failed: {e}"))),
+                Ok(reply) => return Ok(reply),
+            }
+        }
+    }
+
+    async fn call_once(
+        &mut self,
+        ctx: &mut AskContext<'_>,
+        request: &ChatRequest,
+        purpose: &str,
+    ) -> Result<crate::chat::ChatReply, LlmError> {
         self.calls += 1;
         let call = self.calls;
-        match self.model.chat(&request).await {
+        match self.model.chat(request).await {
             Ok(exchange) => {
                 for attempt in &exchange.retries {
                     let record = RetryRecord { call, attempt: attempt.clone() };
@@ -229,7 +313,7 @@ impl Genius {
                     call,
                     purpose: purpose.to_owned(),
                     model: self.model.info(),
-                    request,
+                    request: request.clone(),
                     reply: exchange.reply.clone(),
                     source: exchange.source,
                     latency_s: exchange.latency_s,
@@ -247,7 +331,7 @@ impl Genius {
                     json!({ "call": call, "purpose": purpose, "error": e.to_string() }),
                     Default::default(),
                 );
-                Err(OptimizerError::Failed(format!("the model call failed: {e}")))
+                Err(e)
             }
         }
     }
@@ -312,6 +396,8 @@ enum Verdict {
         message: String,
         /// Well-formed, feasible proposals that were only duplicates (proposed if the repairs run out).
         duplicates: Vec<Architecture>,
+        /// Well-formed proposals that broke the constraint (recorded as invalid trials if the repairs run out).
+        violating: Vec<Architecture>,
     },
     /// The model says it cannot improve.
     CannotImprove,
@@ -342,6 +428,7 @@ impl Genius {
                     problem: format!("{}: {problem}", c.written),
                     message: words.render(&t.repair.invalid, &[("found", &c.written), ("problem", problem)]),
                     duplicates: Vec::new(),
+                    violating: Vec::new(),
                 },
                 None => {
                     let problem = if reply.content.trim().is_empty() {
@@ -357,12 +444,14 @@ impl Genius {
                         problem,
                         message: words.render(&t.repair.no_answer, &[]),
                         duplicates: Vec::new(),
+                        violating: Vec::new(),
                     }
                 }
             };
         }
         let mut good = Vec::new();
         let mut duplicates = Vec::new();
+        let mut violating = Vec::new();
         let mut first: Option<(&'static str, String, String)> = None;
         for arch in picked {
             let written = notation.write(space, &arch);
@@ -377,8 +466,11 @@ impl Genius {
                         words.render(template, &[("arch", &written), ("violation", &message)]),
                     )
                 });
-            } else if let Some(seen) =
-                history.iter().find(|o| o.arch == arch).filter(|_| self.settings.reject_duplicates)
+                violating.push(arch);
+            } else if let Some(seen) = history
+                .iter()
+                .find(|o| o.arch == arch)
+                .filter(|_| self.settings.duplicates == DuplicateHandling::Repair)
             {
                 let decimals = match protocol {
                     Protocol::Stateless => t.stateless.value_decimals,
@@ -402,7 +494,7 @@ impl Genius {
             return Verdict::Accept(good);
         }
         let (kind, problem, message) = first.expect("a picked architecture was rejected");
-        Verdict::Repair { kind, problem, message, duplicates }
+        Verdict::Repair { kind, problem, message, duplicates, violating }
     }
 }
 
@@ -422,15 +514,15 @@ impl Optimizer for Genius {
         let protocol = Protocol::resolve(self.settings.protocol, space);
         let k = self.settings.proposals_per_call.min(n).max(1);
         let words = Words::new(&self.templates, &brief, space.dimensions().len(), k);
-        let schema = self
-            .settings
-            .structured_output
-            .unwrap_or(false)
-            .then(|| schema::answer(space, brief.notation, k, protocol != Protocol::Stateless));
+        if self.distils(protocol) && self.principles.is_none() && !ctx.history.is_empty() {
+            self.distil(ctx).await?;
+        }
         let (mut messages, reported) = self.opening(protocol, space, &brief, &words, ctx.history);
         let mut purpose = "propose";
-        let mut repairs = 0usize;
+        let (mut repairs, mut violations) = (0usize, 0usize);
         let outcome = loop {
+            let schema = (self.settings.structured_output.unwrap_or(false) && !self.free_text)
+                .then(|| schema::answer(space, brief.notation, k, protocol != Protocol::Stateless));
             let mut request = self.request(&messages, schema.as_ref());
             if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
                 // The embedded model samples with the request's seed: one drawn from the study's generator for every
@@ -440,7 +532,7 @@ impl Optimizer for Genius {
             let reply = self.call(ctx, request, purpose).await?;
             messages.push(Message::assistant(reply.content.clone()));
             let verdict = self.judge(&reply, protocol, space, brief.notation, ctx.history, &words, k);
-            let (kind, problem, message, duplicates) = match verdict {
+            let (kind, problem, message, duplicates, violating) = match verdict {
                 Verdict::Accept(archs) => break archs,
                 Verdict::CannotImprove => {
                     let stop = self.settings.on_cannot_improve == OnCannotImprove::Stop;
@@ -462,12 +554,23 @@ impl Optimizer for Genius {
                         "the model said it cannot improve".to_owned(),
                         words.render(&self.templates.repair.cannot_improve, &[]),
                         Vec::new(),
+                        Vec::new(),
                     )
                 }
-                Verdict::Repair { kind, problem, message, duplicates } => (kind, problem, message, duplicates),
+                Verdict::Repair { kind, problem, message, duplicates, violating } => {
+                    (kind, problem, message, duplicates, violating)
+                }
             };
-            repairs += 1;
-            let exhausted = repairs > self.settings.max_repairs;
+            // Constraint violations have their own, larger bound: correcting a FLOPs total takes the model several
+            // tries (up to 7 in the paper's logs), where an unreadable reply rarely improves after three.
+            let (used, bound) = if kind == "violation" {
+                violations += 1;
+                (violations, self.settings.max_violations)
+            } else {
+                repairs += 1;
+                (repairs, self.settings.max_repairs)
+            };
+            let exhausted = used > bound;
             ctx.emit(
                 REPLY_PROBLEM,
                 json!({
@@ -475,16 +578,19 @@ impl Optimizer for Genius {
                     "kind": kind,
                     "problem": problem,
                     "repair": if exhausted { serde_json::Value::Null } else { json!(message) },
-                    "repairs": repairs,
+                    "repairs": used,
                 }),
                 Default::default(),
             );
             if exhausted {
-                break self.give_up(ctx, kind, &problem, duplicates);
+                break self.give_up(ctx, kind, &problem, used, duplicates, violating);
             }
             messages.push(Message::user(message));
             purpose = kind;
         };
+        if self.distils(protocol) && self.first_chat.is_none() {
+            self.first_chat = Some(messages.clone());
+        }
         if protocol == Protocol::Conversation {
             self.chat = messages;
         }
@@ -498,13 +604,34 @@ impl Optimizer for Genius {
 }
 
 impl Genius {
-    /// The repairs ran out: propose the duplicates if that was all that was wrong, else stop or draw at random.
+    /// Distils design principles from the first iteration's chat, in one recorded call without a schema.
+    async fn distil(&mut self, ctx: &mut AskContext<'_>) -> Result<(), OptimizerError> {
+        let Some(mut messages) = self.first_chat.clone() else {
+            // A run resumed past its first iteration replays it, so this holds only for a history not of our making.
+            return Ok(());
+        };
+        messages.push(Message::user(self.templates.constrained.distill.clone()));
+        let mut request = self.request(&messages, None);
+        if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
+            request.seed = Some(rand::Rng::next_u64(ctx.rng));
+        }
+        let reply = self.call(ctx, request, "distill").await?;
+        let text = reply.content.trim().trim_matches('`').trim().to_owned();
+        ctx.emit(PRINCIPLES, json!({ "source": "distilled", "call": self.calls, "text": text }), Default::default());
+        self.principles = Some(text);
+        Ok(())
+    }
+
+    /// The repairs ran out: propose the duplicates if that was all that was wrong; else, as configured, spend the
+    /// query on a failed trial, stop, or draw at random.
     fn give_up(
         &self,
         ctx: &mut AskContext<'_>,
         kind: &str,
         problem: &str,
+        used: usize,
         duplicates: Vec<Architecture>,
+        violating: Vec<Architecture>,
     ) -> Vec<Architecture> {
         if !duplicates.is_empty() {
             let texts: Vec<String> = duplicates.iter().map(|a| ctx.space.format(a)).collect();
@@ -516,6 +643,25 @@ impl Genius {
             return duplicates;
         }
         match self.settings.on_repairs_exhausted {
+            OnRepairsExhausted::Fail if kind == "violation" && !violating.is_empty() => {
+                let texts: Vec<String> = violating.iter().map(|a| ctx.space.format(a)).collect();
+                ctx.emit(
+                    GAVE_UP,
+                    json!({ "kind": kind, "problem": problem, "action": "record the proposal as an invalid trial", "proposed": texts }),
+                    Default::default(),
+                );
+                violating
+            }
+            OnRepairsExhausted::Fail => {
+                let what = if kind == "violation" { "constraint violation(s)" } else { "repair(s)" };
+                ctx.emit(
+                    GAVE_UP,
+                    json!({ "kind": kind, "problem": problem, "action": "fail the query" }),
+                    Default::default(),
+                );
+                ctx.fail_query(format!("{problem} (after {} {what})", used - 1));
+                Vec::new()
+            }
             OnRepairsExhausted::Stop => {
                 ctx.emit(GAVE_UP, json!({ "kind": kind, "problem": problem, "action": "stop" }), Default::default());
                 Vec::new()

@@ -65,6 +65,12 @@ pub struct ConstrainedTemplates {
     pub system: String,
     /// The task, the space and its tables.
     pub intro: String,
+    /// The analysis questions (the first iteration; every iteration without principles).
+    pub questions: String,
+    /// The design principles in place of the questions (`{principles}`).
+    pub principles: String,
+    /// The request to distil the principles from the first iteration's chat.
+    pub distill: String,
     /// The results block (`{experiments}`).
     pub experiments: String,
     /// One result (`{number}`, `{arch}`, `{value}`, `{flops}`).
@@ -149,7 +155,7 @@ impl Templates {
 
     /// Checks that every template uses only placeholders it is given.
     pub fn check(&self) -> Result<(), LlmError> {
-        let fields: [(&str, &str, &[&str]); 27] = [
+        let fields: [(&str, &str, &[&str]); 30] = [
             ("answer.one", &self.answer.one, &[]),
             ("answer.many", &self.answer.many, &[]),
             ("stateless.system", &self.stateless.system, &[]),
@@ -165,6 +171,9 @@ impl Templates {
             ("conversation.failed", &self.conversation.failed, &["arch", "reason", "number"]),
             ("constrained.system", &self.constrained.system, &[]),
             ("constrained.intro", &self.constrained.intro, &[]),
+            ("constrained.questions", &self.constrained.questions, &[]),
+            ("constrained.principles", &self.constrained.principles, &["principles"]),
+            ("constrained.distill", &self.constrained.distill, &[]),
             ("constrained.experiments", &self.constrained.experiments, &["experiments"]),
             ("constrained.experiment", &self.constrained.experiment, &["arch", "value", "number", "flops"]),
             ("constrained.flops", &self.constrained.flops, &["mflops"]),

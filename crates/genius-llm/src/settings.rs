@@ -52,11 +52,42 @@ pub enum OnCannotImprove {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnRepairsExhausted {
-    /// Record it and end the study: every trial stays the model's own proposal.
+    /// The query becomes a failed trial with the reason (it costs the query) and the search goes on; a proposal
+    /// that still broke the constraint is recorded as that invalid trial. The default: one reply chain that went
+    /// wrong should not end a whole search.
     #[default]
+    Fail,
+    /// Record it and end the study: every trial stays the model's own proposal.
     Stop,
     /// Record it and propose a random valid, unevaluated architecture instead (drawn from the study's seed).
     Random,
+}
+
+/// What to do when the model proposes an architecture the run has already evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateHandling {
+    /// Answer "already evaluated, propose another" in the same chat: it costs a model call, never a query, so every
+    /// query of the budget buys a new architecture. genius's default.
+    #[default]
+    Repair,
+    /// Accept it as the original GENIUS code did: the run answers it from the history and it costs a query (under
+    /// the study's duplicate policy). The paper's configurations use it.
+    Evaluate,
+}
+
+/// Design principles in place of the constrained protocol's analysis questions, from the second iteration on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Principles {
+    /// `distill` for the constrained protocol (as the paper's ImageNet search did), `off` for the others.
+    #[default]
+    Auto,
+    /// After the first iteration the model distils design principles from its own first answer, in one recorded
+    /// call; later prompts state them instead of asking the questions again.
+    Distill,
+    /// Ask the analysis questions in every iteration.
+    Off,
 }
 
 /// Whether replies are cached.
@@ -117,12 +148,21 @@ pub struct GeniusSettings {
     /// Architectures asked for per call (the paper: 1).
     pub proposals_per_call: usize,
     /// Whether to send the answer's JSON schema (structured output) [default: on for openai, azure and anthropic,
-    /// off for openai-compatible servers, whose support varies].
+    /// off for openai-compatible servers, whose support varies]. A provider that rejects the schema for a model
+    /// (HTTP 400, as OpenAI does for gpt-4) gets the same request in free text, read by the parser; the fallback is
+    /// recorded as a `structured_output_rejected` event and holds for the rest of the run.
     pub structured_output: Option<bool>,
-    /// Repair messages per iteration before giving up (each costs a call, never an evaluation).
+    /// Repair messages per iteration for unusable replies (no design, an invalid one, a duplicate) before giving up
+    /// (each costs a call, never an evaluation).
     pub max_repairs: usize,
-    /// Whether a proposal of an evaluated architecture is answered "already evaluated, propose another".
-    pub reject_duplicates: bool,
+    /// Constraint violations answered per iteration before giving up (the constrained protocol's FLOPs
+    /// corrections; GENIUS's ImageNet logs needed up to 7).
+    pub max_violations: usize,
+    /// What to do when the model proposes an architecture already evaluated.
+    pub duplicates: DuplicateHandling,
+    /// The former form of `duplicates` (`true` is `repair`, `false` is `evaluate`), read from older run logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_duplicates: Option<bool>,
     /// What to do when the model says it cannot improve.
     pub on_cannot_improve: OnCannotImprove,
     /// What to do when the repairs run out.
@@ -132,6 +172,13 @@ pub struct GeniusSettings {
     pub prompts_file: Option<PathBuf>,
     /// Prompt templates laid over the defaults (a table shaped like `prompts/genius.toml`).
     pub prompts: Option<serde_json::Value>,
+    /// Design principles in place of the constrained protocol's analysis questions.
+    pub principles: Principles,
+    /// A text file of design principles to state from the second iteration on (instead of distilling them); read
+    /// when the optimizer is built and recorded as `principles_text`.
+    pub principles_file: Option<PathBuf>,
+    /// Design principles to state from the second iteration on, as given.
+    pub principles_text: Option<String>,
 }
 
 impl Default for GeniusSettings {
@@ -157,13 +204,29 @@ impl Default for GeniusSettings {
             proposals_per_call: 1,
             structured_output: None,
             max_repairs: 3,
-            reject_duplicates: true,
+            max_violations: 10,
+            duplicates: DuplicateHandling::Repair,
+            reject_duplicates: None,
             on_cannot_improve: OnCannotImprove::Stop,
-            on_repairs_exhausted: OnRepairsExhausted::Stop,
+            on_repairs_exhausted: OnRepairsExhausted::Fail,
             prompts_file: None,
             prompts: None,
+            principles: Principles::Auto,
+            principles_file: None,
+            principles_text: None,
         }
     }
+}
+
+/// The run an optimizer serves, as far as the response cache is concerned: its replies answer re-runs of this run
+/// only (same space, seed and settings), never another seed's run, so that independent repeats at temperature 0
+/// are independent calls.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunScope {
+    /// The space searched.
+    pub space: String,
+    /// The run's seed.
+    pub seed: u64,
 }
 
 /// The providers known.
@@ -237,6 +300,17 @@ impl GeniusSettings {
             }
         }
         self.structured_output.get_or_insert(self.llm != "openai-compatible");
+        if let Some(reject) = self.reject_duplicates.take() {
+            self.duplicates = if reject { DuplicateHandling::Repair } else { DuplicateHandling::Evaluate };
+        }
+        if let Some(path) = self.principles_file.take() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LlmError::Settings(format!("principles_file {}: cannot read it: {e}", path.display())))?;
+            self.principles_text = Some(text.trim().to_owned());
+        }
+        if self.principles_text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return bad("principles_text is empty: give the principles, or leave it out".into());
+        }
         let mut overrides = match self.prompts.take() {
             None => toml::Table::new(),
             Some(v) => serde_json::from_value::<toml::Table>(v)
@@ -280,6 +354,18 @@ impl GeniusSettings {
         }
     }
 
+    /// The response cache's scope for `run`: the space, the seed and every setting that shapes a request or its use
+    /// (not where the cache lives, nor how calls are retried).
+    pub fn cache_scope(&self, run: &RunScope) -> String {
+        let mut shaping = self.clone();
+        shaping.cache = CacheMode::Auto;
+        shaping.cache_dir = None;
+        shaping.timeout_s = 0.0;
+        shaping.retry = RetryPolicy::default();
+        let settings = serde_json::to_string(&shaping).expect("settings serialize");
+        format!("space={};seed={};settings={settings}", run.space, run.seed)
+    }
+
     /// The live client these (resolved) settings describe, with its key read from the environment (the embedded
     /// model: loaded from its file, once per process).
     pub fn client(&self) -> Result<Arc<dyn ChatModel>, LlmError> {
@@ -314,9 +400,14 @@ impl GeniusSettings {
         })
     }
 
-    /// The model a study uses: a replay of `replay` when set; else the live client (behind the response cache
-    /// when it is on), answering first from `recorded` (the run's own transcript, on resume).
-    pub fn model(&self, recorded: Option<(&str, &[EventRecord])>) -> Result<Arc<dyn ChatModel>, LlmError> {
+    /// The model a study of the run `run` uses: a replay of `replay` when set; else the live client (behind the
+    /// response cache, scoped to `run`, when it is on), answering first from `recorded` (the run's own transcript,
+    /// on resume).
+    pub fn model(
+        &self,
+        recorded: Option<(&str, &[EventRecord])>,
+        run: &RunScope,
+    ) -> Result<Arc<dyn ChatModel>, LlmError> {
         if let Some(dir) = &self.replay {
             let replay = ReplayModel::from_dir(dir)?;
             return Ok(match recorded {
@@ -332,7 +423,7 @@ impl GeniusSettings {
             let dir = self.cache_dir.clone().or_else(cache::default_dir).ok_or_else(|| {
                 LlmError::Settings("no cache directory is known here: set cache_dir, or cache = \"off\"".into())
             })?;
-            live = Arc::new(CachedModel::open(live, &dir)?);
+            live = Arc::new(CachedModel::open(live, &dir, &self.cache_scope(run))?);
         }
         match recorded {
             Some((origin, events)) if events.iter().any(|e| e.event.kind == crate::transcript::LLM_CALL) => {

@@ -30,6 +30,10 @@ pub const CANNOT_IMPROVE: &str = "cannot_improve";
 pub const GAVE_UP: &str = "gave_up";
 /// The event kind of running out of repairs and proposing at random instead.
 pub const FALLBACK: &str = "fallback";
+/// The event kind of a provider rejecting structured output for the model; the run goes on in free text.
+pub const STRUCTURED_OUTPUT_REJECTED: &str = "structured_output_rejected";
+/// The event kind of the design principles that later prompts state (`{"source": "distilled" | "given", "text"}`).
+pub const PRINCIPLES: &str = "principles";
 
 /// The data of an `llm_call` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

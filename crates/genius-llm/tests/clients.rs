@@ -232,7 +232,7 @@ async fn the_cache_answers_an_identical_request_without_the_network() {
     let dir = tempfile::tempdir().unwrap();
     let live: Arc<dyn ChatModel> =
         Arc::new(OpenAiClient::new(Flavor::Compatible, "m", conn(srv.uri(), None), false).unwrap());
-    let cached = CachedModel::open(live.clone(), dir.path()).unwrap();
+    let cached = CachedModel::open(live.clone(), dir.path(), "run-a").unwrap();
     let first = cached.chat(&request()).await.unwrap();
     let second = cached.chat(&request()).await.unwrap();
     assert_eq!((first.source, second.source), (Source::Network, Source::Cache));
@@ -244,10 +244,18 @@ async fn the_cache_answers_an_identical_request_without_the_network() {
     let mut other = request();
     other.messages.push(Message::user("And another."));
     assert_eq!(cached.chat(&other).await.unwrap().reply.content, "[1, 1, 1]");
-    let reopened = CachedModel::open(live, dir.path()).unwrap();
+    let reopened = CachedModel::open(live.clone(), dir.path(), "run-a").unwrap();
     assert_eq!(reopened.len(), 2);
     assert_eq!(reopened.chat(&request()).await.unwrap().source, Source::Cache);
     assert_eq!(script.received().len(), 2);
     let text = std::fs::read_to_string(reopened.path()).unwrap();
     assert!(!text.contains("authorization"), "no header is cached");
+
+    // Another run (another seed) is never answered from this run's entries, even for the same request.
+    script.set(vec![reply("[2, 2, 2]")]);
+    let other_run = CachedModel::open(live, dir.path(), "run-b").unwrap();
+    assert!(other_run.is_empty());
+    let answer = other_run.chat(&request()).await.unwrap();
+    assert_eq!((answer.source, answer.reply.content.as_str()), (Source::Network, "[2, 2, 2]"));
+    assert_eq!(script.received().len(), 3);
 }

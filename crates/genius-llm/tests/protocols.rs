@@ -11,12 +11,15 @@ use std::time::Duration;
 use common::{Script, Step, Wire, reply, server};
 use genius_core::testing::{ToySpace, ToyTable};
 use genius_core::{Budget, Recorded, SearchSpace, StopReason, Study, StudyOutcome, Trial, TrialStatus};
+use genius_llm::RunScope;
 use genius_llm::anthropic::AnthropicClient;
 use genius_llm::chat::{ChatModel, Role};
 use genius_llm::http::{ApiKey, Connection};
 use genius_llm::openai::{Flavor, OpenAiClient};
 use genius_llm::retry::RetryPolicy;
-use genius_llm::settings::{CacheMode, OnCannotImprove, OnRepairsExhausted, ProtocolChoice};
+use genius_llm::settings::{
+    CacheMode, DuplicateHandling, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
+};
 use genius_llm::transcript::CallRecord;
 use genius_llm::{Genius, GeniusSettings};
 use serde_json::{Value, json};
@@ -120,7 +123,7 @@ fn transcript(call: &CallRecord) -> String {
 async fn replays_exactly(space: Arc<ToySpace>, settings: &GeniusSettings, dir: &Path, again: &Path, script: &Script) {
     let sent = script.received().len();
     let replay = GeniusSettings { replay: Some(dir.to_owned()), ..settings.clone() };
-    let model = replay.model(None).unwrap();
+    let model = replay.model(None, &RunScope::default()).unwrap();
     let genius = Genius::new(replay, model).unwrap();
     let budget = Recorded::read(dir).unwrap().header.budget.evaluations.unwrap();
     let replayed = run(space, genius, again, budget).await;
@@ -159,7 +162,7 @@ fn stateless_script() -> Vec<Step> {
 async fn stateless_history_survives_every_failure_and_replays_exactly() {
     let (srv, script) = server(Wire::OpenAi, stateless_script()).await;
     let settings = compatible(&srv.uri(), ProtocolChoice::Auto);
-    let model = settings.model(None).unwrap();
+    let model = settings.model(None, &RunScope::default()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &dir, 10).await;
@@ -243,19 +246,25 @@ async fn a_resume_answers_its_recorded_asks_from_the_transcript_and_pays_nothing
     let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    let uninterrupted =
-        run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), &whole, 10).await;
+    let uninterrupted = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        &whole,
+        10,
+    )
+    .await;
     let total_requests = script.received().len();
 
     // The same search stopped after 4 evaluations, then resumed to 10.
     script.set(stateless_script());
     let before = script.received().len();
     let part = tmp.path().join("part");
-    run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), &part, 4).await;
+    run(toy(), Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(), &part, 4)
+        .await;
     let first_session = script.received().len() - before;
     let recorded = Recorded::read(&part).unwrap();
     let origin = part.display().to_string();
-    let model = settings.model(Some((&origin, &recorded.events))).unwrap();
+    let model = settings.model(Some((&origin, &recorded.events)), &RunScope::default()).unwrap();
     let resumed = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(Genius::new(settings.clone(), model).unwrap()))
         .seed(3)
         .budget(Budget::evaluations(10))
@@ -403,6 +412,7 @@ async fn the_constrained_protocol_answers_violations_in_the_same_chat_and_replay
         base_url: Some(format!("{}/v1", srv.uri())),
         retry: fast_retries(),
         cache: CacheMode::Off,
+        principles: Principles::Off,
         ..GeniusSettings::default()
     };
     let model: Arc<dyn ChatModel> =
@@ -466,22 +476,57 @@ async fn a_model_that_cannot_improve_stops_the_study_when_so_configured() {
         ..compatible(&srv.uri(), ProtocolChoice::Stateless)
     };
     let tmp = tempfile::tempdir().unwrap();
-    let outcome =
-        run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), tmp.path(), 10).await;
+    let outcome = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        tmp.path(),
+        10,
+    )
+    .await;
     assert_eq!(outcome.summary.stop, StopReason::OptimizerDone);
     assert_eq!(outcome.trials.len(), 2);
     assert_eq!(events(tmp.path(), "cannot_improve")[0]["action"], "stop");
 }
 
 #[tokio::test]
-async fn when_repairs_run_out_the_study_stops_or_draws_at_random_as_configured() {
+async fn when_repairs_run_out_the_query_fails_and_the_search_goes_on_or_it_stops_or_draws_as_configured() {
     let garbage = || (0..4).map(|i| reply(&format!("Design number {i} is my favourite."))).collect::<Vec<_>>();
-    let (srv, script) = server(Wire::OpenAi, garbage()).await;
+    let (srv, script) = server(Wire::OpenAi, garbage().into_iter().chain([reply("[1, 1, 1]")]).collect()).await;
     let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
     let tmp = tempfile::tempdir().unwrap();
-    let outcome =
-        run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), &tmp.path().join("a"), 5)
-            .await;
+    // The default: the query is spent on a failed trial with the reason, and the next one goes on.
+    let outcome = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        &tmp.path().join("f"),
+        2,
+    )
+    .await;
+    assert_eq!(outcome.summary.stop, StopReason::Budget { limit: genius_core::BudgetLimit::Evaluations });
+    assert!(outcome.trials[0].is_failed_query());
+    match &outcome.trials[0].status {
+        TrialStatus::Invalid { reason } => {
+            assert!(reason.contains("no design found in the reply (after 3 repair(s))"), "{reason}")
+        }
+        other => panic!("expected an invalid trial, got {other:?}"),
+    }
+    assert_eq!(outcome.summary.invalid, 1);
+    assert_eq!(outcome.trials[1].arch.choices(), &[1, 1, 1]);
+    assert_eq!(events(&tmp.path().join("f"), "gave_up")[0]["action"], "fail the query");
+    // The run resumes through the failed query: it is replayed from the log, not asked again.
+    let recorded = Recorded::read(&tmp.path().join("f")).unwrap();
+    assert_eq!(recorded.trials.len(), 2);
+    assert!(recorded.trials[0].is_failed_query());
+
+    script.set(garbage());
+    let settings = GeniusSettings { on_repairs_exhausted: OnRepairsExhausted::Stop, ..settings };
+    let outcome = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        &tmp.path().join("a"),
+        5,
+    )
+    .await;
     assert_eq!(outcome.summary.stop, StopReason::OptimizerDone);
     assert!(outcome.trials.is_empty());
     assert_eq!(problems(&tmp.path().join("a")), ["no_answer"; 4], "the 4th problem is recorded, with no repair sent");
@@ -489,9 +534,13 @@ async fn when_repairs_run_out_the_study_stops_or_draws_at_random_as_configured()
 
     script.set(garbage().into_iter().chain([reply("[1, 1, 1]")]).collect());
     let settings = GeniusSettings { on_repairs_exhausted: OnRepairsExhausted::Random, ..settings };
-    let outcome =
-        run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), &tmp.path().join("b"), 2)
-            .await;
+    let outcome = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        &tmp.path().join("b"),
+        2,
+    )
+    .await;
     assert_eq!(outcome.trials.len(), 2);
     let fallback = events(&tmp.path().join("b"), "fallback");
     assert_eq!(fallback[0]["proposed"], json!(toy().format(&outcome.trials[0].arch)));
@@ -505,8 +554,13 @@ async fn repeated_duplicates_are_proposed_at_last_and_answered_from_the_history(
     let (srv, _script) = server(Wire::OpenAi, steps).await;
     let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
     let tmp = tempfile::tempdir().unwrap();
-    let outcome =
-        run(toy(), Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap(), tmp.path(), 2).await;
+    let outcome = run(
+        toy(),
+        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        tmp.path(),
+        2,
+    )
+    .await;
     assert_eq!(outcome.trials.len(), 2);
     assert_eq!(outcome.trials[1].status, TrialStatus::Duplicate { of: 0 });
     assert_eq!(events(tmp.path(), "gave_up")[0]["action"], "propose the duplicates");
@@ -521,7 +575,7 @@ async fn a_model_that_never_answers_ends_the_study_with_a_recorded_error() {
     let err = Study::new(
         toy(),
         Arc::new(ToyTable::new()),
-        Box::new(Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap()),
+        Box::new(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap()),
     )
     .budget(Budget::evaluations(3))
     .run_in(tmp.path())
@@ -544,7 +598,7 @@ async fn several_proposals_per_call_keep_the_valid_new_ones() {
     let outcome = Study::new(
         toy(),
         Arc::new(ToyTable::new()),
-        Box::new(Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap()),
+        Box::new(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap()),
     )
     .budget(Budget::evaluations(5))
     .settings(genius_core::StudySettings { batch_size: 3, ..Default::default() })
@@ -570,7 +624,9 @@ async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_repla
     let study = |genius: Genius| {
         Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius)).seed(3).budget(Budget::evaluations(4))
     };
-    let err = study(Genius::new(settings.clone(), settings.model(None).unwrap()).unwrap()).run_in(&dir).await;
+    let err = study(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap())
+        .run_in(&dir)
+        .await;
     assert!(err.unwrap_err().to_string().contains("HTTP 503"));
     assert_eq!(Recorded::read(&dir).unwrap().trials.len(), 2);
 
@@ -579,7 +635,7 @@ async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_repla
     let sent = script.received().len();
     let recorded = Recorded::read(&dir).unwrap();
     let origin = dir.display().to_string();
-    let model = settings.model(Some((&origin, &recorded.events))).unwrap();
+    let model = settings.model(Some((&origin, &recorded.events)), &RunScope::default()).unwrap();
     let outcome = study(Genius::new(settings.clone(), model).unwrap()).resume(recorded).await.unwrap();
     assert_eq!(archs(&outcome.trials), vec![vec![0, 1, 0], vec![1, 1, 0], vec![2, 1, 0], vec![2, 2, 0]]);
     assert_eq!(script.received().len() - sent, 2);
@@ -587,4 +643,179 @@ async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_repla
     assert_eq!(calls(&dir).len(), 4, "and so does the call that answered ask 3 after the resume");
 
     replays_exactly(toy(), &settings, &dir, &tmp.path().join("replayed"), &script).await;
+}
+
+#[tokio::test]
+async fn a_provider_that_rejects_structured_output_gets_free_text_and_the_search_completes() {
+    // As OpenAI answers for gpt-4: the schema is refused with HTTP 400.
+    let refusal = "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.";
+    let designs =
+        ["[0, 0, 0]", "[0, 1, 0]", "[0, 2, 0]", "[0, 3, 0]", "[1, 0, 0]", "[1, 1, 0]", "[1, 2, 0]", "[1, 3, 0]"];
+    let designs = designs.iter().chain(&["[2, 0, 0]", "[2, 1, 0]"]).map(|d| reply(&format!("My design: {d}")));
+    let steps = std::iter::once(Step::Error(400, refusal.into(), vec![])).chain(designs).collect();
+    let (srv, script) = server(Wire::OpenAi, steps).await;
+    let settings = GeniusSettings {
+        llm: "openai".into(),
+        model: Some("gpt-4".into()),
+        base_url: Some(format!("{}/v1", srv.uri())),
+        retry: fast_retries(),
+        cache: CacheMode::Off,
+        ..GeniusSettings::default()
+    };
+    let model = settings.clone().resolve().unwrap().0;
+    assert_eq!(model.structured_output, Some(true), "on by default for openai");
+    let client: Arc<dyn ChatModel> =
+        Arc::new(OpenAiClient::new(Flavor::OpenAi, "gpt-4", connection(format!("{}/v1", srv.uri())), true).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let outcome = run(toy(), Genius::new(settings, client).unwrap(), tmp.path(), 10).await;
+    assert_eq!(outcome.summary.completed, 10);
+    let fallback = events(tmp.path(), "structured_output_rejected");
+    assert_eq!(fallback.len(), 1);
+    assert!(fallback[0]["error"].as_str().unwrap().contains("HTTP 400"), "{fallback:?}");
+    let received = script.received();
+    assert_eq!(received.len(), 11);
+    assert!(received[0].body.get("response_format").is_some());
+    assert!(received[1..].iter().all(|r| r.body.get("response_format").is_none()), "free text from then on");
+    // A resume starts in free text, so that the run's own transcript answers again: nothing reaches the server.
+    let recorded = Recorded::read(tmp.path()).unwrap();
+    let settings: GeniusSettings = serde_json::from_value(recorded.header.optimizer.settings.clone()).unwrap();
+    let origin = tmp.path().display().to_string();
+    let live: Arc<dyn ChatModel> =
+        Arc::new(OpenAiClient::new(Flavor::OpenAi, "gpt-4", connection(format!("{}/v1", srv.uri())), true).unwrap());
+    let model = Arc::new(genius_llm::replay::ReplayModel::from_events(&origin, &recorded.events, Some(live)).unwrap());
+    let genius = Genius::new(settings, model).unwrap().resumed(&recorded.events);
+    let resumed = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
+        .seed(3)
+        .budget(Budget::evaluations(10))
+        .resume(recorded)
+        .await
+        .unwrap();
+    assert_eq!(keys(&resumed.trials), keys(&outcome.trials));
+    assert_eq!(script.received().len(), 11);
+}
+
+#[tokio::test]
+async fn repeats_at_temperature_zero_are_independent_calls_and_a_rerun_of_the_same_run_is_served_by_the_cache() {
+    let one_run = || ["[0, 1, 0]", "[1, 1, 0]", "[2, 1, 0]"].map(reply).to_vec();
+    let (srv, script) = server(Wire::OpenAi, [one_run(), one_run(), one_run()].concat()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let settings = GeniusSettings {
+        temperature: 0.0,
+        cache: CacheMode::Auto,
+        cache_dir: Some(cache.path().to_owned()),
+        ..compatible(&srv.uri(), ProtocolChoice::Stateless)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let study = |seed: u64, dir: &Path| {
+        let run = RunScope { space: "toy".into(), seed };
+        let genius = Genius::new(settings.clone(), settings.model(None, &run).unwrap()).unwrap();
+        let dir = dir.to_owned();
+        async move {
+            Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
+                .seed(seed)
+                .budget(Budget::evaluations(3))
+                .run_in(&dir)
+                .await
+                .unwrap()
+        }
+    };
+    for seed in 0..3 {
+        study(seed, &tmp.path().join(format!("seed{seed}"))).await;
+        assert_eq!(script.received().len(), 3 * (seed as usize + 1), "seed {seed} is a run of its own: its own calls");
+    }
+    // The same run again (seed 1, from scratch): every reply from the cache, nothing sent.
+    let again = study(1, &tmp.path().join("seed1-again")).await;
+    assert_eq!(script.received().len(), 9);
+    assert_eq!(keys(&again.trials), keys(&Recorded::read(&tmp.path().join("seed1")).unwrap().trials));
+    assert!(calls(&tmp.path().join("seed1-again")).iter().all(|c| c.source == genius_llm::chat::Source::Cache));
+}
+
+#[tokio::test]
+async fn duplicates_are_repaired_by_default_and_evaluated_as_the_original_code_did_when_so_configured() {
+    let steps = || vec![reply("[1, 1, 0]"), reply("[1, 1, 0]"), reply("[2, 1, 0]")];
+    let (srv, script) = server(Wire::OpenAi, steps()).await;
+    let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
+    let tmp = tempfile::tempdir().unwrap();
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("repair"), 2).await;
+    assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![2, 1, 0]]);
+    assert_eq!(problems(&tmp.path().join("repair")), ["duplicate"]);
+
+    script.set(steps());
+    let settings = GeniusSettings { duplicates: DuplicateHandling::Evaluate, ..settings };
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("evaluate"), 2).await;
+    assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![1, 1, 0]]);
+    assert_eq!(outcome.trials[1].status, TrialStatus::Duplicate { of: 0 });
+    assert!(outcome.trials[1].counted, "the duplicate costs the query, as in the original code");
+    assert!(problems(&tmp.path().join("evaluate")).is_empty());
+    // Older run logs said `reject_duplicates = false`: the same setting.
+    let old: GeniusSettings =
+        serde_json::from_value(json!({"llm": "openai", "model": "gpt-4", "reject_duplicates": false})).unwrap();
+    assert_eq!(old.resolve().unwrap().0.duplicates, DuplicateHandling::Evaluate);
+}
+
+#[tokio::test]
+async fn the_constrained_protocol_distils_principles_after_its_first_iteration_and_states_them_instead_of_the_questions()
+ {
+    let principles =
+        "1. Larger kernels cost more.\n2. Keep early stages simple.\n3. Spend FLOPs late.\n4. Go deeper late.";
+    let steps = vec![reply("Analysis... [1, 1, 0]"), reply(principles), reply("[2, 1, 0]"), reply("[0, 1, 1]")];
+    let (srv, script) = server(Wire::OpenAi, steps).await;
+    let settings = compatible(&srv.uri(), ProtocolChoice::Constrained);
+    let tmp = tempfile::tempdir().unwrap();
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    let outcome = run(constrained_toy(), Genius::new(settings.clone(), model).unwrap(), tmp.path(), 3).await;
+    assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![2, 1, 0], vec![0, 1, 1]]);
+    let made = calls(tmp.path());
+    let purposes: Vec<&str> = made.iter().map(|c| c.purpose.as_str()).collect();
+    assert_eq!(purposes, ["propose", "distill", "propose", "propose"], "one distillation, once");
+    // The distillation continues the first iteration's chat.
+    assert_eq!(made[1].request.messages[..2], made[0].request.messages[..2]);
+    assert_eq!(made[1].request.messages[2].content, "Analysis... [1, 1, 0]");
+    assert!(made[1].request.messages[3].content.starts_with("Please summarize your analysis"));
+    assert!(made[1].request.schema.is_none());
+    let first = &made[0].request.messages[1].content;
+    assert!(first.contains("Which operation is more powerful"), "{first}");
+    for later in [&made[2], &made[3]] {
+        let text = &later.request.messages[1].content;
+        assert!(text.contains(&format!("Please follow these design principles:\n{principles}")), "{text}");
+        assert!(!text.contains("Which operation is more powerful"), "{text}");
+    }
+    assert_eq!(events(tmp.path(), "principles")[0]["text"], principles);
+    assert_eq!(script.left(), 0);
+
+    // Off: the questions every time, no distillation.
+    script.set(vec![reply("[1, 1, 0]"), reply("[2, 1, 0]")]);
+    let settings = GeniusSettings { principles: Principles::Off, ..settings };
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    run(constrained_toy(), Genius::new(settings, model).unwrap(), &tmp.path().join("off"), 2).await;
+    let off = calls(&tmp.path().join("off"));
+    assert_eq!(off.len(), 2);
+    assert!(off[1].request.messages[1].content.contains("Which operation is more powerful"));
+}
+
+#[tokio::test]
+async fn constraint_violations_have_their_own_bound_and_a_last_violation_is_recorded_as_an_invalid_trial() {
+    // Five violations in a row (more than max_repairs = 3), then a design that fits.
+    let violating = || (0..5).map(|_| reply("[2, 3, 0]")).collect::<Vec<_>>();
+    let (srv, script) = server(Wire::OpenAi, violating().into_iter().chain([reply("[2, 2, 0]")]).collect()).await;
+    let settings =
+        GeniusSettings { principles: Principles::Off, ..compatible(&srv.uri(), ProtocolChoice::Constrained) };
+    let tmp = tempfile::tempdir().unwrap();
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    let outcome = run(constrained_toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("a"), 1).await;
+    assert_eq!(archs(&outcome.trials), vec![vec![2, 2, 0]]);
+    assert_eq!(problems(&tmp.path().join("a")), ["violation"; 5]);
+
+    script.set(violating());
+    let settings = GeniusSettings { max_violations: 2, ..settings };
+    let model = settings.model(None, &RunScope::default()).unwrap();
+    let outcome = run(constrained_toy(), Genius::new(settings, model).unwrap(), &tmp.path().join("b"), 1).await;
+    assert_eq!(archs(&outcome.trials), vec![vec![2, 3, 0]]);
+    match &outcome.trials[0].status {
+        TrialStatus::Invalid { reason } => assert!(reason.contains("constraint"), "{reason}"),
+        other => panic!("expected an invalid trial, got {other:?}"),
+    }
+    assert_eq!(events(&tmp.path().join("b"), "gave_up")[0]["action"], "record the proposal as an invalid trial");
 }
