@@ -103,6 +103,13 @@ pub trait SearchSpace: Send + Sync {
         false
     }
 
+    /// The representative of the architectures whose networks are the same as `arch`'s (e.g. a skip moved within a
+    /// stage of identical layers); the default is `arch` itself. Two architectures with the same canonical form are
+    /// the same network: GENIUS answered such a proposal as "already being tested".
+    fn canonical(&self, arch: &Architecture) -> Architecture {
+        arch.clone()
+    }
+
     /// The FLOPs of `arch`'s network as the space states them in prompts and judges its constraint by: at the
     /// space's own input resolution and class count, in whole MFLOPs (GENIUS's logs state 330, not 330.24 nor the
     /// FLOPs of a proxy training at another resolution). `None` where the space has no such figure.

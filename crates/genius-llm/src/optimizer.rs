@@ -467,10 +467,12 @@ impl Genius {
                     )
                 });
                 violating.push(arch);
-            } else if let Some(seen) = history
-                .iter()
-                .find(|o| o.arch == arch)
-                .filter(|_| self.settings.duplicates == DuplicateHandling::Repair)
+            } else if let Some(seen) = (self.settings.duplicates == DuplicateHandling::Repair)
+                .then(|| space.canonical(&arch))
+                .and_then(|same| {
+                    // The same network, written the same or another way (a skip moved within a stage).
+                    history.iter().find(|o| o.arch == arch || (!o.arch.is_empty() && space.canonical(&o.arch) == same))
+                })
             {
                 let decimals = match protocol {
                     Protocol::Stateless => t.stateless.value_decimals,

@@ -44,6 +44,8 @@ enum Fragment {
 pub fn candidates(text: &str, space: &dyn SearchSpace, notation: Notation) -> Vec<Candidate> {
     let n = space.dimensions().len();
     let mut found: Vec<(Fragment, String)> = Vec::new();
+    // The stage a list is labelled with on its line (`Stage 3 (Layer 14 to Layer 19): [...]`), by index in `found`.
+    let mut labels: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut plain_from = 0;
@@ -61,6 +63,9 @@ pub fn candidates(text: &str, space: &dyn SearchSpace, notation: Notation) -> Ve
             let mut frags = Vec::new();
             from_value(&value, space, &mut frags);
             let written = shorten(&text[i..end]);
+            if let ([Fragment::List(_)], Some(label)) = (frags.as_slice(), stage_label(&text[..i])) {
+                labels.insert(found.len(), label);
+            }
             found.extend(frags.into_iter().map(|f| (f, written.clone())));
             i = end;
             plain_from = end;
@@ -80,6 +85,9 @@ pub fn candidates(text: &str, space: &dyn SearchSpace, notation: Notation) -> Ve
                     j = close + 1;
                 }
             } else {
+                if let Some(label) = stage_label(&text[..i]) {
+                    labels.insert(found.len(), label);
+                }
                 found.push((Fragment::List(items(inner)), shorten(&text[i..=end])));
             }
             i = end + 1;
@@ -89,7 +97,7 @@ pub fn candidates(text: &str, space: &dyn SearchSpace, notation: Notation) -> Ve
         i += 1;
     }
     tokens(&text[plain_from..], space, &mut found);
-    let found = join_stages(found, n);
+    let found = join_stages(found, &labels, n);
     found
         .into_iter()
         .map(|(fragment, written)| Candidate { arch: architecture(&fragment, space, notation), written })
@@ -167,6 +175,15 @@ fn closing(text: &str, open: usize) -> Option<usize> {
 
 /// The items of a list body that is not JSON.
 fn items(body: &str) -> Vec<Item> {
+    // Comments inside a list (`# Stage 1`, `// stage 2`), as models write Python or C-style lists, are not items.
+    let body: String = body
+        .lines()
+        .map(|line| {
+            let cut = [line.find('#'), line.find("//")].into_iter().flatten().min().unwrap_or(line.len());
+            &line[..cut]
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     body.split([',', ';', ' ', '\n', '\t'])
         .map(|s| s.trim().trim_matches(['"', '\'', '`']))
         .filter(|s| !s.is_empty())
@@ -261,38 +278,85 @@ fn same_name(key: &str, name: &str) -> bool {
     norm(key) == norm(name)
 }
 
-/// Joins runs of consecutive lists that are each too short into one when their lengths add up to the space's
-/// (a design written stage by stage).
-fn join_stages(found: Vec<(Fragment, String)>, n: usize) -> Vec<(Fragment, String)> {
-    let short = |f: &Fragment| matches!(f, Fragment::List(items) if items.len() < n && !items.is_empty());
+/// The stage number a list is labelled with: `Stage 3` (or `stage3`) earlier on the list's line.
+fn stage_label(before: &str) -> Option<u32> {
+    let line = before.rsplit('\n').next()?.to_ascii_lowercase();
+    let rest = &line[line.rfind("stage")? + "stage".len()..];
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Joins lists that are each too short into one when their lengths add up to the space's (a design written stage by
+/// stage). Lists labelled with their stage are joined only as stages 1, 2, 3, ... in a row, so that stage lists
+/// quoted in the prose after a design ("I changed stage 3 from [...] to [...]") never join it. Runs of unlabelled
+/// lists are grouped from their end, so that the last design of a reply is whole even when a lone list comes before
+/// it.
+fn join_stages(
+    found: Vec<(Fragment, String)>,
+    labels: &std::collections::HashMap<usize, u32>,
+    n: usize,
+) -> Vec<(Fragment, String)> {
+    let length = |k: usize| match &found[k].0 {
+        Fragment::List(items) if items.len() < n && !items.is_empty() => Some(items.len()),
+        _ => None,
+    };
+    let label = |k: usize| labels.get(&k).copied();
+    let join = |range: std::ops::Range<usize>| {
+        let mut joined = Vec::with_capacity(n);
+        let mut written = Vec::new();
+        for (f, w) in &found[range] {
+            if let Fragment::List(items) = f {
+                joined.extend(items.iter().cloned());
+            }
+            written.push(w.as_str());
+        }
+        (Fragment::List(joined), shorten(&written.join(" + ")))
+    };
     let mut out = Vec::with_capacity(found.len());
     let mut i = 0;
     while i < found.len() {
-        if short(&found[i].0) {
-            let mut total = 0;
-            let mut j = i;
-            while j < found.len() && short(&found[j].0) && total < n {
-                if let Fragment::List(items) = &found[j].0 {
-                    total += items.len();
-                }
+        if length(i).is_some() && label(i) == Some(1) {
+            let (mut j, mut total, mut next) = (i, 0, 1);
+            while j < found.len() && total < n && label(j) == Some(next) {
+                let Some(len) = length(j) else { break };
+                total += len;
                 j += 1;
+                next += 1;
             }
             if total == n && j - i > 1 {
-                let mut joined = Vec::with_capacity(n);
-                let mut written = Vec::new();
-                for (f, w) in &found[i..j] {
-                    if let Fragment::List(items) = f {
-                        joined.extend(items.iter().cloned());
-                    }
-                    written.push(w.as_str());
-                }
-                out.push((Fragment::List(joined), shorten(&written.join(" + "))));
+                out.push(join(i..j));
                 i = j;
                 continue;
             }
         }
-        out.push(found[i].clone());
-        i += 1;
+        if length(i).is_none() || label(i).is_some() {
+            out.push(found[i].clone());
+            i += 1;
+            continue;
+        }
+        // A run [i, end) of short unlabelled lists, grouped backwards.
+        let mut end = i;
+        while end < found.len() && length(end).is_some() && label(end).is_none() {
+            end += 1;
+        }
+        let mut grouped = Vec::new();
+        let mut k = end;
+        while k > i {
+            let (mut m, mut total) = (k, 0);
+            while m > i && total < n {
+                m -= 1;
+                total += length(m).expect("a short list");
+            }
+            if total == n && k - m > 1 {
+                grouped.push(join(m..k));
+                k = m;
+            } else {
+                grouped.push(found[k - 1].clone());
+                k -= 1;
+            }
+        }
+        out.extend(grouped.into_iter().rev());
+        i = end;
     }
     out
 }
@@ -482,5 +546,13 @@ mod tests {
         assert_eq!(last("Try 231 next."), None);
         assert_eq!(archs("Try `231` next.", Notation::Canonical), Vec::<Result<Vec<u16>, String>>::new());
         assert_eq!(last("[\"230\"]"), Some(vec![2, 3, 0]));
+    }
+
+    #[test]
+    fn comments_inside_a_list_are_not_items() {
+        let space = genius_core::testing::ToySpace::new();
+        let found =
+            candidates("[\n    # depth\n    2,\n    # width\n    1,  // op next\n    0\n]", &space, Notation::Choices);
+        assert_eq!(last_well_formed(&found, 1), [Architecture::new(vec![2, 1, 0])]);
     }
 }

@@ -754,6 +754,19 @@ impl SearchSpace for MobileNetSpace {
         self.window.is_some()
     }
 
+    /// Within a stage, a Skip after the stage's first layer is an identity (same shape, stride 1): the stage is the
+    /// same network with its skips moved to the end. The first layer's Skip is a 1x1 convolution and stays.
+    fn canonical(&self, arch: &Architecture) -> Architecture {
+        let mut choices = Vec::with_capacity(LAYERS);
+        for stage in arch.choices().chunks(LAYERS_PER_STAGE) {
+            let (first, rest) = stage.split_first().expect("stages are not empty");
+            choices.push(*first);
+            let blocks: Vec<u16> = rest.iter().copied().filter(|&c| c != 0).collect();
+            choices.extend(blocks.iter().copied().chain(std::iter::repeat_n(0, rest.len() - blocks.len())));
+        }
+        Architecture::new(choices)
+    }
+
     fn stated_mflops(&self, arch: &Architecture) -> Option<u64> {
         Some(FlopsWindow::rounded_mflops(self.flops(arch)))
     }

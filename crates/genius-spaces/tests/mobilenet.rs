@@ -563,3 +563,20 @@ fn the_brief_follows_the_genius_prompt_with_our_figures() {
         .sum();
     assert!((fixed - MobileNetModel::IMAGENET.fixed().mflops()).abs() < 5e-4, "{fixed}");
 }
+
+#[test]
+fn skips_moved_within_a_stage_are_the_same_network() {
+    let space = space();
+    // GENIUS answered the first "already being tested" (epoch_10_input_224.json, iteration 9): it is Experiment 8
+    // with stage 1's second block one layer earlier.
+    let proposed = space.parse("110000111100440400445400666000").unwrap();
+    let tested = space.parse("101000111100440400445400666000").unwrap();
+    assert_ne!(proposed, tested);
+    assert_eq!(space.canonical(&proposed), space.canonical(&tested));
+    assert_eq!(space.format(&space.canonical(&tested)), "110000111100440000445400666000");
+    assert_eq!(space.flops(&proposed), space.flops(&tested));
+    assert_eq!(space.cost(&proposed), space.cost(&tested));
+    // A stage's first layer changes the shape: its Skip is a convolution, not an identity.
+    let first_skipped = space.parse("011000111100440400445400666000").unwrap();
+    assert_ne!(space.canonical(&first_skipped), space.canonical(&tested));
+}
