@@ -393,10 +393,7 @@ async fn genius_decides_and_states_what_the_paper_s_gpt4_searches_logged() {
                 }
                 continue;
             }
-            assert!(
-                rest.starts_with(&format!("This design satisfies the constraint, achieving a total of ")),
-                "{rest}"
-            );
+            assert!(rest.starts_with("This design satisfies the constraint, achieving a total of "), "{rest}");
             let ours: u64 = number_after(rest, "total of ").unwrap().parse().unwrap();
             assert_eq!(
                 number_after(rest, "accuracy of ").unwrap().parse::<f64>().unwrap(),
