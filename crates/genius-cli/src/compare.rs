@@ -384,6 +384,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
         config: text.to_owned(),
         machine: machine(),
         versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
+        runs: runs.iter().map(|r| r.dir.strip_prefix(&out).unwrap_or(&r.dir).to_owned()).collect(),
     };
     Ok((config, runs, out, info))
 }

@@ -406,4 +406,19 @@ fn a_smaller_budget_than_a_finished_grid_reports_at_it_without_rewriting_a_run()
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random,,,5,3,")), "{summary}");
     assert!(!summary.lines().any(|l| l.contains(",20,")), "{summary}");
+
+    // Fewer seeds: the runs of the third are not pooled in, and the report names them.
+    let fewer = genius()
+        .args(["compare", "--quiet", "--seeds", "2", "--budget", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(fewer.status.success(), "{}", String::from_utf8_lossy(&fewer.stderr));
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random,,,5,2,")), "{summary}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let left = report.split("## Runs left out").nth(1).expect("a Runs left out section");
+    assert!(left.contains("`runs/nas-bench-macro/random/seed-2`"), "{left}");
 }

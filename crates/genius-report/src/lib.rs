@@ -138,6 +138,9 @@ pub struct GridInfo {
     pub machine: String,
     /// Versions of genius and its toolchain.
     pub versions: String,
+    /// The run directories the grid planned, relative to its directory; any other run below it is left out of the
+    /// report (a run of an earlier plan with more seeds, a stray search). Empty: every run below it belongs.
+    pub runs: Vec<PathBuf>,
 }
 
 /// The files a report wrote.
@@ -188,14 +191,19 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
             continue;
         }
         let run = Run::read(&d)?;
-        // A run of another experiment (or of none: a plain search), or of an optimizer the grid does not have, is not
-        // part of this comparison.
+        // A run the grid did not plan is not part of this comparison; for a grid that lists no runs, a run of another
+        // experiment (or of none: a plain search), or of an optimizer the grid does not have.
+        let relative = d.strip_prefix(dir).unwrap_or(&d);
         let foreign = grid.as_ref().is_some_and(|info| {
-            (!info.name.is_empty() && run.experiment.as_deref() != Some(info.name.as_str()))
-                || (!info.optimizers.is_empty() && !info.optimizers.contains(&run.label.optimizer))
+            if info.runs.is_empty() {
+                (!info.name.is_empty() && run.experiment.as_deref() != Some(info.name.as_str()))
+                    || (!info.optimizers.is_empty() && !info.optimizers.contains(&run.label.optimizer))
+            } else {
+                !info.runs.iter().any(|r| r == relative)
+            }
         });
         if foreign {
-            stray.push(d.strip_prefix(dir).unwrap_or(&d).to_owned());
+            stray.push(relative.to_owned());
         } else {
             runs.push(run);
         }

@@ -50,6 +50,7 @@ async fn grid(root: &Path) {
         config: "name = \"toy grid\"".into(),
         machine: "test".into(),
         versions: "test".into(),
+        runs: Vec::new(),
     };
     std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
 }
