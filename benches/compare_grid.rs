@@ -98,6 +98,7 @@ fn compare_grid(c: &mut Criterion) {
                         data: genius_cli::args::DataArgs { data_dir: Some(data_path()), offline: true, base_url: None },
                         quiet: true,
                         check: false,
+                        fail_fast: false,
                     };
                     let mut sink = Vec::new();
                     let start = Instant::now();

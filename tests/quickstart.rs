@@ -36,6 +36,7 @@ async fn the_quickstart_reports_every_baseline_and_random_search_meets_its_expec
         data: genius_cli::args::DataArgs { data_dir: Some(data_path()), offline: true, base_url: None },
         quiet: true,
         check: false,
+        fail_fast: false,
     };
     let mut printed = Vec::new();
     genius_cli::compare::compare(&args, &mut printed).await.unwrap();

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use genius_core::run_log::DirLock;
 use genius_core::{
     Budget, CancellationToken, DuplicatePolicy, Evaluator, Recorded, SearchSpace, StopReason, Study, StudyEvent,
     StudySettings,
 };
-use genius_report::{AblationInfo, AblationPoint, GRID_FILE, GridInfo, RunLabel};
+use genius_report::{AblationInfo, AblationPoint, FAILURES_FILE, FailedRun, GRID_FILE, GridInfo, RunLabel};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use toml::Spanned;
@@ -49,12 +50,16 @@ pub struct CompareArgs {
     /// Check the experiment (every name, setting and key) and print its plan, without running anything.
     #[arg(long)]
     pub check: bool,
+    /// Stop the grid at the first failed run, without a report [default: the other runs go on, the report lists the
+    /// failed ones, and the command fails at the end].
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 /// `genius report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A comparison's output directory (or any directory holding run directories).
+    /// A comparison's output directory, any directory holding run directories, or one run directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -379,6 +384,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
         config: text.to_owned(),
         machine: machine(),
         versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
+        runs: runs.iter().map(|r| r.dir.strip_prefix(&out).unwrap_or(&r.dir).to_owned()).collect(),
     };
     Ok((config, runs, out, info))
 }
@@ -395,10 +401,16 @@ fn machine() -> String {
     format!("{} {}, {cpu}, {cores} core(s)", std::env::consts::OS, std::env::consts::ARCH)
 }
 
-/// Whether the run in `dir` is already complete for `budget`.
-fn finished(dir: &Path, budget: &Budget) -> bool {
-    Recorded::read(dir)
-        .is_ok_and(|r| r.header.budget == *budget && r.summary.is_some_and(|s| s.stop != StopReason::Interrupted))
+/// Whether the run in `dir` has what a report at `budget` evaluations needs: that many evaluations recorded, or a
+/// finish of its own (the optimizer done, the space exhausted) under a budget at least as large. A run recorded
+/// beyond `budget` is never touched: the report reads its first `budget` evaluations.
+fn finished(dir: &Path, budget: usize) -> bool {
+    let Ok(recorded) = Recorded::read(dir) else { return false };
+    recorded.evaluations() >= budget
+        || recorded.summary.is_some_and(|s| {
+            !matches!(s.stop, StopReason::Interrupted | StopReason::Budget { .. })
+                && recorded.header.budget.evaluations.is_none_or(|planned| planned >= budget)
+        })
 }
 
 /// `genius compare`.
@@ -450,6 +462,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         }
     }
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    // Held until the command ends: a second `genius compare` on this grid is refused.
+    let _lock = DirLock::acquire(&root)?;
     genius_core::run_log::write_json_atomically(&root.join(GRID_FILE), &info)?;
 
     let settings = StudySettings {
@@ -460,8 +474,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         ..StudySettings::default()
     };
     settings.check().map_err(|e| anyhow!("{}: [study] {e}", args.config.display()))?;
-    let todo: Vec<Planned> =
-        runs.iter().filter(|r| !finished(&r.dir, &Budget::evaluations(r.budget))).cloned().collect();
+    let todo: Vec<Planned> = runs.iter().filter(|r| !finished(&r.dir, r.budget)).cloned().collect();
     let jobs =
         args.jobs.or(config.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     writeln!(
@@ -490,12 +503,15 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         }
     });
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    // Cancelled by --fail-fast at the first failure: the runs in flight stop as interrupted, the queued ones never start.
+    let halt = stop.child_token();
     let mut handles = Vec::new();
     for run in todo {
+        let planned = run.clone();
         let (space, evaluator) = parts[&run.space].clone();
         let (semaphore, stop, bar, trials, settings, executor, data) = (
             semaphore.clone(),
-            stop.clone(),
+            halt.clone(),
             bar.clone(),
             trials.clone(),
             settings.clone(),
@@ -504,8 +520,11 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         );
         let budget = Budget::evaluations(run.budget);
         let context = serde_json::json!({ "compare": run.label, "experiment": info.name });
-        handles.push(tokio::spawn(async move {
+        let fail_fast = args.fail_fast.then(|| halt.clone());
+        let task = tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
+            // Dropped on an error (`?`), it cancels the grid under --fail-fast; disarmed when the run ends cleanly.
+            let fail_fast = fail_fast.map(CancellationToken::drop_guard);
             if stop.is_cancelled() {
                 return Ok::<_, anyhow::Error>(false);
             }
@@ -542,36 +561,75 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
                 // Killed before its header reached the disk: nothing was recorded, start it again.
                 std::fs::remove_dir_all(&run.dir).with_context(|| format!("cannot remove {}", run.dir.display()))?;
             }
-            let outcome =
-                if log.exists() { study.resume(Recorded::read(&run.dir)?).await } else { study.run_in(&run.dir).await }
-                    .with_context(|| format!("run {}", run.dir.display()))?;
+            let outcome = if log.exists() {
+                study.resume(Recorded::read(&run.dir)?).await
+            } else {
+                study.run_in(&run.dir).await
+            }?;
             let done = outcome.summary.stop != StopReason::Interrupted;
             if done {
                 bar.inc(1);
             }
+            if let Some(guard) = fail_fast {
+                guard.disarm();
+            }
             Ok(done)
-        }));
+        });
+        handles.push((planned, task));
     }
-    let mut first_error = None;
+    let mut failures = Vec::new();
     let mut interrupted = false;
-    for h in handles {
-        match h.await.map_err(|e| anyhow!("a run panicked: {e}"))? {
+    for (run, task) in handles {
+        match task.await.unwrap_or_else(|e| Err(anyhow!("the run panicked: {e}"))) {
             Ok(true) => {}
             Ok(false) => interrupted = true,
             Err(e) => {
-                first_error.get_or_insert(e);
+                failures.push(FailedRun {
+                    dir: run.dir.strip_prefix(&root).unwrap_or(&run.dir).to_owned(),
+                    space: run.space,
+                    label: run.label,
+                    seed: run.seed,
+                    reason: format!("{e:#}"),
+                });
             }
         }
     }
     bar.finish_and_clear();
-    if let Some(e) = first_error {
-        return Err(e.context("the grid stopped with an error; run the same command again to resume it"));
+    if args.fail_fast
+        && let Some(first) = failures.first()
+    {
+        bail!(
+            "run {} failed: {}; the grid stopped there (--fail-fast); run the same command again to resume it",
+            root.join(&first.dir).display(),
+            first.reason
+        );
     }
     if interrupted || stop.is_cancelled() {
         writeln!(out, "interrupted; run the same command again to resume the grid where it stopped")?;
         return Ok(Ended::Interrupted);
     }
-    write_report(&root, out)
+    let failures_path = root.join(FAILURES_FILE);
+    if failures.is_empty() {
+        if failures_path.exists() {
+            std::fs::remove_file(&failures_path)
+                .with_context(|| format!("cannot remove {}", failures_path.display()))?;
+        }
+    } else {
+        genius_core::run_log::write_json_atomically(&failures_path, &failures)?;
+    }
+    let ended = write_report(&root, out)?;
+    if failures.is_empty() {
+        return Ok(ended);
+    }
+    let list: Vec<String> =
+        failures.iter().map(|f| format!("  {}: {}", root.join(&f.dir).display(), f.reason)).collect();
+    bail!(
+        "{} of {} run(s) failed; the report leaves them out and lists them under \"Failed runs\"; run the same \
+         command again to retry them:\n{}",
+        failures.len(),
+        runs.len(),
+        list.join("\n")
+    )
 }
 
 /// Writes the report of `dir` and prints where it is and its main tables.

@@ -199,6 +199,33 @@ fn a_finished_run_is_never_overwritten() {
 }
 
 #[test]
+fn a_resume_below_the_recorded_budget_is_refused_and_rewrites_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let dir = tmp.path().join("run");
+    assert!(search(&data, &dir, 1, 50).output().unwrap().status.success());
+    let files = || ["trials.jsonl", "events.jsonl", "summary.json"].map(|f| std::fs::read(dir.join(f)).unwrap());
+    let before = files();
+    let e = fails(genius(&data).args(["resume", "--quiet", "--budget", "20"]).arg(&dir));
+    assert!(e.contains("budget of 20 evaluations") && e.contains("recorded 50"), "{e}");
+    assert_eq!(files(), before, "summary.json still says 50");
+}
+
+#[test]
+fn a_budget_beyond_the_space_stops_when_every_architecture_is_evaluated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let dir = tmp.path().join("run");
+    let (out, stdout, stderr) = run(&mut search(&data, &dir, 1, 200_000));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("stopped: every architecture of the space has been evaluated"), "{stdout}");
+    let recorded = Recorded::read(&dir).unwrap();
+    assert_eq!(recorded.summary.unwrap().stop, StopReason::SpaceExhausted);
+    let distinct: std::collections::HashSet<_> = recorded.trials.iter().map(|t| &t.arch).collect();
+    assert_eq!(distinct.len(), 6561);
+}
+
+#[test]
 fn spaces_lists_every_space_with_its_data_status() {
     let (out, stdout, _) = run(genius(&data_dir()).arg("spaces"));
     assert!(out.status.success());

@@ -272,3 +272,153 @@ fn a_paper_experiment_without_a_key_stops_before_running() {
     assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
     assert!(!tmp.path().join("o").exists());
 }
+
+/// A grid of random search beside a GENIUS optimizer whose model endpoint is dead (nothing listens on port 9), with
+/// `attempts` calls of `backoff` seconds' back-off.
+fn dead_endpoint_grid(attempts: u32, backoff: f64) -> String {
+    format!(
+        r#"
+name = "dead endpoint"
+spaces = ["nas-bench-macro"]
+seeds = 2
+budgets = [5]
+jobs = 1
+
+[[optimizer]]
+name = "random"
+
+[[optimizer]]
+name = "genius"
+seeds = 1
+settings = {{ llm = "openai-compatible", model = "m", base_url = "http://127.0.0.1:9/v1", cache = "off", retry = {{ max_attempts = {attempts}, initial_backoff_s = {backoff}, jitter = 0.0 }} }}
+"#
+    )
+}
+
+#[test]
+fn a_grid_with_a_dead_model_endpoint_finishes_the_other_runs_and_reports_the_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(tmp.path(), "grid.toml", &dead_endpoint_grid(1, 0.0));
+    let out = tmp.path().join("out");
+    let compare = || {
+        let mut cmd = genius();
+        cmd.args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out);
+        cmd
+    };
+    let run = compare().output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(!run.status.success(), "{stdout}");
+    let failed = out.join("runs/nas-bench-macro/genius/seed-0");
+    assert!(stderr.contains("1 of 3 run(s) failed") && stderr.contains(&failed.display().to_string()), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "with its reason: {stderr}");
+    assert!(stdout.contains("| random | "), "the report of the other runs is printed: {stdout}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = report.split("## Failed runs").nth(1).expect("a Failed runs section");
+    assert!(section.contains("`runs/nas-bench-macro/genius/seed-0` | nas-bench-macro | genius | 0 |"), "{section}");
+    let failures: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("failures.json")).unwrap()).unwrap();
+    assert_eq!(failures.as_array().unwrap().len(), 1);
+    for seed in 0..2 {
+        let random = Recorded::read(&out.join(format!("runs/nas-bench-macro/random/seed-{seed}"))).unwrap();
+        assert_eq!(random.trials.len(), 5);
+        assert!(random.summary.is_some());
+    }
+
+    // Again: the finished runs are kept, the failed one is tried again.
+    let again = compare().output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("(2 already done)"));
+
+    // --fail-fast stops at the first failure, with no report.
+    let fresh = tmp.path().join("fresh");
+    let fast = genius()
+        .args(["compare", "--quiet", "--fail-fast", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(!fast.status.success());
+    let stderr = String::from_utf8_lossy(&fast.stderr);
+    assert!(stderr.contains("--fail-fast") && stderr.contains("genius/seed-0"), "{stderr}");
+    assert!(!fresh.join("report.md").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_compare_on_the_same_grid_is_refused_naming_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The dead endpoint's back-off (1 s, then 2 s) keeps the first grid running for a few seconds.
+    let config = write(tmp.path(), "grid.toml", &dead_endpoint_grid(3, 1.0));
+    let out = tmp.path().join("out");
+    let compare = || {
+        let mut cmd = genius();
+        cmd.args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out);
+        cmd
+    };
+    let first = compare().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = first.id();
+    let start = Instant::now();
+    while std::fs::read_to_string(out.join("genius.lock")).ok().map(|s| s.trim().to_owned()) != Some(pid.to_string()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the first compare never took the lock");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = compare().output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(stderr.contains(&out.display().to_string()) && stderr.contains(&format!("pid {pid}")), "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
+    let first = first.wait_with_output().unwrap();
+    assert!(!first.status.success(), "the first ends with its one failed run");
+    for seed in 0..2 {
+        let random = Recorded::read(&out.join(format!("runs/nas-bench-macro/random/seed-{seed}"))).unwrap();
+        assert_eq!(random.trials.len(), 5, "one writer, each trial once");
+    }
+}
+
+#[test]
+fn a_smaller_budget_than_a_finished_grid_reports_at_it_without_rewriting_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = GRID.replace("seeds = 12", "seeds = 3");
+    let config = write(tmp.path(), "grid.toml", &grid);
+    let out = tmp.path().join("out");
+    let run = genius().args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let files = |name: &str| -> Vec<Vec<u8>> {
+        let mut dirs: Vec<_> = all_trials(&out).into_iter().map(|(d, _)| out.join(d)).collect();
+        dirs.sort();
+        dirs.iter().map(|d| std::fs::read(d.join(name)).unwrap()).collect()
+    };
+    let (summaries, trials) = (files("summary.json"), files("trials.jsonl"));
+
+    let small = genius()
+        .args(["compare", "--quiet", "--budget", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&small.stdout);
+    assert!(small.status.success(), "{}", String::from_utf8_lossy(&small.stderr));
+    assert!(stdout.contains("(12 already done)"), "{stdout}");
+    assert_eq!(files("summary.json"), summaries, "no summary rewritten");
+    assert_eq!(files("trials.jsonl"), trials);
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random,,,5,3,")), "{summary}");
+    assert!(!summary.lines().any(|l| l.contains(",20,")), "{summary}");
+
+    // Fewer seeds: the runs of the third are not pooled in, and the report names them.
+    let fewer = genius()
+        .args(["compare", "--quiet", "--seeds", "2", "--budget", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(fewer.status.success(), "{}", String::from_utf8_lossy(&fewer.stderr));
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.lines().any(|l| l.starts_with("nas-bench-macro,random,,,5,2,")), "{summary}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let left = report.split("## Runs left out").nth(1).expect("a Runs left out section");
+    assert!(left.contains("`runs/nas-bench-macro/random/seed-2`"), "{left}");
+}

@@ -207,3 +207,65 @@ async fn genius_is_listed_among_the_optimizers() {
     assert!(out.status.success());
     assert!(stdout.lines().any(|l| l.starts_with("genius ")), "{stdout}");
 }
+
+/// Answers every chat request, after `delay`, with the next architecture of NAS-Bench-Macro in enumeration order.
+struct Slow {
+    delay: std::time::Duration,
+    count: Mutex<u32>,
+}
+
+impl Respond for Slow {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let mut n = self.count.lock().unwrap();
+        let digits: Vec<String> = (0..8).map(|i| ((*n / 3u32.pow(7 - i)) % 3).to_string()).collect();
+        *n += 1;
+        ResponseTemplate::new(200).set_delay(self.delay).set_body_json(json!({
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("[{}]", digits.join(", "))},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        }))
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_resumes_of_one_run_at_once_one_is_refused_and_a_later_one_finishes_it_exactly() {
+    let srv = MockServer::start().await;
+    let slow = Slow { delay: std::time::Duration::from_millis(150), count: Mutex::new(0) };
+    Mock::given(method("POST")).respond_with(slow).mount(&srv).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let (out, _, stderr) = output(search(&srv.uri(), &run, 2)).await;
+    assert!(out.status.success(), "{stderr}");
+
+    let resume = || {
+        let mut cmd = genius();
+        cmd.args(["resume", "--quiet", "--budget", "30"]).arg(&run);
+        cmd
+    };
+    let first = resume().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let pid = first.id();
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(run.join("genius.lock")).ok().map(|s| s.trim().to_owned()) != Some(pid.to_string()) {
+        assert!(start.elapsed().as_secs() < 30, "the first resume never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let (out, _, stderr) = output(resume()).await;
+    assert!(!out.status.success());
+    assert!(stderr.contains(&run.display().to_string()) && stderr.contains(&format!("pid {pid}")), "{stderr}");
+    assert!(stderr.contains("in use by another genius process"), "{stderr}");
+
+    // The first is killed mid-run: the OS releases its lock, and the log it leaves is valid.
+    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let _ = first.wait_with_output();
+    let partial = Recorded::read(&run).unwrap();
+    assert!(partial.trials.len() < 30, "the first resume finished before it was killed");
+    let (out, _, stderr) = output(resume()).await;
+    assert!(out.status.success(), "{stderr}");
+    let done = Recorded::read(&run).unwrap();
+    assert_eq!(done.trials.len(), 30);
+    assert!(done.trials.iter().enumerate().all(|(i, t)| t.index == i));
+    assert_eq!(done.summary.unwrap().spend.evaluations, 30);
+}

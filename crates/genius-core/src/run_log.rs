@@ -4,6 +4,10 @@
 //! Appends are whole lines, flushed as [`Flush`] says. A run killed mid-write leaves a truncated last line; reading
 //! recognises it, and reopening for a resume moves it aside to `<file>.truncated` (so nothing is silently dropped)
 //! before appending again. A damaged line elsewhere is an error naming the file and line.
+//!
+//! A writer holds the directory's [`DirLock`] (an advisory lock on `genius.lock`, held by the operating system for
+//! the life of the process, so a killed process leaves no stale lock): a second writer is refused with the holder's
+//! pid. Readers ([`Recorded::read`], reports) take no lock.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -19,6 +23,8 @@ pub const TRIALS_FILE: &str = "trials.jsonl";
 pub const EVENTS_FILE: &str = "events.jsonl";
 /// The file written when a study ends.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The lock file of a directory genius writes (a run directory, a comparison's directory).
+pub const LOCK_FILE: &str = "genius.lock";
 /// The version of the run-log format this crate writes and reads.
 pub const LOG_FORMAT: u32 = 1;
 
@@ -99,6 +105,20 @@ pub enum RunLogError {
     /// There is no run here.
     #[error("{0} holds no run log ({TRIALS_FILE} is missing)")]
     Missing(PathBuf),
+    /// Another process is writing to the directory.
+    #[error(
+        "{dir} is in use by another genius process ({}); wait for it to end or stop it, then try again",
+        holder.map_or_else(|| "its pid is not recorded".to_owned(), |pid| format!("pid {pid}"))
+    )]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The pid the holder wrote into the lock file, when it is readable.
+        holder: Option<u32>,
+    },
+    /// The run changed on disk between being read and being locked for writing (another process wrote to it).
+    #[error("{0} changed while it was being read (another process wrote to it); read it again")]
+    Changed(PathBuf),
     /// The header line is missing or unreadable.
     #[error(
         "{path} has no readable header line ({reason}); the run cannot be resumed: start it again in a fresh directory"
@@ -174,6 +194,8 @@ pub struct Recorded {
     pub summary: Option<Summary>,
     trials_len: u64,
     events_len: u64,
+    /// The files' sizes as read (truncated tails included), to notice a writer that came between reading and locking.
+    sizes: (u64, u64),
 }
 
 struct Lines<T> {
@@ -235,17 +257,18 @@ impl Recorded {
         }
         let header: RunHeader = serde_json::from_value(raw)
             .map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
+        let trials_size = bytes.len() as u64;
         let trials = read_lines::<Trial>(&path, &bytes, 1)?;
         let mut truncated: Vec<TruncatedTail> = trials.truncated.into_iter().collect();
 
         let events_path = dir.join(EVENTS_FILE);
-        let (events, events_len) = match fs::read(&events_path) {
+        let (events, events_len, events_size) = match fs::read(&events_path) {
             Ok(b) => {
                 let lines = read_lines::<EventRecord>(&events_path, &b, 0)?;
                 truncated.extend(lines.truncated);
-                (lines.items.into_iter().map(|(_, e)| e).collect(), lines.good_len)
+                (lines.items.into_iter().map(|(_, e)| e).collect(), lines.good_len, b.len() as u64)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0, 0),
             Err(e) => return Err(io("cannot read", &events_path)(e)),
         };
         let summary_path = dir.join(SUMMARY_FILE);
@@ -271,7 +294,13 @@ impl Recorded {
             summary,
             trials_len: trials.good_len,
             events_len,
+            sizes: (trials_size, events_size),
         })
+    }
+
+    /// The number of evaluations (counted trials) recorded.
+    pub fn evaluations(&self) -> usize {
+        self.trials.iter().filter(|t| t.counted).count()
     }
 
     /// The highest ask number with an event recorded.
@@ -284,6 +313,7 @@ impl Recorded {
 #[derive(Debug)]
 pub struct RunLog {
     dir: PathBuf,
+    _lock: DirLock,
     trials: BufWriter<File>,
     events: BufWriter<File>,
     flush: Flush,
@@ -292,9 +322,10 @@ pub struct RunLog {
 
 impl RunLog {
     /// Creates the run directory (if needed) and its log, and writes the header. Refuses a directory that already
-    /// holds a run.
+    /// holds a run, or that another process holds.
     pub fn create(dir: &Path, header: &RunHeader, flush: Flush) -> Result<Self> {
         fs::create_dir_all(dir).map_err(io("cannot create run directory", dir))?;
+        let lock = DirLock::acquire(dir)?;
         let path = dir.join(TRIALS_FILE);
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -307,6 +338,7 @@ impl RunLog {
         let events = File::create(&events_path).map_err(io("cannot create", &events_path))?;
         let mut log = Self {
             dir: dir.to_owned(),
+            _lock: lock,
             trials: BufWriter::new(file),
             events: BufWriter::new(events),
             flush,
@@ -323,9 +355,15 @@ impl RunLog {
     }
 
     /// Reopens `recorded`'s directory to append after its last complete line. A truncated tail is moved to
-    /// `<file>.truncated` first; a summary of an earlier finish is removed (the run goes on).
+    /// `<file>.truncated` first; a summary of an earlier finish is removed (the run goes on). Refused while another
+    /// process holds the directory, or when the files changed since `recorded` was read.
     pub fn reopen(recorded: &Recorded, flush: Flush) -> Result<Self> {
         let dir = &recorded.dir;
+        let lock = DirLock::acquire(dir)?;
+        let size = |name: &str| fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+        if (size(TRIALS_FILE), size(EVENTS_FILE)) != recorded.sizes {
+            return Err(RunLogError::Changed(dir.clone()));
+        }
         let trials = reopen_file(&dir.join(TRIALS_FILE), recorded.trials_len)?;
         let events = reopen_file(&dir.join(EVENTS_FILE), recorded.events_len)?;
         let summary = dir.join(SUMMARY_FILE);
@@ -334,6 +372,7 @@ impl RunLog {
         }
         Ok(Self {
             dir: dir.clone(),
+            _lock: lock,
             trials: BufWriter::new(trials),
             events: BufWriter::new(events),
             flush,
@@ -395,6 +434,38 @@ impl RunLog {
     pub fn finish(&mut self, summary: &Summary) -> Result<()> {
         self.flush()?;
         write_json_atomically(&self.dir.join(SUMMARY_FILE), summary)
+    }
+}
+
+/// The exclusive right to write a directory: an advisory lock on its [`LOCK_FILE`], released when this value is
+/// dropped or the process ends (however it ends). The holder writes its pid into the file for the error a second
+/// writer gets.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Locks `dir` (which must exist), or says which process holds it.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        use fs4::fs_std::FileExt;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("cannot open", &path))?;
+        if !file.try_lock_exclusive().map_err(io("cannot lock", &path))? {
+            let holder = fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
+            return Err(RunLogError::Locked { dir: dir.to_owned(), holder });
+        }
+        file.set_len(0)
+            .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+            .and_then(|()| file.flush())
+            .map_err(io("cannot write", &path))?;
+        Ok(Self { _file: file })
     }
 }
 

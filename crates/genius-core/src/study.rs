@@ -89,6 +89,8 @@ pub enum StopReason {
     OptimizerDone,
     /// The optimizer proposed nothing new for too many asks in a row (a small space is exhausted).
     Stalled,
+    /// Every architecture of the (finite) space has been evaluated: only duplicates remain to be proposed.
+    SpaceExhausted,
     /// Stopped from outside (Ctrl-C); the run can be resumed.
     Interrupted,
 }
@@ -101,6 +103,7 @@ impl std::fmt::Display for StopReason {
             }
             Self::OptimizerDone => f.write_str("the optimizer had nothing more to propose"),
             Self::Stalled => f.write_str("the optimizer kept re-proposing evaluated architectures"),
+            Self::SpaceExhausted => f.write_str("every architecture of the space has been evaluated"),
             Self::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -174,6 +177,17 @@ pub enum StudyError {
     /// The run log could not be read or written.
     #[error(transparent)]
     RunLog(#[from] RunLogError),
+    /// A resumed study was given a smaller evaluation budget than the run has already spent.
+    #[error(
+        "cannot resume with a budget of {budget} evaluations: the run has recorded {recorded}; a run is never \
+         shortened (a report at a smaller budget reads only the first evaluations)"
+    )]
+    BudgetBelowRecord {
+        /// The budget asked for.
+        budget: usize,
+        /// The evaluations recorded.
+        recorded: usize,
+    },
     /// A resumed study differs from the recorded one.
     #[error("cannot resume: the {field} differs from the recorded run (recorded {recorded}, now {now})")]
     Mismatch {
@@ -339,6 +353,10 @@ impl Study {
         same("objective", &was.objective, &now.objective)?;
         same("batch size", &was.settings.batch_size, &now.settings.batch_size)?;
         same("duplicate policy", &was.settings.duplicates, &now.settings.duplicates)?;
+        let spent = recorded.evaluations();
+        if let Some(budget) = self.budget.evaluations.filter(|&b| b < spent) {
+            return Err(StudyError::BudgetBelowRecord { budget, recorded: spent });
+        }
         let log = RunLog::reopen(&recorded, self.settings.flush)?;
         self.drive(Some(log), Some(recorded)).await
     }
@@ -383,6 +401,8 @@ impl Study {
         let started = Instant::now();
         let mut asks = 0u64;
         let mut idle = 0usize;
+        // A space with a constraint may never have all of its product evaluated; it stalls or spends its budget.
+        let cardinality = self.space.cardinality();
         let stop = loop {
             state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
             if self.stop.is_cancelled() {
@@ -390,6 +410,9 @@ impl Study {
             }
             if let Some(limit) = self.budget.exhausted(&state.spend) {
                 break StopReason::Budget { limit };
+            }
+            if cardinality > 0 && state.seen.len() as u128 >= cardinality {
+                break StopReason::SpaceExhausted;
             }
             if idle >= self.settings.max_idle_asks {
                 break StopReason::Stalled;

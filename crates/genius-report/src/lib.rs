@@ -24,6 +24,24 @@ pub use summary::SummaryRow;
 
 /// The file a comparison writes at its root to describe itself to the report.
 pub const GRID_FILE: &str = "grid.json";
+/// The file a comparison writes at its root when runs failed: a JSON list of [`FailedRun`].
+pub const FAILURES_FILE: &str = "failures.json";
+
+/// A run of a comparison that failed (a fatal evaluator, a dead model endpoint, an optimizer error), left out of the
+/// statistics and listed in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRun {
+    /// Its run directory, relative to the comparison's directory.
+    pub dir: PathBuf,
+    /// The space.
+    pub space: String,
+    /// Its labels in the comparison.
+    pub label: RunLabel,
+    /// The seed.
+    pub seed: u64,
+    /// Why it failed.
+    pub reason: String,
+}
 
 /// A report that cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +70,21 @@ pub enum ReportError {
     #[error("cannot draw a plot: {0}")]
     Plot(String),
     /// There is nothing to report.
-    #[error("{0} holds no run directories (no trials.jsonl below it)")]
+    #[error("{0} holds no run directories (no trials.jsonl in it or below it)")]
     NoRuns(PathBuf),
+    /// Two runs carry the same labels, so they would be counted as two seeds.
+    #[error(
+        "{first} and {second} are the same run ({what}); a report counts each seed once: move one of them out of \
+         the directory"
+    )]
+    Duplicate {
+        /// The first run directory.
+        first: PathBuf,
+        /// The second.
+        second: PathBuf,
+        /// The labels they share.
+        what: String,
+    },
     /// `grid.json` is damaged.
     #[error("{path} is damaged ({reason})")]
     Grid {
@@ -107,6 +138,9 @@ pub struct GridInfo {
     pub machine: String,
     /// Versions of genius and its toolchain.
     pub versions: String,
+    /// The run directories the grid planned, relative to its directory; any other run below it is left out of the
+    /// report (a run of an earlier plan with more seeds, a stray search). Empty: every run below it belongs.
+    pub runs: Vec<PathBuf>,
 }
 
 /// The files a report wrote.
@@ -124,19 +158,61 @@ pub struct ReportFiles {
     pub rows: Vec<SummaryRow>,
 }
 
-/// Reads every run below `dir` (and `dir/grid.json` if present) and writes `summary.csv`, `trials.csv`,
-/// `report.md` and `plots/` into `dir`.
+/// Reads every run below `dir` (or `dir` itself when it is a run directory, and `dir/grid.json` and
+/// `dir/failures.json` if present) and writes `summary.csv`, `trials.csv`, `report.md` and `plots/` into `dir`.
+///
+/// Runs are grouped by their recorded labels (space, optimizer label, ablation point); two runs with the same labels
+/// and seed are an error. Below a comparison's directory, runs of another experiment, and the runs it lists as failed,
+/// are left out (and named in the report).
 pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let grid_path = dir.join(GRID_FILE);
-    let info: GridInfo = match std::fs::read(&grid_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| ReportError::Grid { path: grid_path.clone(), reason: e.to_string() })?,
-        Err(_) => GridInfo::default(),
+    let grid: Option<GridInfo> = match std::fs::read(&grid_path) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ReportError::Grid { path: grid_path.clone(), reason: e.to_string() })?,
+        ),
+        Err(_) => None,
     };
-    let runs: Vec<Run> = runs::find_runs(dir)?.iter().map(|d| Run::read(d)).collect::<Result<_, _>>()?;
-    if runs.is_empty() {
+    let failures_path = dir.join(FAILURES_FILE);
+    let failures: Vec<FailedRun> = match std::fs::read(&failures_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| ReportError::Grid { path: failures_path.clone(), reason: e.to_string() })?,
+        Err(_) => Vec::new(),
+    };
+    let found = if dir.join(genius_core::run_log::TRIALS_FILE).is_file() {
+        vec![dir.to_owned()]
+    } else {
+        runs::find_runs(dir)?
+    };
+    let mut runs = Vec::new();
+    let mut stray = Vec::new();
+    for d in found {
+        if failures.iter().any(|f| dir.join(&f.dir) == d) {
+            continue;
+        }
+        let run = Run::read(&d)?;
+        // A run the grid did not plan is not part of this comparison; for a grid that lists no runs, a run of another
+        // experiment (or of none: a plain search), or of an optimizer the grid does not have.
+        let relative = d.strip_prefix(dir).unwrap_or(&d);
+        let foreign = grid.as_ref().is_some_and(|info| {
+            if info.runs.is_empty() {
+                (!info.name.is_empty() && run.experiment.as_deref() != Some(info.name.as_str()))
+                    || (!info.optimizers.is_empty() && !info.optimizers.contains(&run.label.optimizer))
+            } else {
+                !info.runs.iter().any(|r| r == relative)
+            }
+        });
+        if foreign {
+            stray.push(relative.to_owned());
+        } else {
+            runs.push(run);
+        }
+    }
+    if runs.is_empty() && failures.is_empty() {
         return Err(ReportError::NoRuns(dir.to_owned()));
     }
+    runs::check_distinct(&runs)?;
+    let info = grid.unwrap_or_default();
     let max_evaluations = runs.iter().map(Run::evaluations).max().unwrap_or(0);
     let budgets = if info.budgets.is_empty() {
         let mut b: Vec<usize> = [10, 50, 100].into_iter().filter(|&b| b < max_evaluations).collect();
@@ -196,7 +272,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     }
     let info = GridInfo { budgets, ..info };
     let report_path = dir.join("report.md");
-    let text = markdown::render(&info, &rows, &plot_links);
+    let text = markdown::render(&info, &rows, &plot_links, &failures, &stray);
     std::fs::write(&report_path, text).map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
     Ok(ReportFiles { summary: summary_path, trials: trials_path, report: report_path, plots: plot_files, rows })
 }

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::GridInfo;
+use std::path::PathBuf;
+
 use crate::stats::{bootstrap_mean_difference, mann_whitney};
 use crate::summary::SummaryRow;
+use crate::{FailedRun, GridInfo};
 
 /// `93.05 (rank 8 / 6561)` for one run; `92.43 ± 0.33 (rank 597 / 6561)` over several (mean rank).
 pub fn cell(row: &SummaryRow) -> String {
@@ -25,8 +27,14 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-/// Renders the report.
-pub fn render(info: &GridInfo, rows: &[SummaryRow], plots: &[(String, String)]) -> String {
+/// Renders the report; `failures` and `stray` (run directories that are not part of the grid) are listed as left out.
+pub fn render(
+    info: &GridInfo,
+    rows: &[SummaryRow],
+    plots: &[(String, String)],
+    failures: &[FailedRun],
+    stray: &[PathBuf],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", if info.name.is_empty() { "Comparison" } else { &info.name });
     if !info.description.is_empty() {
@@ -183,6 +191,35 @@ pub fn render(info: &GridInfo, rows: &[SummaryRow], plots: &[(String, String)]) 
         table(&mut out, &header, &body);
     }
 
+    if !failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Failed runs\n\n{} run(s) failed and are left out of every table above; running the comparison again \
+             retries them.\n",
+            failures.len()
+        );
+        let header: Vec<String> =
+            ["run", "space", "optimizer", "seed", "reason"].iter().map(|s| s.to_string()).collect();
+        let body: Vec<Vec<String>> = failures
+            .iter()
+            .map(|f| {
+                let label = match &f.label.ablation {
+                    Some(a) => format!("{} [{} = {}]", f.label.optimizer, a.setting, a.value),
+                    None => f.label.optimizer.clone(),
+                };
+                let reason = f.reason.replace('|', "\\|").replace('\n', " ");
+                vec![format!("`{}`", f.dir.display()), f.space.clone(), label, f.seed.to_string(), reason]
+            })
+            .collect();
+        table(&mut out, &header, &body);
+    }
+    if !stray.is_empty() {
+        let _ = writeln!(out, "## Runs left out\n\nThese run directories are not part of this comparison:\n");
+        for d in stray {
+            let _ = writeln!(out, "- `{}`", d.display());
+        }
+        out.push('\n');
+    }
     if !info.config.is_empty() {
         let _ = writeln!(out, "## Configuration\n\n```toml\n{}\n```\n", info.config.trim_end());
     }

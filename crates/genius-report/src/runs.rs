@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ReportError;
 
 /// How a comparison labels a run, stored under `context.compare` in its header.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct RunLabel {
     /// The optimizer's label in the comparison (e.g. `genius-t0`), defaulting to its name.
     pub optimizer: String,
@@ -19,7 +19,7 @@ pub struct RunLabel {
 }
 
 /// One value of one setting varied by an ablation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AblationPoint {
     /// The ablation's name (its section in the config).
     pub name: String,
@@ -40,9 +40,12 @@ pub struct Run {
     pub optimizer: String,
     /// How a comparison labels it.
     pub label: RunLabel,
+    /// The experiment (comparison) it was run for, if any.
+    pub experiment: Option<String>,
     /// The seed.
     pub seed: u64,
-    /// The evaluation budget it was run with, if it had one.
+    /// The evaluation budget it was planned for, if it had one: the recorded budget, or the evaluations it spent when
+    /// a resume ran it further.
     pub budget: Option<usize>,
     /// The evaluator's metrics.
     pub metrics: MetricSpec,
@@ -68,13 +71,16 @@ impl Run {
             .get("compare")
             .and_then(|c| serde_json::from_value::<RunLabel>(c.clone()).ok())
             .unwrap_or_else(|| RunLabel { optimizer: header.optimizer.name.clone(), ablation: None });
+        let experiment = header.context.get("experiment").and_then(|e| e.as_str()).map(str::to_owned);
+        let spent = recorded.trials.iter().filter(|t| t.counted).count();
         Ok(Self {
             dir: dir.to_owned(),
             space: header.space,
             optimizer: header.optimizer.name,
             label,
+            experiment,
             seed: header.seed,
-            budget: header.budget.evaluations,
+            budget: header.budget.evaluations.map(|b| b.max(spent)),
             metrics: header.metrics,
             objective: header.objective,
             trials: recorded.trials,
@@ -97,6 +103,28 @@ impl Run {
     pub fn evaluations(&self) -> usize {
         self.trials.iter().filter(|t| t.counted).count()
     }
+}
+
+/// Checks that no two runs carry the same labels (space, optimizer label, ablation point, seed).
+pub fn check_distinct(runs: &[Run]) -> Result<(), ReportError> {
+    let mut seen: std::collections::BTreeMap<(&str, &RunLabel, u64), &Path> = std::collections::BTreeMap::new();
+    for run in runs {
+        if let Some(first) = seen.insert((&run.space, &run.label, run.seed), &run.dir) {
+            let ablation = run.label.ablation.as_ref().map(|a| format!(", {} = {}", a.setting, a.value));
+            return Err(ReportError::Duplicate {
+                first: first.to_owned(),
+                second: run.dir.clone(),
+                what: format!(
+                    "space {}, optimizer {}{}, seed {}",
+                    run.space,
+                    run.label.optimizer,
+                    ablation.unwrap_or_default(),
+                    run.seed
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every run directory under `root` (any depth), in path order.

@@ -15,7 +15,7 @@ async fn grid(root: &Path) {
                 .seed(seed)
                 .budget(Budget::evaluations(12))
                 .settings(StudySettings { duplicates, ..Default::default() })
-                .context(serde_json::json!({ "compare": { "optimizer": label } }))
+                .context(serde_json::json!({ "compare": { "optimizer": label }, "experiment": "toy grid" }))
                 .run_in(&dir)
                 .await
                 .unwrap();
@@ -28,7 +28,7 @@ async fn grid(root: &Path) {
                 .seed(seed)
                 .budget(Budget::evaluations(budget))
                 .context(serde_json::json!({ "compare": { "optimizer": "uniform",
-                    "ablation": { "name": "budget-cap", "setting": "cap", "value": value } } }))
+                    "ablation": { "name": "budget-cap", "setting": "cap", "value": value } }, "experiment": "toy grid" }))
                 .run_in(&dir)
                 .await
                 .unwrap();
@@ -50,6 +50,7 @@ async fn grid(root: &Path) {
         config: "name = \"toy grid\"".into(),
         machine: "test".into(),
         versions: "test".into(),
+        runs: Vec::new(),
     };
     std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
 }
@@ -122,4 +123,66 @@ fn an_empty_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let err = write_report(tmp.path()).unwrap_err();
     assert!(err.to_string().contains("holds no run directories"), "{err}");
+}
+
+#[tokio::test]
+async fn a_single_run_directory_is_reported_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    let run = tmp.path().join("runs/toy/uniform/seed-0");
+    let files = write_report(&run).unwrap();
+    assert_eq!(files.report, run.join("report.md"));
+    assert!(!files.rows.is_empty() && files.rows.iter().all(|r| r.runs == 1), "{:?}", files.rows);
+}
+
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn two_runs_with_the_same_labels_are_an_error_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    let original = tmp.path().join("runs/toy/uniform/seed-2");
+    let copy = tmp.path().join("runs/copy/seed-2");
+    copy_run(&original, &copy);
+    let err = write_report(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains(&original.display().to_string()) && err.contains(&copy.display().to_string()), "{err}");
+    assert!(err.contains("optimizer uniform, seed 2"), "{err}");
+}
+
+#[tokio::test]
+async fn failed_runs_and_runs_of_no_comparison_are_left_out_and_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    // A plain search (no comparison recorded) left in the grid's directory.
+    Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+        .seed(40)
+        .budget(Budget::evaluations(12))
+        .context(serde_json::json!({ "compare": { "optimizer": "uniform" } }))
+        .run_in(&tmp.path().join("stray/seed-40"))
+        .await
+        .unwrap();
+    let failed = genius_report::FailedRun {
+        dir: "runs/toy/uniform/seed-5".into(),
+        space: "toy".into(),
+        label: genius_report::RunLabel { optimizer: "uniform".into(), ablation: None },
+        seed: 5,
+        reason: "optimizer `genius` failed: cannot connect".into(),
+    };
+    std::fs::write(tmp.path().join(genius_report::FAILURES_FILE), serde_json::to_vec(&[failed]).unwrap()).unwrap();
+    let files = write_report(tmp.path()).unwrap();
+    let uniform: Vec<_> = files.rows.iter().filter(|r| r.optimizer == "uniform" && r.ablation.is_empty()).collect();
+    assert!(!uniform.is_empty() && uniform.iter().all(|r| r.runs == 5), "seeds 0-4 only: {uniform:?}");
+    let report = std::fs::read_to_string(&files.report).unwrap();
+    let failed = report.split("## Failed runs").nth(1).expect("a Failed runs section");
+    assert!(
+        failed.contains("`runs/toy/uniform/seed-5` | toy | uniform | 5 | optimizer `genius` failed: cannot connect")
+    );
+    let left = report.split("## Runs left out").nth(1).expect("a Runs left out section");
+    assert!(left.contains("`stray/seed-40`"), "{left}");
 }

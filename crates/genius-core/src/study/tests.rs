@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::*;
@@ -104,10 +105,10 @@ async fn duplicates_are_answered_from_history_and_count_by_default() {
 }
 
 #[tokio::test]
-async fn free_duplicates_do_not_use_budget_and_a_small_space_stalls_instead_of_looping() {
+async fn free_duplicates_do_not_use_budget_and_a_small_space_stops_when_exhausted_instead_of_looping() {
     let settings = StudySettings { duplicates: DuplicatePolicy::Free, max_idle_asks: 200, ..Default::default() };
     let outcome = study(5, 100).settings(settings).run().await.unwrap();
-    assert_eq!(outcome.summary.stop, StopReason::Stalled);
+    assert_eq!(outcome.summary.stop, StopReason::SpaceExhausted);
     assert_eq!(outcome.summary.spend.evaluations, 24, "every toy architecture evaluated once");
     let mut first = std::collections::HashSet::new();
     assert!(outcome.trials.iter().all(|t| t.counted == first.insert(t.arch.clone())));
@@ -240,6 +241,81 @@ async fn resuming_with_more_budget_extends_the_run() {
     let longer = study(2, 9).resume(Recorded::read(&run).unwrap()).await.unwrap();
     let direct = study(2, 9).run().await.unwrap();
     assert_eq!(keys(&longer.trials), keys(&direct.trials));
+}
+
+/// Every file of a run directory and its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn resuming_with_a_budget_below_the_record_is_refused_and_rewrites_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    study(2, 10).run_in(&run).await.unwrap();
+    let before = snapshot(&run);
+    let err = study(2, 4).resume(Recorded::read(&run).unwrap()).await.unwrap_err();
+    assert!(matches!(err, StudyError::BudgetBelowRecord { budget: 4, recorded: 10 }), "{err}");
+    assert!(err.to_string().contains("budget of 4 evaluations") && err.to_string().contains("recorded 10"), "{err}");
+    assert_eq!(snapshot(&run), before, "nothing is rewritten");
+}
+
+#[tokio::test]
+async fn a_budget_beyond_the_space_stops_once_every_architecture_is_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let outcome = study(1, 100_000).run_in(&run).await.unwrap();
+    assert_eq!(outcome.summary.stop, StopReason::SpaceExhausted);
+    let proposed: std::collections::HashSet<_> = outcome.trials.iter().map(|t| &t.arch).collect();
+    assert_eq!(proposed.len(), 24, "every toy architecture");
+    assert!(outcome.summary.completed <= 24, "none evaluated twice");
+    assert!(outcome.trials.len() < 10_000, "{} trials", outcome.trials.len());
+    assert_eq!(Recorded::read(&run).unwrap().summary.unwrap().stop, StopReason::SpaceExhausted, "recorded");
+    assert_eq!(StopReason::SpaceExhausted.to_string(), "every architecture of the space has been evaluated");
+}
+
+#[tokio::test]
+async fn a_second_writer_is_refused_with_the_holder_pid_until_the_first_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    study(2, 5).run_in(&run).await.unwrap();
+    let holder = crate::run_log::DirLock::acquire(&run).unwrap();
+    let before = snapshot(&run);
+    let err = study(2, 9).resume(Recorded::read(&run).unwrap()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, StudyError::RunLog(RunLogError::Locked { holder: Some(pid), .. }) if pid == std::process::id())
+    );
+    assert!(message.contains(&run.display().to_string()) && message.contains(&format!("pid {}", std::process::id())));
+    assert_eq!(snapshot(&run), before, "nothing is written");
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let _other = crate::run_log::DirLock::acquire(&other).unwrap();
+    let err = study(2, 5).run_in(&other).await.unwrap_err();
+    assert!(matches!(err, StudyError::RunLog(RunLogError::Locked { .. })), "{err}");
+    assert!(!other.join(TRIALS_FILE).exists());
+
+    drop(holder);
+    let resumed = study(2, 9).resume(Recorded::read(&run).unwrap()).await.unwrap();
+    assert_eq!(keys(&resumed.trials), keys(&study(2, 9).run().await.unwrap().trials));
+}
+
+#[tokio::test]
+async fn a_run_written_between_reading_and_locking_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    study(2, 5).run_in(&run).await.unwrap();
+    let stale = Recorded::read(&run).unwrap();
+    study(2, 9).resume(Recorded::read(&run).unwrap()).await.unwrap();
+    let err = study(2, 12).resume(stale).await.unwrap_err();
+    assert!(matches!(err, StudyError::RunLog(RunLogError::Changed(_))), "{err}");
+    assert_eq!(Recorded::read(&run).unwrap().trials.len(), 9);
 }
 
 #[tokio::test]
