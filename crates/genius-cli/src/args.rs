@@ -200,8 +200,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "NAME", default_value = "fashion-mnist", value_parser = ["fashion-mnist", "mnist", "cifar10"])]
     pub dataset: String,
 
-    /// The directory holding the dataset's files [default: /usr/share/datasets/fashion-mnist (Debian's
-    /// dataset-fashion-mnist) for fashion-mnist, else <data dir>/<dataset>].
+    /// The directory holding the dataset's files [default: Debian's /usr/share/datasets/fashion-mnist for
+    /// fashion-mnist where installed, else <GENIUS_DATASETS_DIR or e.g. ~/.cache/genius/datasets>/<dataset>, fetched
+    /// there on first use (see `genius data fetch`)].
     #[arg(long, value_name = "DIR")]
     pub dataset_dir: Option<PathBuf>,
 

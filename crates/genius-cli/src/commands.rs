@@ -88,7 +88,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let optimizer = registry::optimizer(&args.optimizer, settings, &args.space, args.seed)?;
     let data = args.data.resolve();
     let (space, evaluator) = if args.evaluator == registry::TRAIN_EVALUATOR {
-        registry::train_evaluator(entry, &args.train, args.seed, &data)?
+        registry::train_evaluator(entry, &args.train, args.seed, &args.data, args.progress.quiet).await?
     } else {
         crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
         registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?

@@ -453,6 +453,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         }
         return Ok(Ended::Done);
     }
+    // Every table of the plan before the first run starts, fetched on first use as `genius search` does.
+    crate::data_cmd::ensure_tables(runs.iter().map(|r| r.space.as_str()), &args.data, args.quiet).await?;
     let data = args.data.resolve();
     let mut parts: BTreeMap<String, SpaceParts> = BTreeMap::new();
     for run in &runs {

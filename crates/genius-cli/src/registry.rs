@@ -49,12 +49,14 @@ pub fn space_and_evaluator(
 }
 
 /// The space of `entry` and a training evaluator for it, as the `--evaluator train` flags say. The training seed is
-/// the search's `seed` unless the settings give one.
-pub fn train_evaluator(
+/// the search's `seed` unless the settings give one. Once the flags are checked, a dataset missing from its cache is
+/// fetched on first use (unless `--offline`).
+pub async fn train_evaluator(
     entry: &SpaceEntry,
     args: &crate::args::TrainArgs,
     seed: u64,
-    data: &DataDir,
+    data: &crate::args::DataArgs,
+    quiet: bool,
 ) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
     let mut settings = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
     let object = settings.as_object_mut().expect("settings are a table");
@@ -66,13 +68,9 @@ pub fn train_evaluator(
     object.entry("seed").or_insert(seed.into());
     let train = genius_train::TrainSettings::from_json(settings).context("training settings (--train)")?;
     let dataset: genius_train::DatasetKind = args.dataset.parse()?;
-    let config = genius_train::TrainConfig {
-        dataset,
-        dataset_dir: args.dataset_dir.clone().unwrap_or_else(|| dataset.default_dir(data.path())),
-        backend: args.backend.parse()?,
-        device: args.device.parse()?,
-        train,
-    };
+    let (backend, device) = (args.backend.parse()?, args.device.parse()?);
+    let dataset_dir = crate::data_cmd::ensure_dataset(dataset, args.dataset_dir.as_deref(), data, quiet).await?;
+    let config = genius_train::TrainConfig { dataset, dataset_dir, backend, device, train };
     let space = entry.space();
     let evaluator = genius_train::TrainEvaluator::new(space.clone(), config)
         .with_context(|| format!("cannot train networks of `{}`", entry.name))?;

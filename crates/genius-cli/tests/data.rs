@@ -393,3 +393,160 @@ fn model_fetch_installs_nothing_wrong_and_info_says_what_is_missing() {
     let (stdout, _) = succeeds(&mut model(&["info"]));
     assert!(stdout.contains("missing"), "{stdout}");
 }
+
+/// A small comparison on two spaces: two baselines, two seeds, 10 queries.
+fn small_experiment(dir: &Path, spaces: &[&str]) -> PathBuf {
+    let path = dir.join("small.toml");
+    let spaces: Vec<String> = spaces.iter().map(|s| format!("\"{s}\"")).collect();
+    let text = format!(
+        "name = \"small\"\nspaces = [{}]\nseeds = 2\nbudgets = [5, 10]\nbaseline = \"random\"\njobs = 2\n\n\
+         [[optimizer]]\nname = \"random\"\n\n[[optimizer]]\nname = \"local-search\"\n",
+        spaces.join(", ")
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn compare_fetches_every_table_of_its_plan_on_first_use_and_runs_to_its_report() {
+    let mirror = Mirror::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("empty-data-dir");
+    let config = small_experiment(tmp.path(), &["nas-bench-macro", "nas-bench-201-cifar10"]);
+    let out = tmp.path().join("out");
+    let compare = || {
+        let mut cmd = genius(&data);
+        cmd.args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out);
+        cmd.env("GENIUS_DATA_URL", mirror.url("ok"));
+        cmd
+    };
+    let (stdout, stderr) = succeeds(&mut compare());
+    // One line per table before the first run, then the grid and its report.
+    assert_eq!(stderr.matches("downloading").count(), 2, "{stderr}");
+    assert!(stderr.find("nas-bench-macro table is missing").is_some(), "{stderr}");
+    assert!(stderr.find("nas-bench-201-cifar10 table is missing").is_some(), "{stderr}");
+    assert_eq!(listing(&data), [C10, "nas-bench-macro/nas-bench-macro_cifar10.json"]);
+    assert!(stdout.contains("report: ") && out.join("report.md").is_file() && out.join("summary.csv").is_file());
+    assert_eq!(mirror.requests(), 2);
+
+    // Present tables are not downloaded again: the finished grid only writes its report again.
+    let (stdout, stderr) = succeeds(&mut compare());
+    assert!(!stderr.contains("downloading"), "{stderr}");
+    assert!(stdout.contains("(8 already done)"), "{stdout}");
+    assert_eq!(mirror.requests(), 2);
+}
+
+#[test]
+fn offline_with_nothing_fetched_every_command_fails_at_once_naming_what_is_missing_and_the_fetch_command() {
+    let mirror = Mirror::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let datasets = tmp.path().join("datasets");
+    let offline = |args: &[&str]| {
+        let mut cmd = genius(&data);
+        cmd.args(args).env("GENIUS_OFFLINE", "1").env("GENIUS_DATASETS_DIR", &datasets);
+        cmd.env("GENIUS_DATA_URL", mirror.url("ok"));
+        cmd
+    };
+
+    let two = small_experiment(tmp.path(), &["nas-bench-macro", "nas-bench-201-cifar10"]);
+    let (_, stderr) = fails(&mut offline(&["compare", "-q", "--config", two.to_str().unwrap()]));
+    for part in [
+        "the tables of nas-bench-macro, nas-bench-201-cifar10 are missing",
+        "`genius data fetch nas-bench-macro nas-bench-201-cifar10`",
+        "nas-bench-macro/nas-bench-macro_cifar10.json",
+        "not downloaded: --offline",
+    ] {
+        assert!(stderr.contains(part), "missing `{part}` in: {stderr}");
+    }
+
+    let one = small_experiment(tmp.path(), &["channel-bench-macro-resnet"]);
+    let (_, stderr) = fails(&mut offline(&["compare", "-q", "--config", one.to_str().unwrap()]));
+    assert!(stderr.contains("`genius data fetch channel-bench-macro-resnet`"), "{stderr}");
+
+    let (_, stderr) = fails(&mut offline(&["arch", "--space", "nas-bench-macro", "01201201"]));
+    assert!(stderr.contains("`genius data fetch nas-bench-macro`") && stderr.contains("--offline"), "{stderr}");
+
+    for dataset in ["mnist", "cifar10"] {
+        let (_, stderr) = fails(&mut offline(&[
+            "search",
+            "--space",
+            "nas-bench-macro",
+            "--evaluator",
+            "train",
+            "--dataset",
+            dataset,
+            "--budget",
+            "1",
+            "--quiet",
+            "--out",
+            tmp.path().join("run").to_str().unwrap(),
+        ]));
+        assert!(stderr.contains(&format!("the {dataset} dataset is missing")), "{stderr}");
+        assert!(stderr.contains(&format!("`genius data fetch {dataset}`")), "{stderr}");
+        assert!(stderr.contains(&datasets.join(dataset).display().to_string()), "{stderr}");
+        assert!(stderr.contains("--dataset-dir") && stderr.contains("not downloaded: --offline"), "{stderr}");
+    }
+    assert_eq!(mirror.requests(), 0, "nothing is downloaded offline");
+    assert!(listing(tmp.path()).iter().all(|f| f.ends_with(".toml")), "{:?}", listing(tmp.path()));
+}
+
+/// Fashion-MNIST as scripts/test.sh left it: Debian's copy or the dataset cache's.
+fn fashion_mnist() -> PathBuf {
+    let dir = genius_train::DatasetKind::FashionMnist.default_dir(&genius_train::data::sources::cache_root());
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file(),
+        "this test needs Fashion-MNIST: run the tests with scripts/test.sh (it fetches it)"
+    );
+    dir
+}
+
+#[test]
+fn a_dataset_is_fetched_from_a_mirror_checked_and_then_left_alone() {
+    // A mirror laid out like the dataset cache (<dataset>/<file>), holding a pinned copy of Fashion-MNIST.
+    let source = tempfile::tempdir().unwrap();
+    std::fs::create_dir(source.path().join("fashion-mnist")).unwrap();
+    for file in genius_train::DatasetKind::FashionMnist.sources() {
+        std::fs::copy(fashion_mnist().join(file.name), source.path().join("fashion-mnist").join(file.name)).unwrap();
+    }
+    let mirror = Mirror::serving(source.path().to_owned());
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("datasets");
+    let fetch = |mode: &str| {
+        let mut cmd = genius(&tmp.path().join("data"));
+        // --force: past Debian's copy where it is installed, into the cache.
+        cmd.args(["data", "fetch", "fashion-mnist", "--force", "-q", "--base-url", &mirror.url(mode)]);
+        cmd.env("GENIUS_DATASETS_DIR", &cache);
+        cmd
+    };
+
+    let (stdout, stderr) = fails(&mut fetch("corrupt"));
+    assert!(stdout.contains("is not the published file") && stdout.contains("nothing was installed"), "{stdout}");
+    assert!(stderr.contains("1 dataset(s) could not be downloaded: fashion-mnist"), "{stderr}");
+    assert!(listing(&cache).is_empty(), "{:?}", listing(&cache));
+    let (stdout, _) = fails(&mut fetch("gone"));
+    assert!(stdout.contains("the server answered 404"), "{stdout}");
+    assert!(listing(&cache).is_empty(), "{:?}", listing(&cache));
+
+    let (stdout, _) = succeeds(&mut fetch("ok"));
+    assert_eq!(stdout.matches("size and SHA-256 verified").count(), 4, "{stdout}");
+    assert_eq!(
+        listing(&cache),
+        [
+            "fashion-mnist/t10k-images-idx3-ubyte.gz",
+            "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            "fashion-mnist/train-images-idx3-ubyte.gz",
+            "fashion-mnist/train-labels-idx1-ubyte.gz"
+        ]
+    );
+    let (train, test) = genius_train::DatasetKind::FashionMnist.read(&cache.join("fashion-mnist")).unwrap();
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+
+    // Present and intact (Debian's copy where installed, else the cache's): nothing is requested again.
+    let requests = mirror.requests();
+    let mut again = genius(&tmp.path().join("data"));
+    again.args(["data", "fetch", "fashion-mnist", "--base-url", &mirror.url("ok")]);
+    let (stdout, _) = succeeds(again.env("GENIUS_DATASETS_DIR", &cache));
+    assert!(stdout.contains("present and intact"), "{stdout}");
+    assert_eq!(mirror.requests(), requests);
+}

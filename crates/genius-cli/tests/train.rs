@@ -5,18 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use genius_core::{Recorded, SearchRng, TrialStatus};
-use genius_train::TrainSettings;
 use genius_train::backend::{self, BackendKind, DeviceSpec};
 use genius_train::plan::Plan;
+use genius_train::{DatasetKind, TrainSettings};
 use rand::SeedableRng;
 
-const FASHION: &str = "/usr/share/datasets/fashion-mnist";
-
+/// Fashion-MNIST where scripts/test.sh (`genius data fetch fashion-mnist`) found or put it: Debian's package, else
+/// the dataset cache.
 fn fashion() -> PathBuf {
-    let dir = PathBuf::from(FASHION);
+    let dir = DatasetKind::FashionMnist.default_dir(&genius_train::data::sources::cache_root());
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file(),
-        "these tests need Fashion-MNIST: `apt-get install dataset-fashion-mnist` (.ci/run installs it)"
+        "these tests need Fashion-MNIST: run them with scripts/test.sh (it fetches it), or `genius data fetch \
+         fashion-mnist`"
     );
     dir
 }
@@ -118,7 +119,7 @@ fn bad_training_options_are_named() {
     };
     let e = run(&["--dataset", "cifar10", "--dataset-dir", tmp.path().to_str().unwrap()]);
     assert!(e.contains("data_batch_1.bin: no such file"), "{e}");
-    let e = run(&["--train", "learning_rate=-1", "--dataset-dir", FASHION]);
+    let e = run(&["--train", "learning_rate=-1", "--dataset-dir", tmp.path().to_str().unwrap()]);
     assert!(e.contains("`learning_rate`"), "{e}");
     let e = run(&["--train", "lr=0.1"]);
     assert!(e.contains("unknown field `lr`"), "{e}");

@@ -17,8 +17,10 @@ use crate::data::{DataDir, DataFile};
 pub enum TableError {
     /// The file is not there.
     #[error(
-        "the {benchmark} table is missing: expected {path}\n  download it from {origin} into that path, or point \
-         --data-dir (or GENIUS_DATA_DIR) at a directory holding {relative}"
+        "the {benchmark} table is missing: expected {path}\n  fetch it with `genius data fetch {group}` (needs \
+         internet), or download it from {origin} into that path, or point --data-dir (or GENIUS_DATA_DIR) at a \
+         directory holding {relative}",
+        group = relative.split('/').next().unwrap_or(relative)
     )]
     Missing {
         /// The benchmark.

@@ -14,6 +14,16 @@ pub enum TrainError {
         /// How to get it.
         hint: String,
     },
+    /// A data file does not match its pinned size and SHA-256: damaged, cut short, or another version.
+    #[error("{path} is damaged or another version: {reason}; {command}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+        /// How to get it again.
+        command: String,
+    },
     /// A data file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

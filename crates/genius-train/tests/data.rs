@@ -130,10 +130,10 @@ fn bad_idx_files_are_named_with_what_is_wrong() {
 
 #[test]
 fn the_real_fashion_mnist_is_read_whole_and_balanced() {
-    let dir = DatasetKind::FashionMnist.default_dir(Path::new("unused"));
+    let dir = DatasetKind::FashionMnist.default_dir(&genius_train::data::sources::cache_root());
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file(),
-        "this test needs Fashion-MNIST: `apt-get install dataset-fashion-mnist` (.ci/run installs it)"
+        "this test needs Fashion-MNIST: run the tests with scripts/test.sh (it fetches it), or `genius data fetch fashion-mnist`"
     );
     let (train, test) = DatasetKind::FashionMnist.read(&dir).unwrap();
     assert_eq!((train.len(), test.len()), (60_000, 10_000));

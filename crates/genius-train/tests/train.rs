@@ -230,10 +230,10 @@ fn tch_trains_the_toy_problem() {
 /// them.
 fn fashion_splits() -> Splits {
     use genius_train::DatasetKind;
-    let dir = DatasetKind::FashionMnist.default_dir(std::path::Path::new("unused"));
+    let dir = DatasetKind::FashionMnist.default_dir(&genius_train::data::sources::cache_root());
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file(),
-        "this test needs Fashion-MNIST: `apt-get install dataset-fashion-mnist` (.ci/run installs it)"
+        "this test needs Fashion-MNIST: run the tests with scripts/test.sh (it fetches it), or `genius data fetch fashion-mnist`"
     );
     let (train, test) = DatasetKind::FashionMnist.read(&dir).unwrap();
     let spec = SplitSpec { validation: 200, subset: Some(640), test_subset: Some(200), resolution: 14, seed: 2 };

@@ -20,9 +20,9 @@ pub const TEST_FILE: &str = "test_batch.bin";
 /// CIFAR-10's classes.
 pub const CLASSES: usize = 10;
 
-const HINT: &str = "download the CIFAR-10 binary version (cifar-10-binary.tar.gz) and unpack it so that the \
-                    directory holds data_batch_1.bin … data_batch_5.bin and test_batch.bin, or pass its path with \
-                    --dataset-dir";
+const HINT: &str = "fetch the dataset with `genius data fetch cifar10` (needs internet), or unpack the CIFAR-10 \
+                    binary version (cifar-10-binary.tar.gz) so that a directory holds data_batch_1.bin … \
+                    data_batch_5.bin and test_batch.bin and pass it with --dataset-dir";
 
 /// Reads one batch file.
 pub fn read_batch(path: &Path) -> Result<ImageSet> {

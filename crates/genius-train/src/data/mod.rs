@@ -4,6 +4,7 @@
 
 pub mod cifar;
 pub mod idx;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -156,11 +157,12 @@ impl DatasetKind {
     }
 
     /// Where the dataset is looked for when no directory is given: Debian's `dataset-fashion-mnist` package for
-    /// Fashion-MNIST, else `<genius data directory>/<name>` (e.g. `~/.cache/genius/data/cifar10`).
-    pub fn default_dir(self, data_dir: &Path) -> PathBuf {
-        match self {
-            Self::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
-            _ => data_dir.join(self.name()),
+    /// Fashion-MNIST where it is installed, else `<root>/<name>` with `root` the datasets' directory
+    /// ([`sources::cache_root`], e.g. `~/.cache/genius/datasets/cifar10`), where `genius data fetch NAME` puts it.
+    pub fn default_dir(self, root: &Path) -> PathBuf {
+        match self.debian_dir() {
+            Some(debian) if self.present_in(debian) => debian.to_owned(),
+            _ => self.dir_in(root),
         }
     }
 
@@ -178,16 +180,18 @@ impl DatasetKind {
         match self {
             Self::Cifar10 => cifar::read(dir),
             Self::FashionMnist | Self::Mnist => {
-                let hint = if self == Self::FashionMnist {
-                    "install Debian's package with `apt-get install dataset-fashion-mnist` (it puts the files in \
-                     /usr/share/datasets/fashion-mnist), or pass the directory holding the IDX files with \
-                     --dataset-dir"
-                } else {
-                    "put the MNIST IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], \
-                     t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) in that directory, or pass their \
-                     directory with --dataset-dir"
-                };
-                let file = |name: &str| idx::find(dir, name, hint);
+                let hint = format!(
+                    "fetch the dataset with `{}` (needs internet){}, or pass the directory holding its IDX files \
+                     (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], \
+                     t10k-labels-idx1-ubyte[.gz]) with --dataset-dir",
+                    sources::fetch_command(self),
+                    if self == Self::FashionMnist {
+                        ", or install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+                    } else {
+                        ""
+                    }
+                );
+                let file = |name: &str| idx::find(dir, name, &hint);
                 let train = idx::read_pair(&file("train-images-idx3-ubyte")?, &file("train-labels-idx1-ubyte")?, 10)?;
                 let test = idx::read_pair(&file("t10k-images-idx3-ubyte")?, &file("t10k-labels-idx1-ubyte")?, 10)?;
                 Ok((train, test))
