@@ -250,7 +250,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             Some(s) => toml_to_json(s.get_ref())?,
             None => serde_json::Value::Null,
         };
-        if let Err(e) = registry::optimizer(name, settings.clone(), "", 0) {
+        if let Err(e) = registry::check_optimizer(name, settings.clone()) {
             let span = o.settings.as_ref().map_or(o.name.span(), |s| s.span());
             return Err(at(path, text, span, e));
         }
@@ -327,7 +327,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             };
             settings.insert(a.setting.clone(), serde_json::to_value(v)?);
             let settings = serde_json::Value::Object(settings);
-            if let Err(e) = registry::optimizer(&base.1, settings.clone(), "", 0) {
+            if let Err(e) = registry::check_optimizer(&base.1, settings.clone()) {
                 return Err(at(
                     path,
                     text,
@@ -441,10 +441,17 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         writeln!(out, "{}: valid; {} run(s) into {}", args.config.display(), runs.len(), root.display())?;
         let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
         for r in &runs {
-            let label = match &r.label.ablation {
+            let mut label = match &r.label.ablation {
                 Some(a) => format!("{} [{} = {}]", r.label.optimizer, a.setting, a.value),
                 None => r.label.optimizer.clone(),
             };
+            if r.optimizer == genius_llm::NAME {
+                // Which model, at which temperature: each seed is an independent run of it (its own calls).
+                let (model, _) = genius_llm::GeniusSettings::from_json(r.settings.clone())
+                    .and_then(genius_llm::GeniusSettings::resolve)?;
+                let name = model.model.as_deref().map(|m| m.rsplit('/').next().unwrap_or(m)).unwrap_or_default();
+                label.push_str(&format!(" ({} {name}, T={})", model.llm, model.temperature));
+            }
             let g = groups.entry((r.space.clone(), label)).or_insert((0, r.budget));
             g.0 += 1;
         }
@@ -452,6 +459,16 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
             writeln!(out, "  {space:<30} {label:<36} {seeds:>4} seed(s), {budget} evaluations")?;
         }
         return Ok(Ended::Done);
+    }
+    // Every optimizer of the plan is built once before any run starts, so that a missing API key is one error now
+    // rather than a failure in every run of the grid.
+    let mut built: Vec<(&str, &serde_json::Value)> = Vec::new();
+    for run in &runs {
+        if !built.contains(&(run.optimizer.as_str(), &run.settings)) {
+            registry::optimizer(&run.optimizer, run.settings.clone(), &run.space, run.seed)
+                .map_err(|e| anyhow!("{}: optimizer `{}`: {e:#}", args.config.display(), run.label.optimizer))?;
+            built.push((run.optimizer.as_str(), &run.settings));
+        }
     }
     // Every table of the plan before the first run starts, fetched on first use as `genius search` does.
     crate::data_cmd::ensure_tables(runs.iter().map(|r| r.space.as_str()), &args.data, args.quiet).await?;

@@ -154,6 +154,16 @@ pub fn optimizer(name: &str, settings: serde_json::Value, space: &str, seed: u64
     Ok(entry.build(settings)?)
 }
 
+/// Checks that optimizer `name` builds from `settings`, without reading a key or connecting to anything: a plan
+/// (`genius compare --check`) can be checked on a machine with no key.
+pub fn check_optimizer(name: &str, settings: serde_json::Value) -> Result<()> {
+    if name == genius_llm::NAME {
+        genius_llm::GeniusSettings::from_json(settings).and_then(genius_llm::GeniusSettings::resolve)?;
+        return Ok(());
+    }
+    optimizer(name, settings, "", 0).map(drop)
+}
+
 /// The optimizer of the recorded run `recorded`, for a resume: an LLM optimizer answers the asks it replays from the
 /// run's own transcript, so that a resume pays for no model call twice.
 pub fn resumed_optimizer(

@@ -269,3 +269,67 @@ async fn two_resumes_of_one_run_at_once_one_is_refused_and_a_later_one_finishes_
     assert!(done.trials.iter().enumerate().all(|(i, t)| t.index == i));
     assert_eq!(done.summary.unwrap().spend.evaluations, 30);
 }
+
+/// The paper's "3 trials" at temperature 0 are three runs: each seed makes its own calls (the response cache serves
+/// only re-runs of the same seed), a re-run of the finished grid makes none, and a grid started again from nothing
+/// is answered from the cache alone.
+#[tokio::test]
+async fn three_seeds_at_temperature_zero_are_three_sets_of_calls_and_a_rerun_makes_none() {
+    let replies: Vec<String> = (0..9).map(|i| format!("[0, 0, 0, 0, 0, 0, {}, {}]", i / 3, i % 3)).collect();
+    let (srv, script) = server(replies.iter().map(|r| (200, r.as_str())).collect()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("t0.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"name = "t0"
+spaces = ["nas-bench-macro"]
+seeds = 3
+budgets = [3]
+jobs = 1
+out = "{}"
+[[optimizer]]
+name = "genius"
+label = "genius-t0"
+settings = {{ llm = "openai-compatible", model = "test-model", base_url = "{}/v1", temperature = 0.0, cache_dir = "{}", duplicates = "evaluate" }}
+"#,
+            tmp.path().join("grid").display(),
+            srv.uri(),
+            tmp.path().join("cache").display()
+        ),
+    )
+    .unwrap();
+    let compare = |check: bool| {
+        let mut cmd = genius();
+        cmd.args(["compare", "--quiet", "--config"]).arg(&config);
+        if check {
+            cmd.arg("--check");
+        }
+        cmd
+    };
+    let (out, stdout, stderr) = output(compare(true)).await;
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("genius-t0 (openai-compatible test-model, T=0)"), "{stdout}");
+    assert!(stdout.contains("3 seed(s), 3 evaluations"), "{stdout}");
+    assert!(script.received.lock().unwrap().is_empty(), "a check calls no model");
+
+    let (out, _, stderr) = output(compare(false)).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(script.received.lock().unwrap().len(), 9, "three seeds, three calls each");
+    let grid = tmp.path().join("grid");
+    let runs: Vec<_> = (0..3).map(|seed| grid.join(format!("runs/nas-bench-macro/genius-t0/seed-{seed}"))).collect();
+    assert!(runs.iter().all(|r| r.join("trials.jsonl").is_file()), "{runs:?}");
+
+    // The same grid again: finished, nothing asked.
+    let (out, _, stderr) = output(compare(false)).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(script.received.lock().unwrap().len(), 9);
+    // The grid from nothing (its run directories removed): every reply from the cache of its own seed.
+    let before: Vec<Vec<Value>> = runs.iter().map(|r| keys(r)).collect();
+    std::fs::remove_dir_all(&grid).unwrap();
+    let (out, _, stderr) = output(compare(false)).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(script.received.lock().unwrap().len(), 9, "re-runs of the same seeds are served by the cache");
+    let after: Vec<Vec<Value>> = runs.iter().map(|r| keys(r)).collect();
+    assert_eq!(before, after);
+}
