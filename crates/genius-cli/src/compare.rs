@@ -125,6 +125,16 @@ struct ExecutorConfig {
     settings: Option<toml::Table>,
 }
 
+/// How the grid's candidates are evaluated: `[evaluator]` with a `name` (`table`, the default: the space's
+/// benchmark table; `train`: each candidate trained, see `registry::train_evaluator_from_settings`) and `settings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluatorConfig {
+    name: Spanned<String>,
+    #[serde(default)]
+    settings: Option<toml::Table>,
+}
+
 /// The experiment file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +155,8 @@ struct ExperimentConfig {
     study: StudyConfig,
     #[serde(default)]
     executor: Option<ExecutorConfig>,
+    #[serde(default)]
+    evaluator: Option<EvaluatorConfig>,
     #[serde(default, rename = "optimizer")]
     optimizers: Vec<OptimizerConfig>,
     #[serde(default, rename = "ablation")]
@@ -201,6 +213,13 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
                 s.span(),
                 format!("unknown space `{}`; known: {}", s.get_ref(), registry::space_names().join(", ")),
             ));
+        }
+    }
+    if let Some(e) = &config.evaluator {
+        let name = e.name.get_ref();
+        if ![registry::TABLE_EVALUATOR, registry::TRAIN_EVALUATOR].contains(&name.as_str()) {
+            let known = format!("{}, {}", registry::TABLE_EVALUATOR, registry::TRAIN_EVALUATOR);
+            return Err(at(path, text, e.name.span(), format!("unknown evaluator `{name}`; known: {known}")));
         }
     }
     let mut budgets = match args.budget {
@@ -471,13 +490,25 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         }
     }
     // Every table of the plan before the first run starts, fetched on first use as `genius search` does.
-    crate::data_cmd::ensure_tables(runs.iter().map(|r| r.space.as_str()), &args.data, args.quiet).await?;
+    let trains = config.evaluator.as_ref().is_some_and(|e| *e.name.get_ref() == registry::TRAIN_EVALUATOR);
+    if !trains {
+        crate::data_cmd::ensure_tables(runs.iter().map(|r| r.space.as_str()), &args.data, args.quiet).await?;
+    }
     let data = args.data.resolve();
     let mut parts: BTreeMap<String, SpaceParts> = BTreeMap::new();
     for run in &runs {
         if !parts.contains_key(&run.space) {
             let entry = registry::space(&run.space)?;
-            parts.insert(run.space.clone(), registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?);
+            let built = match &config.evaluator {
+                Some(e) if *e.name.get_ref() == registry::TRAIN_EVALUATOR => {
+                    let settings = e.settings.as_ref().map(toml_to_json).transpose()?.unwrap_or(serde_json::json!({}));
+                    registry::train_evaluator_from_settings(entry, settings, &args.data, args.quiet)
+                        .await
+                        .map_err(|err| anyhow!("{}: [evaluator] {err:#}", args.config.display()))?
+                }
+                _ => registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?,
+            };
+            parts.insert(run.space.clone(), built);
         }
     }
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;

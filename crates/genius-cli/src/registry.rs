@@ -70,7 +70,41 @@ pub async fn train_evaluator(
     let dataset: genius_train::DatasetKind = args.dataset.parse()?;
     let (backend, device) = (args.backend.parse()?, args.device.parse()?);
     let dataset_dir = crate::data_cmd::ensure_dataset(dataset, args.dataset_dir.as_deref(), data, quiet).await?;
-    let config = genius_train::TrainConfig { dataset, dataset_dir, backend, device, train };
+    train_evaluator_of(entry, genius_train::TrainConfig { dataset, dataset_dir, backend, device, train })
+}
+
+/// The training evaluator an experiment file's `[evaluator] name = "train"` describes: `dataset`, `dataset_dir`,
+/// `backend` and `device` as the search flags of the same names, every other key a training setting (`epochs`,
+/// `subset`, `resolution`, `seed`, ...; `seed` defaults to 0: every run of the grid trains a design alike).
+pub async fn train_evaluator_from_settings(
+    entry: &SpaceEntry,
+    mut settings: serde_json::Value,
+    data: &crate::args::DataArgs,
+    quiet: bool,
+) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
+    let object = settings.as_object_mut().ok_or_else(|| anyhow!("[evaluator] settings must be a table"))?;
+    let mut take = |key: &str, default: &str| -> Result<String> {
+        match object.remove(key) {
+            None => Ok(default.to_owned()),
+            Some(serde_json::Value::String(s)) => Ok(s),
+            Some(other) => bail!("[evaluator] {key} must be a string, not {other}"),
+        }
+    };
+    let dataset: genius_train::DatasetKind = take("dataset", "fashion-mnist")?.parse()?;
+    let backend = take("backend", "burn")?.parse()?;
+    let device = take("device", "cpu")?.parse()?;
+    let explicit = take("dataset_dir", "")?;
+    object.entry("seed").or_insert(0.into());
+    let train = genius_train::TrainSettings::from_json(settings).context("[evaluator] training settings")?;
+    let explicit = (!explicit.is_empty()).then(|| std::path::PathBuf::from(explicit));
+    let dataset_dir = crate::data_cmd::ensure_dataset(dataset, explicit.as_deref(), data, quiet).await?;
+    train_evaluator_of(entry, genius_train::TrainConfig { dataset, dataset_dir, backend, device, train })
+}
+
+fn train_evaluator_of(
+    entry: &SpaceEntry,
+    config: genius_train::TrainConfig,
+) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
     let space = entry.space();
     let evaluator = genius_train::TrainEvaluator::new(space.clone(), config)
         .with_context(|| format!("cannot train networks of `{}`", entry.name))?;

@@ -120,6 +120,17 @@ pub fn spaces() -> &'static [SpaceEntry] {
                 (c.params, c.flops)
             }),
         },
+        SpaceEntry {
+            name: "mobilenet-imagenet-370-430",
+            summary: "the same MobileNet ImageNet space under GENIUS-401's window, [370, 430] MFLOPs",
+            table: None,
+            build: || Arc::new(MobileNetSpace::with_window(mobilenet::FlopsWindow::GENIUS_401)),
+            load: None,
+            cost: Some(|a| {
+                let c = mobilenet::MobileNetModel::IMAGENET.total(&MobileNetSpace::ops(a));
+                (c.params, c.flops)
+            }),
+        },
     ]
 }
 
