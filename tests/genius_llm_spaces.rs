@@ -364,3 +364,50 @@ fn no_space_brief_gives_a_whole_architecture_as_its_example() {
         assert!(space.parse(&brief.example).is_err(), "{}: {} reads as an architecture", entry.name, brief.example);
     }
 }
+
+/// The contamination probe: with `anonymize`, no prompt names the benchmark or its dataset, the operations are listed
+/// under other ids, the model's replies are read in those ids and mapped back, and the history is shown in them.
+#[tokio::test]
+async fn anonymized_prompts_name_no_benchmark_and_replies_map_back() {
+    let data = data_dir();
+    let entry = catalog::find("nas-bench-201-cifar10").unwrap();
+    let table = Arc::new(entry.load_table(&data).unwrap().unwrap());
+    let space = table.space().clone();
+    // Shown id = (real + 1) mod 5: the model's [1, 2, 3, 4, 0, 1] is the real [0, 1, 2, 3, 4, 0].
+    let replies = vec!["[1, 2, 3, 4, 0, 1]".to_owned(), "[4, 4, 4, 2, 3, 4]".to_owned()];
+    let settings = GeniusSettings {
+        model: Some("scripted".into()),
+        protocol: ProtocolChoice::Stateless,
+        anonymize: true,
+        ..GeniusSettings::default()
+    };
+    let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let outcome = Study::new(space.clone(), table.clone(), Box::new(genius))
+        .budget(Budget::evaluations(2))
+        .run_in(tmp.path())
+        .await
+        .unwrap();
+    assert_eq!(outcome.trials[0].arch.choices(), &[0, 1, 2, 3, 4, 0]);
+    assert_eq!(outcome.trials[1].arch.choices(), &[3, 3, 3, 1, 2, 3]);
+    let recorded = Recorded::read(tmp.path()).unwrap();
+    let calls: Vec<CallRecord> = recorded
+        .events
+        .iter()
+        .filter(|e| e.event.kind == "llm_call")
+        .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
+        .collect();
+    for call in &calls {
+        for m in &call.request.messages {
+            let lower = m.content.to_ascii_lowercase();
+            for name in ["cifar", "nas-bench", "imagenet"] {
+                assert!(!lower.contains(name), "`{name}` in an anonymized prompt:\n{}", m.content);
+            }
+        }
+    }
+    let first = &calls[0].request.messages[1].content;
+    assert!(first.contains("0: nn.AvgPool2d"), "operation 4 is listed as 0:\n{first}");
+    assert!(first.contains("1: Zeroize()"), "{first}");
+    let later = &calls[1].request.messages[1].content;
+    assert!(later.contains("[1, 2, 3, 4, 0, 1] gives an accuracy of"), "the history in the shown ids:\n{later}");
+}

@@ -50,6 +50,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod anonymize;
 pub mod anthropic;
 pub mod cache;
 pub mod chat;

@@ -15,6 +15,7 @@ use genius_core::{
 };
 use serde_json::json;
 
+use crate::anonymize::Disguise;
 use crate::chat::{ChatModel, ChatRequest, Message};
 use crate::prompt::{Templates, render};
 use crate::reply;
@@ -132,10 +133,34 @@ impl Genius {
         history: &[Observation],
         k: usize,
     ) -> Result<Vec<Message>, OptimizerError> {
-        let brief = brief(space)?;
+        let (brief, disguise) = self.brief(space)?;
         let protocol = Protocol::resolve(self.settings.protocol, space);
         let words = Words::new(&self.templates, &brief, space.dimensions().len(), k);
-        Ok(self.opening(protocol, space, &brief, &words, history).0)
+        Ok(self.scrubbed(self.opening(protocol, space, &brief, disguise.as_ref(), &words, history).0))
+    }
+
+    /// The space's brief as the prompts give it, and how its architectures are shown (the contamination probe).
+    fn brief(&self, space: &dyn SearchSpace) -> Result<(SpaceBrief, Option<Disguise>), OptimizerError> {
+        let brief = brief(space)?;
+        if !self.settings.anonymize {
+            return Ok((brief, None));
+        }
+        let disguise = Disguise::for_space(space, brief.notation);
+        let brief = crate::anonymize::scrub_brief(brief);
+        Ok(match disguise {
+            Some(d) => (d.brief(brief), Some(d)),
+            None => (brief, None),
+        })
+    }
+
+    /// `messages` with every benchmark and dataset name hidden, under the contamination probe.
+    fn scrubbed(&self, mut messages: Vec<Message>) -> Vec<Message> {
+        if self.settings.anonymize {
+            for m in &mut messages {
+                m.content = crate::anonymize::scrub(&m.content);
+            }
+        }
+        messages
     }
 
     /// The messages that open an ask, and the chat to keep (conversation).
@@ -144,6 +169,7 @@ impl Genius {
         protocol: Protocol,
         space: &dyn SearchSpace,
         brief: &SpaceBrief,
+        disguise: Option<&Disguise>,
         words: &Words,
         history: &[Observation],
     ) -> (Vec<Message>, usize) {
@@ -153,7 +179,10 @@ impl Genius {
         let shown: Vec<Observation> = all.iter().filter(|o| !o.arch.is_empty()).cloned().collect();
         let history = &shown[..];
         let value = |o: &Observation, decimals: usize| o.value.map(|v| format!("{v:.decimals$}"));
-        let arch = |o: &Observation| brief.notation.write(space, &o.arch);
+        let arch = |o: &Observation| match disguise {
+            Some(d) => brief.notation.write(space, &d.show(&o.arch)),
+            None => brief.notation.write(space, &o.arch),
+        };
         let reason = |o: &Observation| o.failure.clone().unwrap_or_else(|| "no result".into());
         match protocol {
             Protocol::Stateless => {
@@ -256,7 +285,7 @@ impl Genius {
     fn request(&self, messages: &[Message], schema: Option<&crate::chat::JsonSchema>) -> ChatRequest {
         ChatRequest {
             model: self.settings.model.clone().unwrap_or_default(),
-            messages: messages.to_vec(),
+            messages: self.scrubbed(messages.to_vec()),
             temperature: Some(self.settings.temperature),
             top_p: self.settings.top_p,
             max_tokens: self.settings.max_tokens,
@@ -411,12 +440,21 @@ impl Genius {
         protocol: Protocol,
         space: &dyn SearchSpace,
         notation: Notation,
+        disguise: Option<&Disguise>,
         history: &[Observation],
         words: &Words,
         k: usize,
     ) -> Verdict {
         let t = &self.templates;
-        let candidates = reply::candidates(&reply.content, space, notation);
+        let mut candidates = reply::candidates(&reply.content, space, notation);
+        if let Some(d) = disguise {
+            // The reply is written in the shown ids.
+            for c in &mut candidates {
+                if let Ok(arch) = &c.arch {
+                    c.arch = Ok(d.real(arch));
+                }
+            }
+        }
         let picked = reply::last_well_formed(&candidates, k);
         if picked.is_empty() {
             if reply.refusal.is_some() || reply::gives_up(&reply.content) {
@@ -454,7 +492,7 @@ impl Genius {
         let mut violating = Vec::new();
         let mut first: Option<(&'static str, String, String)> = None;
         for arch in picked {
-            let written = notation.write(space, &arch);
+            let written = notation.write(space, &disguise.map_or_else(|| arch.clone(), |d| d.show(&arch)));
             if let Err(v) = space.check(&arch) {
                 let template =
                     if protocol == Protocol::Constrained { &t.constrained.violation } else { &t.repair.violation };
@@ -512,14 +550,14 @@ impl Optimizer for Genius {
 
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let space = ctx.space;
-        let brief = brief(space)?;
+        let (brief, disguise) = self.brief(space)?;
         let protocol = Protocol::resolve(self.settings.protocol, space);
         let k = self.settings.proposals_per_call.min(n).max(1);
         let words = Words::new(&self.templates, &brief, space.dimensions().len(), k);
         if self.distils(protocol) && self.principles.is_none() && !ctx.history.is_empty() {
             self.distil(ctx).await?;
         }
-        let (mut messages, reported) = self.opening(protocol, space, &brief, &words, ctx.history);
+        let (mut messages, reported) = self.opening(protocol, space, &brief, disguise.as_ref(), &words, ctx.history);
         let mut purpose = "propose";
         let (mut repairs, mut violations) = (0usize, 0usize);
         let outcome = loop {
@@ -533,7 +571,8 @@ impl Optimizer for Genius {
             }
             let reply = self.call(ctx, request, purpose).await?;
             messages.push(Message::assistant(reply.content.clone()));
-            let verdict = self.judge(&reply, protocol, space, brief.notation, ctx.history, &words, k);
+            let verdict =
+                self.judge(&reply, protocol, space, brief.notation, disguise.as_ref(), ctx.history, &words, k);
             let (kind, problem, message, duplicates, violating) = match verdict {
                 Verdict::Accept(archs) => break archs,
                 Verdict::CannotImprove => {

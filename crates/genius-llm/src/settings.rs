@@ -179,6 +179,9 @@ pub struct GeniusSettings {
     pub principles_file: Option<PathBuf>,
     /// Design principles to state from the second iteration on, as given.
     pub principles_text: Option<String>,
+    /// The contamination probe: the prompts hide the benchmark's and the dataset's names and list the operations
+    /// under other ids (replies are mapped back), so that a model cannot recall a benchmark's good architectures.
+    pub anonymize: bool,
 }
 
 impl Default for GeniusSettings {
@@ -214,6 +217,7 @@ impl Default for GeniusSettings {
             principles: Principles::Auto,
             principles_file: None,
             principles_text: None,
+            anonymize: false,
         }
     }
 }
