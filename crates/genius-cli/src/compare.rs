@@ -157,6 +157,9 @@ struct ExperimentConfig {
     executor: Option<ExecutorConfig>,
     #[serde(default)]
     evaluator: Option<EvaluatorConfig>,
+    /// Published results to show beside the rerun: a file of the data directory (`genius-paper-results-v1.json`).
+    #[serde(default)]
+    reference: Option<PathBuf>,
     #[serde(default, rename = "optimizer")]
     optimizers: Vec<OptimizerConfig>,
     #[serde(default, rename = "ablation")]
@@ -404,6 +407,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
         machine: machine(),
         versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
         runs: runs.iter().map(|r| r.dir.strip_prefix(&out).unwrap_or(&r.dir).to_owned()).collect(),
+        references: Vec::new(),
     };
     Ok((config, runs, out, info))
 }
@@ -514,6 +518,12 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     // Held until the command ends: a second `genius compare` on this grid is refused.
     let _lock = DirLock::acquire(&root)?;
+    let mut info = info;
+    if let Some(file) = &config.reference
+        && let Some(paper) = crate::paper_reference::read(file, data.path())?
+    {
+        info.references = crate::paper_reference::rows(&paper, &info.spaces);
+    }
     genius_core::run_log::write_json_atomically(&root.join(GRID_FILE), &info)?;
 
     let settings = StudySettings {

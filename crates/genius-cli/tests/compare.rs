@@ -424,3 +424,24 @@ fn a_smaller_budget_than_a_finished_grid_reports_at_it_without_rewriting_a_run()
     let left = report.split("## Runs left out").nth(1).expect("a Runs left out section");
     assert!(left.contains("`runs/nas-bench-macro/random/seed-2`"), "{left}");
 }
+
+#[test]
+fn the_paper_s_published_results_are_reference_rows_beside_the_rerun_never_pooled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = "name = \"with reference\"\nspaces = [\"nas-bench-macro\"]\nseeds = 3\nbudgets = [10]\n\
+                reference = \"genius-paper-results-v1.json\"\n[[optimizer]]\nname = \"random\"\n";
+    let config = write(tmp.path(), "grid.toml", grid);
+    let out = tmp.path().join("out");
+    let run = genius().args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Published results (reference, not rerun here)"), "{report}");
+    // Tables 2-3 of the paper: the best of each trial's 10 queries, 93.05 (rank 8), 92.92 (27), 92.83 (61) at T=0.
+    assert!(
+        report.contains("| nas-bench-macro | GENIUS (paper, GPT-4, T=0) | 10 | 3 | 92.93 ± 0.11 (rank 32 / 6561) |"),
+        "{report}"
+    );
+    assert!(report.contains("GENIUS (paper, GPT-4, T=1) | 10 | 3 | 92.88 ± 0.08 (rank 45 / 6561)"), "{report}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(!summary.contains("paper"), "reference rows are never pooled with the runs:\n{summary}");
+}

@@ -114,8 +114,29 @@ pub struct AblationInfo {
     pub values: Vec<String>,
 }
 
+/// Published results shown beside a comparison's own, marked as such and never pooled with its runs (e.g. the
+/// numbers the GENIUS paper reports for GPT-4).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReferenceRow {
+    /// The space.
+    pub space: String,
+    /// What ran, e.g. `GENIUS (paper, GPT-4, T=0)`.
+    pub label: String,
+    /// The budget the result was reached within.
+    pub budget: usize,
+    /// The reported metric of each trial's result.
+    pub values: Vec<f64>,
+    /// Each trial's rank in the benchmark table (1 = best), where published.
+    pub ranks: Vec<u64>,
+    /// The table's size.
+    pub of: Option<u64>,
+    /// Where the numbers come from.
+    pub source: String,
+}
+
 /// What a comparison tells its report (`grid.json`): names, orders, budgets, the config and the machine.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GridInfo {
     /// The experiment's name.
@@ -141,6 +162,8 @@ pub struct GridInfo {
     /// The run directories the grid planned, relative to its directory; any other run below it is left out of the
     /// report (a run of an earlier plan with more seeds, a stray search). Empty: every run below it belongs.
     pub runs: Vec<PathBuf>,
+    /// Published results to show beside the comparison's own (reference rows, never pooled with its runs).
+    pub references: Vec<ReferenceRow>,
 }
 
 /// The files a report wrote.

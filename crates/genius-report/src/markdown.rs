@@ -191,6 +191,46 @@ pub fn render(
         table(&mut out, &header, &body);
     }
 
+    if !info.references.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Published results (reference, not rerun here)\n\nAs published, for comparison with the rows above: each \
+             cell is the mean ± sample standard deviation over the published trials of the best result within the \
+             budget, with its mean rank. These numbers were not produced by this comparison.\n"
+        );
+        let header: Vec<String> =
+            ["space", "what", "budget", "trials", "result", "source"].iter().map(|s| (*s).to_owned()).collect();
+        let body: Vec<Vec<String>> = info
+            .references
+            .iter()
+            .map(|r| {
+                let n = r.values.len() as f64;
+                let mean = r.values.iter().sum::<f64>() / n;
+                let sd = if r.values.len() > 1 {
+                    (r.values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+                } else {
+                    0.0
+                };
+                let rank = match (r.ranks.is_empty(), r.of) {
+                    (true, _) => String::new(),
+                    (false, of) => {
+                        let mean_rank = r.ranks.iter().sum::<u64>() as f64 / r.ranks.len() as f64;
+                        format!(" (rank {mean_rank:.0}{})", of.map_or(String::new(), |o| format!(" / {o}")))
+                    }
+                };
+                vec![
+                    r.space.clone(),
+                    r.label.clone(),
+                    r.budget.to_string(),
+                    r.values.len().to_string(),
+                    format!("{mean:.2} ± {sd:.2}{rank}"),
+                    r.source.clone(),
+                ]
+            })
+            .collect();
+        table(&mut out, &header, &body);
+    }
+
     if !failures.is_empty() {
         let _ = writeln!(
             out,

@@ -51,6 +51,7 @@ async fn grid(root: &Path) {
         machine: "test".into(),
         versions: "test".into(),
         runs: Vec::new(),
+        references: Vec::new(),
     };
     std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
 }
