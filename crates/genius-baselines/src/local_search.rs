@@ -325,7 +325,11 @@ mod tests {
         assert_eq!(outcome.trials.len(), 24, "every toy architecture once");
         let distinct: HashSet<_> = outcome.trials.iter().map(|t| t.arch.clone()).collect();
         assert_eq!(distinct.len(), 24);
-        assert_eq!(outcome.summary.stop, StopReason::OptimizerDone);
+        assert_eq!(
+            outcome.summary.stop,
+            StopReason::SpaceExhausted,
+            "the runner ends a search that has seen every architecture"
+        );
     }
 
     #[tokio::test]
