@@ -203,7 +203,12 @@ async fn studies_in_every_protocol_propose_valid_designs_and_repeat_with_their_s
         let (trials, recorded) = study(space.clone(), protocol, 11, budget).await;
         assert_eq!(trials.len(), budget, "{protocol:?}");
         let made = calls(&recorded.events);
-        assert!(made.iter().all(|c| c.request.seed.is_some() && c.request.schema.is_some()));
+        // Every call is seeded; every proposal is constrained to the answer's schema (the constrained protocol's one
+        // distillation of design principles is free text).
+        assert!(made.iter().all(|c| c.request.seed.is_some()));
+        assert!(made.iter().all(|c| c.request.schema.is_some() == (c.purpose != "distill")), "{protocol:?}");
+        let distilled = made.iter().filter(|c| c.purpose == "distill").count();
+        assert_eq!(distilled, usize::from(protocol == ProtocolChoice::Constrained), "{protocol:?}");
         assert!(made.iter().all(|c| c.model.provider == "local" && c.reply.tokens.prompt > 0));
         // Constrained decoding: no reply is ever malformed (only duplicates or, in a constrained space, a design
         // over its limit can be sent back).
