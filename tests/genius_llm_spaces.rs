@@ -108,6 +108,16 @@ fn by_stage(text: &str, stage: usize) -> String {
         .join("\n")
 }
 
+/// Every model call a run recorded, in order.
+fn calls(recorded: &Recorded) -> Vec<CallRecord> {
+    recorded
+        .events
+        .iter()
+        .filter(|e| e.event.kind == "llm_call")
+        .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
+        .collect()
+}
+
 fn messages(call: &CallRecord) -> String {
     call.request
         .messages
@@ -184,12 +194,7 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
         assert_eq!(got, proposals.iter().collect::<Vec<_>>(), "{}", entry.name);
 
         let recorded = Recorded::read(tmp.path()).unwrap();
-        let calls: Vec<CallRecord> = recorded
-            .events
-            .iter()
-            .filter(|e| e.event.kind == "llm_call")
-            .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
-            .collect();
+        let calls = calls(&recorded);
         assert_eq!(calls.len(), 4, "{}", entry.name);
         let problems: Vec<String> = recorded
             .events
@@ -297,12 +302,7 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
                     .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
                 assert_eq!(outcome.trials.len(), 4, "{} {protocol:?}", entry.name);
                 let recorded = Recorded::read(tmp.path()).unwrap();
-                let calls: Vec<CallRecord> = recorded
-                    .events
-                    .iter()
-                    .filter(|e| e.event.kind == "llm_call")
-                    .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
-                    .collect();
+                let calls = calls(&recorded);
                 assert_eq!(
                     calls.len(),
                     6 + usize::from(distils),
@@ -391,12 +391,7 @@ async fn anonymized_prompts_name_no_benchmark_and_replies_map_back() {
     assert_eq!(outcome.trials[0].arch.choices(), &[0, 1, 2, 3, 4, 0]);
     assert_eq!(outcome.trials[1].arch.choices(), &[3, 3, 3, 1, 2, 3]);
     let recorded = Recorded::read(tmp.path()).unwrap();
-    let calls: Vec<CallRecord> = recorded
-        .events
-        .iter()
-        .filter(|e| e.event.kind == "llm_call")
-        .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
-        .collect();
+    let calls = calls(&recorded);
     for call in &calls {
         for m in &call.request.messages {
             let lower = m.content.to_ascii_lowercase();
