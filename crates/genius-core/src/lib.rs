@@ -55,7 +55,7 @@ pub use objective::{Constraint, Objective, ObjectiveError};
 pub use observer::{Observer, StudyEvent};
 pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent, QUERY_FAILED};
 pub use rng::SearchRng;
-pub use run_log::{Flush, Recorded, RunHeader, RunLog};
+pub use run_log::{Flush, Recorded, RunHeader, RunLog, Scanned};
 pub use space::{
     Dimension, FEASIBLE_DRAWS, ParseError, SearchSpace, SpaceExt, Violation, default_format, default_parse,
 };

@@ -10,7 +10,7 @@
 //! pid. Readers ([`Recorded::read`], reports) take no lock.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -198,104 +198,180 @@ pub struct Recorded {
     sizes: (u64, u64),
 }
 
-struct Lines<T> {
-    items: Vec<(usize, T)>,
+/// Where a JSON-lines file ended: the length of its complete lines, its whole length, and a truncated tail.
+#[derive(Debug, Clone)]
+struct LinesEnd {
     good_len: u64,
+    len: u64,
     truncated: Option<TruncatedTail>,
 }
 
-/// Parses a JSON-lines file: every newline-terminated line must parse; an unterminated last line that does not parse
-/// is a truncated tail, one that does parse is kept (the kill came just before its newline).
-fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8], skip: usize) -> Result<Lines<T>> {
-    let mut items = Vec::new();
-    let mut start = 0usize;
-    let mut line_no = 0usize;
-    while start < bytes.len() {
+/// Reads a JSON-lines file one line at a time, handing each item to `on` with its 1-based line number: every
+/// newline-terminated line must parse; an unterminated last line that does not parse is a truncated tail, one that
+/// does parse is kept (the kill came just before its newline). `reader` is at byte `offset` of the file, at the start
+/// of line `first_line`.
+fn scan_lines<T, E>(
+    path: &Path,
+    mut reader: impl BufRead,
+    (offset, first_line): (u64, usize),
+    mut on: impl FnMut(usize, T) -> std::result::Result<(), E>,
+) -> std::result::Result<LinesEnd, E>
+where
+    T: for<'de> Deserialize<'de>,
+    E: From<RunLogError>,
+{
+    let mut line = Vec::new();
+    let mut line_no = first_line - 1;
+    let mut start = offset;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io("cannot read", path))?;
+        if read == 0 {
+            return Ok(LinesEnd { good_len: start, len: start, truncated: None });
+        }
         line_no += 1;
-        let (end, terminated) = match bytes[start..].iter().position(|&b| b == b'\n') {
-            Some(p) => (start + p, true),
-            None => (bytes.len(), false),
-        };
-        let line = &bytes[start..end];
-        let next = if terminated { end + 1 } else { end };
-        if line_no > skip && !line.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<T>(line) {
-                Ok(item) => items.push((line_no, item)),
+        let terminated = line.last() == Some(&b'\n');
+        let content = if terminated { &line[..line.len() - 1] } else { &line[..] };
+        if !content.iter().all(u8::is_ascii_whitespace) {
+            match serde_json::from_slice::<T>(content) {
+                Ok(item) => on(line_no, item)?,
                 Err(_) if !terminated => {
-                    let truncated =
-                        Some(TruncatedTail { path: path.to_owned(), line: line_no, bytes: bytes.len() - start });
-                    return Ok(Lines { items, good_len: start as u64, truncated });
+                    let truncated = Some(TruncatedTail { path: path.to_owned(), line: line_no, bytes: read });
+                    return Ok(LinesEnd { good_len: start, len: start + read as u64, truncated });
                 }
                 Err(e) => {
-                    return Err(RunLogError::Corrupt { path: path.to_owned(), line: line_no, reason: e.to_string() });
+                    return Err(
+                        RunLogError::Corrupt { path: path.to_owned(), line: line_no, reason: e.to_string() }.into()
+                    );
                 }
             }
         }
-        start = next;
+        start += read as u64;
     }
-    Ok(Lines { items, good_len: bytes.len() as u64, truncated: None })
+}
+
+/// A run directory's header and summary, read by [`Recorded::scan`] while its trials and events went by one at a
+/// time.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The header.
+    pub header: RunHeader,
+    /// The summary, when the run finished.
+    pub summary: Option<Summary>,
+    /// A truncated tail found in `trials.jsonl` or `events.jsonl` (a run killed mid-write).
+    pub truncated: Vec<TruncatedTail>,
+    trials: LinesEnd,
+    events: LinesEnd,
+}
+
+/// Reads the header line; returns it and its length in bytes.
+fn read_header(path: &Path, reader: &mut impl BufRead) -> Result<(RunHeader, u64)> {
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(io("cannot read", path))?;
+    if first.last() != Some(&b'\n') {
+        return Err(RunLogError::NoHeader { path: path.to_owned(), reason: "the file ends inside the header".into() });
+    }
+    let raw: serde_json::Value = serde_json::from_slice(&first)
+        .map_err(|e| RunLogError::NoHeader { path: path.to_owned(), reason: e.to_string() })?;
+    let found = raw.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    if found != LOG_FORMAT {
+        return Err(RunLogError::Format { path: path.to_owned(), found });
+    }
+    let header = serde_json::from_value(raw)
+        .map_err(|e| RunLogError::NoHeader { path: path.to_owned(), reason: e.to_string() })?;
+    Ok((header, first.len() as u64))
 }
 
 impl Recorded {
     /// Reads the run in `dir` without changing anything.
     pub fn read(dir: &Path) -> Result<Self> {
+        let mut trials = Vec::new();
+        let mut events = Vec::new();
+        let scanned = Self::scan(
+            dir,
+            |_, t| {
+                trials.push(t);
+                Ok::<(), RunLogError>(())
+            },
+            |e| {
+                events.push(e);
+                Ok(())
+            },
+        )?;
+        Ok(Self {
+            dir: scanned.dir,
+            header: scanned.header,
+            trials,
+            events,
+            truncated: scanned.truncated,
+            summary: scanned.summary,
+            trials_len: scanned.trials.good_len,
+            events_len: scanned.events.good_len,
+            sizes: (scanned.trials.len, scanned.events.len),
+        })
+    }
+
+    /// Reads only the header of the run in `dir` (its first line).
+    pub fn header(dir: &Path) -> Result<RunHeader> {
         let path = dir.join(TRIALS_FILE);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let file = match File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RunLogError::Missing(dir.to_owned())),
             Err(e) => return Err(io("cannot read", &path)(e)),
         };
-        let first_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| RunLogError::NoHeader {
-            path: path.clone(),
-            reason: "the file ends inside the header".into(),
-        })?;
-        let raw: serde_json::Value = serde_json::from_slice(&bytes[..first_end])
-            .map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
-        let found = raw.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
-        if found != LOG_FORMAT {
-            return Err(RunLogError::Format { path, found });
-        }
-        let header: RunHeader = serde_json::from_value(raw)
-            .map_err(|e| RunLogError::NoHeader { path: path.clone(), reason: e.to_string() })?;
-        let trials_size = bytes.len() as u64;
-        let trials = read_lines::<Trial>(&path, &bytes, 1)?;
-        let mut truncated: Vec<TruncatedTail> = trials.truncated.into_iter().collect();
+        read_header(&path, &mut BufReader::new(file)).map(|(header, _)| header)
+    }
 
-        let events_path = dir.join(EVENTS_FILE);
-        let (events, events_len, events_size) = match fs::read(&events_path) {
-            Ok(b) => {
-                let lines = read_lines::<EventRecord>(&events_path, &b, 0)?;
-                truncated.extend(lines.truncated);
-                (lines.items.into_iter().map(|(_, e)| e).collect(), lines.good_len, b.len() as u64)
+    /// Reads the run in `dir` without changing anything and without holding it in memory: each trial goes to
+    /// `on_trial` (with the run's header), then each event to `on_event`, in order; the header and summary come back. The same checks as
+    /// [`Recorded::read`] (a damaged line, trial indices out of order) end the scan with an error; an error from a
+    /// callback ends it too.
+    pub fn scan<E: From<RunLogError>>(
+        dir: &Path,
+        mut on_trial: impl FnMut(&RunHeader, Trial) -> std::result::Result<(), E>,
+        mut on_event: impl FnMut(EventRecord) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Scanned, E> {
+        let path = dir.join(TRIALS_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RunLogError::Missing(dir.to_owned()).into());
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0, 0),
-            Err(e) => return Err(io("cannot read", &events_path)(e)),
+            Err(e) => return Err(io("cannot read", &path)(e).into()),
         };
-        let summary_path = dir.join(SUMMARY_FILE);
-        let summary = match fs::read(&summary_path) {
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let (header, header_len) = read_header(&path, &mut reader)?;
+        let mut expected = 0usize;
+        let trials = scan_lines::<Trial, E>(&path, &mut reader, (header_len, 2), |line, t| {
+            if t.index != expected {
+                return Err(RunLogError::Corrupt {
+                    path: path.clone(),
+                    line,
+                    reason: format!("trial index {} where {expected} was expected", t.index),
+                }
+                .into());
+            }
+            expected += 1;
+            on_trial(&header, t)
+        })?;
+        let events_path = dir.join(EVENTS_FILE);
+        let events = match File::open(&events_path) {
+            Ok(f) => {
+                scan_lines::<EventRecord, E>(&events_path, BufReader::with_capacity(1 << 16, f), (0, 1), |_, e| {
+                    on_event(e)
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => LinesEnd { good_len: 0, len: 0, truncated: None },
+            Err(e) => return Err(io("cannot read", &events_path)(e).into()),
+        };
+        let summary = match fs::read(dir.join(SUMMARY_FILE)) {
             Ok(b) => serde_json::from_slice(&b).ok(),
             Err(_) => None,
         };
-        for (i, (line, t)) in trials.items.iter().enumerate() {
-            if t.index != i {
-                return Err(RunLogError::Corrupt {
-                    path,
-                    line: *line,
-                    reason: format!("trial index {} where {i} was expected", t.index),
-                });
-            }
-        }
-        Ok(Self {
-            dir: dir.to_owned(),
-            header,
-            trials: trials.items.into_iter().map(|(_, t)| t).collect(),
-            events,
-            truncated,
-            summary,
-            trials_len: trials.good_len,
-            events_len,
-            sizes: (trials_size, events_size),
-        })
+        let truncated = trials.truncated.iter().chain(&events.truncated).cloned().collect();
+        Ok(Scanned { dir: dir.to_owned(), header, summary, truncated, trials, events })
     }
 
     /// The number of evaluations (counted trials) recorded.

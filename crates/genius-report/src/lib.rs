@@ -9,17 +9,20 @@
 //! ```
 
 pub mod anytime;
+pub mod digest;
 pub mod markdown;
 pub mod plot;
 pub mod runs;
 pub mod stats;
 pub mod summary;
+pub mod trials_table;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use runs::{AblationPoint, Run, RunLabel};
+pub use digest::RunDigest;
+pub use runs::{AblationPoint, Run, RunLabel, RunMeta};
 pub use summary::SummaryRow;
 
 /// The file a comparison writes at its root to describe itself to the report.
@@ -173,6 +176,8 @@ pub struct ReportFiles {
     pub summary: PathBuf,
     /// `trials.csv`.
     pub trials: PathBuf,
+    /// `trials.parquet`: the same rows, columnar.
+    pub trials_parquet: PathBuf,
     /// `report.md`.
     pub report: PathBuf,
     /// Every plot (SVG and PNG).
@@ -182,11 +187,15 @@ pub struct ReportFiles {
 }
 
 /// Reads every run below `dir` (or `dir` itself when it is a run directory, and `dir/grid.json` and
-/// `dir/failures.json` if present) and writes `summary.csv`, `trials.csv`, `report.md` and `plots/` into `dir`.
+/// `dir/failures.json` if present) and writes `summary.csv`, `trials.csv`, `trials.parquet`, `report.md` and `plots/`
+/// into `dir`.
 ///
 /// Runs are grouped by their recorded labels (space, optimizer label, ablation point); two runs with the same labels
 /// and seed are an error. Below a comparison's directory, runs of another experiment, and the runs it lists as failed,
 /// are left out (and named in the report).
+///
+/// Each run is read once, one trial at a time: its trials go to the trial tables as they are read and only its
+/// [`RunDigest`] is kept, so memory grows with the number of runs and budgets, not with the number of trials.
 pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let grid_path = dir.join(GRID_FILE);
     let grid: Option<GridInfo> = match std::fs::read(&grid_path) {
@@ -207,36 +216,21 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     } else {
         runs::find_runs(dir)?
     };
-    let mut runs = Vec::new();
-    let mut stray = Vec::new();
-    for d in found {
-        if failures.iter().any(|f| dir.join(&f.dir) == d) {
-            continue;
-        }
-        let run = Run::read(&d)?;
-        // A run the grid did not plan is not part of this comparison; for a grid that lists no runs, a run of another
-        // experiment (or of none: a plain search), or of an optimizer the grid does not have.
-        let relative = d.strip_prefix(dir).unwrap_or(&d);
-        let foreign = grid.as_ref().is_some_and(|info| {
-            if info.runs.is_empty() {
-                (!info.name.is_empty() && run.experiment.as_deref() != Some(info.name.as_str()))
-                    || (!info.optimizers.is_empty() && !info.optimizers.contains(&run.label.optimizer))
-            } else {
-                !info.runs.iter().any(|r| r == relative)
-            }
-        });
-        if foreign {
-            stray.push(relative.to_owned());
-        } else {
-            runs.push(run);
-        }
-    }
-    if runs.is_empty() && failures.is_empty() {
+    let (members, stray) = members(dir, found, grid.as_ref(), &failures)?;
+    if members.is_empty() && failures.is_empty() {
         return Err(ReportError::NoRuns(dir.to_owned()));
     }
-    runs::check_distinct(&runs)?;
     let info = grid.unwrap_or_default();
-    let max_evaluations = runs.iter().map(Run::evaluations).max().unwrap_or(0);
+    // The budgets whose usage each run's digest keeps: the grid's, or the ones a report without a grid may choose
+    // (10, 50 and 100 below the longest run, and each run's own end, which a digest always keeps).
+    let kept: Vec<usize> = if info.budgets.is_empty() { vec![10, 50, 100] } else { info.budgets.clone() };
+    let mut table = trials_table::TrialsTable::create(dir)?;
+    let mut runs = Vec::with_capacity(members.len());
+    for d in &members {
+        runs.push(RunDigest::scan(d, &kept, |meta, trial| table.push(meta, trial))?);
+    }
+    let (trials_path, parquet_path) = table.finish()?;
+    let max_evaluations = runs.iter().map(|r| r.evaluations).max().unwrap_or(0);
     let budgets = if info.budgets.is_empty() {
         let mut b: Vec<usize> = [10, 50, 100].into_iter().filter(|&b| b < max_evaluations).collect();
         b.push(max_evaluations);
@@ -253,8 +247,6 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     }
     let summary_path = dir.join("summary.csv");
     summary::write_summary_csv(&summary_path, &rows)?;
-    let trials_path = dir.join("trials.csv");
-    summary::write_trials_csv(&trials_path, &runs)?;
 
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).map_err(|e| ReportError::Io { path: plot_dir.clone(), cause: e })?;
@@ -264,7 +256,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let mut spaces: Vec<String> = groups.keys().map(|k| k.space.clone()).collect();
     spaces.dedup();
     for space in &spaces {
-        let main: Vec<(&summary::GroupKey, &Vec<&Run>)> =
+        let main: Vec<(&summary::GroupKey, &Vec<&RunDigest>)> =
             groups.iter().filter(|(k, _)| &k.space == space && k.ablation.is_none()).collect();
         if main.is_empty() {
             continue;
@@ -272,7 +264,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
         let order = |label: &str| info.optimizers.iter().position(|o| o == label).unwrap_or(usize::MAX);
         let mut main = main;
         main.sort_by_key(|(k, _)| (order(&k.optimizer), k.optimizer.clone()));
-        let metric = main[0].1[0].metrics.report.clone();
+        let metric = main[0].1[0].meta.metrics.report.clone();
         let curves: Vec<plot::Curve> = main.iter().map(|(k, g)| plot::curve(&k.optimizer, g, top)).collect();
         let svg = plot::anytime_svg(&format!("{space}: best so far"), &metric, &curves)?;
         let finals: Vec<(String, Vec<f64>)> = main
@@ -297,5 +289,64 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let report_path = dir.join("report.md");
     let text = markdown::render(&info, &rows, &plot_links, &failures, &stray);
     std::fs::write(&report_path, text).map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
-    Ok(ReportFiles { summary: summary_path, trials: trials_path, report: report_path, plots: plot_files, rows })
+    Ok(ReportFiles {
+        summary: summary_path,
+        trials: trials_path,
+        trials_parquet: parquet_path,
+        report: report_path,
+        plots: plot_files,
+        rows,
+    })
+}
+
+/// The run directories of `found` that belong in the report, and the ones left out as not part of the comparison
+/// (relative to `dir`), decided from each run's header alone; the runs `failures` lists are neither. Two runs with
+/// the same labels are an error, found before anything is written.
+fn members(
+    dir: &Path,
+    found: Vec<PathBuf>,
+    grid: Option<&GridInfo>,
+    failures: &[FailedRun],
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), ReportError> {
+    use std::collections::{BTreeMap, HashSet};
+    let failed: HashSet<PathBuf> = failures.iter().map(|f| dir.join(&f.dir)).collect();
+    let planned: HashSet<&Path> = grid.map(|g| g.runs.iter().map(PathBuf::as_path).collect()).unwrap_or_default();
+    let mut members = Vec::new();
+    let mut stray = Vec::new();
+    let mut seen: BTreeMap<(String, RunLabel, u64), PathBuf> = BTreeMap::new();
+    for d in found {
+        if failed.contains(&d) {
+            continue;
+        }
+        let relative = d.strip_prefix(dir).unwrap_or(&d).to_owned();
+        let foreign = match grid {
+            // A run the grid did not plan is not part of this comparison (a run of an earlier plan with more seeds).
+            Some(_) if !planned.is_empty() => !planned.contains(relative.as_path()),
+            // For a grid that lists no runs: a run of another experiment (or of none: a plain search), or of an
+            // optimizer the grid does not have.
+            Some(info) => {
+                let meta = RunMeta::of(&genius_core::Recorded::header(&d)?);
+                (!info.name.is_empty() && meta.experiment.as_deref() != Some(info.name.as_str()))
+                    || (!info.optimizers.is_empty() && !info.optimizers.contains(&meta.label.optimizer))
+            }
+            None => false,
+        };
+        if foreign {
+            stray.push(relative);
+            continue;
+        }
+        let meta = RunMeta::of(&genius_core::Recorded::header(&d)?);
+        let what = describe(&meta);
+        if let Some(first) = seen.insert((meta.space, meta.label, meta.seed), d.clone()) {
+            return Err(ReportError::Duplicate { first, second: d, what });
+        }
+        members.push(d);
+    }
+    Ok((members, stray))
+}
+
+/// A run's labels in words, for errors.
+fn describe(m: &RunMeta) -> String {
+    let ablation = m.label.ablation.as_ref().map(|a| format!(", {} = {}", a.setting, a.value));
+    format!("space {}, optimizer {}{}, seed {}", m.space, m.label.optimizer, ablation.unwrap_or_default(), m.seed)
 }

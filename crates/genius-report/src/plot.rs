@@ -3,8 +3,7 @@
 use plotters::prelude::*;
 
 use crate::ReportError;
-use crate::anytime::incumbents;
-use crate::runs::Run;
+use crate::digest::RunDigest;
 use crate::stats::Describe;
 
 /// The mean best-so-far curve of one optimizer over seeds, with a 95% confidence band (mean ± 1.96 SEM).
@@ -17,15 +16,10 @@ pub struct Curve {
 }
 
 /// The best-so-far curve (reported metric of the incumbent) of `runs` up to `budget` evaluations.
-pub fn curve(label: &str, runs: &[&Run], budget: usize) -> Curve {
-    let all: Vec<_> = runs.iter().map(|r| incumbents(r)).collect();
+pub fn curve(label: &str, runs: &[&RunDigest], budget: usize) -> Curve {
     let mut points = Vec::new();
     for k in 1..=budget {
-        let values: Vec<f64> = all
-            .iter()
-            .filter_map(|inc| inc.get(k.min(inc.len()).saturating_sub(1)).and_then(|i| i.as_ref()))
-            .filter_map(|i| i.reported)
-            .collect();
+        let values: Vec<f64> = runs.iter().filter_map(|r| r.incumbent_at(k)).filter_map(|i| i.reported).collect();
         if values.is_empty() {
             continue;
         }

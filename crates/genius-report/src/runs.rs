@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use genius_core::run_log::{EventRecord, TRIALS_FILE};
-use genius_core::{MetricSpec, Objective, Optimum, Recorded, StopReason, Trial, Usage};
+use genius_core::{MetricSpec, Objective, Optimum, Recorded, RunHeader, StopReason, Trial, Usage};
 use serde::{Deserialize, Serialize};
 
 use crate::ReportError;
@@ -27,6 +27,49 @@ pub struct AblationPoint {
     pub setting: String,
     /// This run's value, as written in the config.
     pub value: String,
+}
+
+/// A run's labels and settings, as its header records them.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// The space's name.
+    pub space: String,
+    /// The optimizer's registered name.
+    pub optimizer: String,
+    /// How a comparison labels it.
+    pub label: RunLabel,
+    /// The experiment (comparison) it was run for, if any.
+    pub experiment: Option<String>,
+    /// The seed.
+    pub seed: u64,
+    /// The evaluation budget recorded in its header, if any.
+    pub planned: Option<usize>,
+    /// The evaluator's metrics.
+    pub metrics: MetricSpec,
+    /// The objective.
+    pub objective: Objective,
+}
+
+impl RunMeta {
+    /// The labels and settings `header` records.
+    pub fn of(header: &RunHeader) -> Self {
+        let label = header
+            .context
+            .get("compare")
+            .and_then(|c| serde_json::from_value::<RunLabel>(c.clone()).ok())
+            .unwrap_or_else(|| RunLabel { optimizer: header.optimizer.name.clone(), ablation: None });
+        let experiment = header.context.get("experiment").and_then(|e| e.as_str()).map(str::to_owned);
+        Self {
+            space: header.space.clone(),
+            optimizer: header.optimizer.name.clone(),
+            label,
+            experiment,
+            seed: header.seed,
+            planned: header.budget.evaluations,
+            metrics: header.metrics.clone(),
+            objective: header.objective.clone(),
+        }
+    }
 }
 
 /// One run, read from its directory.
@@ -65,29 +108,37 @@ impl Run {
     /// Reads the run in `dir`.
     pub fn read(dir: &Path) -> Result<Self, ReportError> {
         let recorded = Recorded::read(dir)?;
-        let header = recorded.header;
-        let label = header
-            .context
-            .get("compare")
-            .and_then(|c| serde_json::from_value::<RunLabel>(c.clone()).ok())
-            .unwrap_or_else(|| RunLabel { optimizer: header.optimizer.name.clone(), ablation: None });
-        let experiment = header.context.get("experiment").and_then(|e| e.as_str()).map(str::to_owned);
+        let meta = RunMeta::of(&recorded.header);
         let spent = recorded.trials.iter().filter(|t| t.counted).count();
         Ok(Self {
             dir: dir.to_owned(),
-            space: header.space,
-            optimizer: header.optimizer.name,
-            label,
-            experiment,
-            seed: header.seed,
-            budget: header.budget.evaluations.map(|b| b.max(spent)),
-            metrics: header.metrics,
-            objective: header.objective,
+            space: meta.space,
+            optimizer: meta.optimizer,
+            label: meta.label,
+            experiment: meta.experiment,
+            seed: meta.seed,
+            budget: meta.planned.map(|b| b.max(spent)),
+            metrics: meta.metrics,
+            objective: meta.objective,
             trials: recorded.trials,
             events: recorded.events,
             optimum: recorded.summary.as_ref().and_then(|s| s.optimum.clone()),
             stop: recorded.summary.map(|s| s.stop),
         })
+    }
+
+    /// Its labels and settings.
+    pub fn meta(&self) -> RunMeta {
+        RunMeta {
+            space: self.space.clone(),
+            optimizer: self.optimizer.clone(),
+            label: self.label.clone(),
+            experiment: self.experiment.clone(),
+            seed: self.seed,
+            planned: self.budget,
+            metrics: self.metrics.clone(),
+            objective: self.objective.clone(),
+        }
     }
 
     /// Optimizer usage (model calls, tokens, money) of the asks up to and including `ask`.
@@ -103,28 +154,6 @@ impl Run {
     pub fn evaluations(&self) -> usize {
         self.trials.iter().filter(|t| t.counted).count()
     }
-}
-
-/// Checks that no two runs carry the same labels (space, optimizer label, ablation point, seed).
-pub fn check_distinct(runs: &[Run]) -> Result<(), ReportError> {
-    let mut seen: std::collections::BTreeMap<(&str, &RunLabel, u64), &Path> = std::collections::BTreeMap::new();
-    for run in runs {
-        if let Some(first) = seen.insert((&run.space, &run.label, run.seed), &run.dir) {
-            let ablation = run.label.ablation.as_ref().map(|a| format!(", {} = {}", a.setting, a.value));
-            return Err(ReportError::Duplicate {
-                first: first.to_owned(),
-                second: run.dir.clone(),
-                what: format!(
-                    "space {}, optimizer {}{}, seed {}",
-                    run.space,
-                    run.label.optimizer,
-                    ablation.unwrap_or_default(),
-                    run.seed
-                ),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Every run directory under `root` (any depth), in path order.

@@ -7,8 +7,7 @@ use genius_core::Direction;
 use serde::Serialize;
 
 use crate::ReportError;
-use crate::anytime::{at_budget, incumbents};
-use crate::runs::Run;
+use crate::digest::RunDigest;
 use crate::stats::Describe;
 
 /// One row of `summary.csv`.
@@ -73,33 +72,33 @@ pub struct GroupKey {
 }
 
 /// Groups runs by space, optimizer label and ablation point.
-pub fn group(runs: &[Run]) -> BTreeMap<GroupKey, Vec<&Run>> {
-    let mut groups: BTreeMap<GroupKey, Vec<&Run>> = BTreeMap::new();
+pub fn group(runs: &[RunDigest]) -> BTreeMap<GroupKey, Vec<&RunDigest>> {
+    let mut groups: BTreeMap<GroupKey, Vec<&RunDigest>> = BTreeMap::new();
     for run in runs {
+        let m = &run.meta;
         let key = GroupKey {
-            space: run.space.clone(),
-            optimizer: run.label.optimizer.clone(),
-            ablation: run.label.ablation.as_ref().map(|a| (a.name.clone(), a.value.clone())),
+            space: m.space.clone(),
+            optimizer: m.label.optimizer.clone(),
+            ablation: m.label.ablation.as_ref().map(|a| (a.name.clone(), a.value.clone())),
         };
         groups.entry(key).or_default().push(run);
     }
     for g in groups.values_mut() {
-        g.sort_by_key(|r| r.seed);
+        g.sort_by_key(|r| r.meta.seed);
     }
     groups
 }
 
 /// The row of `runs` (one group) at `budget`; `None` when no run has a result there. Runs planned with a smaller
 /// budget are left out (a run that stopped early by itself keeps its last incumbent).
-pub fn row(key: &GroupKey, runs: &[&Run], budget: usize) -> Option<SummaryRow> {
+pub fn row(key: &GroupKey, runs: &[&RunDigest], budget: usize) -> Option<SummaryRow> {
     let mut values = Vec::new();
     let mut ranks = Vec::new();
     let mut regrets = Vec::new();
     let (mut evaluations, mut calls, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
     let mut table_size = None;
     for run in runs.iter().filter(|r| r.budget.is_none_or(|planned| planned >= budget)) {
-        let inc = incumbents(run);
-        let Some(best) = at_budget(&inc, budget) else { continue };
+        let Some(best) = run.incumbent_at(budget) else { continue };
         let Some(value) = best.reported else { continue };
         values.push(value);
         if let Some(rank) = best.rank {
@@ -107,15 +106,15 @@ pub fn row(key: &GroupKey, runs: &[&Run], budget: usize) -> Option<SummaryRow> {
             table_size = Some(rank.of);
         }
         if let Some(opt) = &run.optimum {
-            let direction = run.metrics.report_metric().direction;
+            let direction = run.meta.metrics.report_metric().direction;
             regrets.push(match direction {
                 Direction::Maximize => opt.value - value,
                 Direction::Minimize => value - opt.value,
             });
         }
-        evaluations += best.evaluations as f64;
+        evaluations += budget.min(run.evaluations) as f64;
         // A run that ended before the budget spent everything it recorded (a final "cannot improve" call too).
-        let usage = run.usage_through(if budget >= inc.len() { u64::MAX } else { best.ask });
+        let usage = run.usage_at(budget).expect("a report keeps the usage at each of its budgets");
         calls += usage.calls as f64;
         tokens += usage.tokens() as f64;
         cost += usage.cost_usd;
@@ -133,7 +132,7 @@ pub fn row(key: &GroupKey, runs: &[&Run], budget: usize) -> Option<SummaryRow> {
         value: key.ablation.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
         budget,
         runs: values.len(),
-        metric: runs[0].metrics.report.clone(),
+        metric: runs[0].meta.metrics.report.clone(),
         mean: d.mean,
         std: d.std,
         sem: d.sem(),
@@ -152,73 +151,11 @@ pub fn row(key: &GroupKey, runs: &[&Run], budget: usize) -> Option<SummaryRow> {
     })
 }
 
-/// One row of `trials.csv`: a trial of a run.
-#[derive(Debug, Serialize)]
-struct TrialRow<'a> {
-    space: &'a str,
-    optimizer: &'a str,
-    ablation: &'a str,
-    value: &'a str,
-    seed: u64,
-    trial: usize,
-    ask: u64,
-    arch: &'a str,
-    status: &'static str,
-    counted: bool,
-    search_metric: &'a str,
-    search_value: Option<f64>,
-    report_metric: &'a str,
-    report_value: Option<f64>,
-    rank: Option<u64>,
-    params: Option<u64>,
-    flops: Option<u64>,
-    duration_s: f64,
-}
-
 /// Writes `rows` as CSV.
 pub fn write_summary_csv(path: &Path, rows: &[SummaryRow]) -> Result<(), ReportError> {
     let mut w = csv::Writer::from_path(path).map_err(|e| ReportError::csv(path, e))?;
     for r in rows {
         w.serialize(r).map_err(|e| ReportError::csv(path, e))?;
-    }
-    w.flush().map_err(|e| ReportError::Io { path: path.to_owned(), cause: e })
-}
-
-/// Writes every trial of every run as CSV.
-pub fn write_trials_csv(path: &Path, runs: &[Run]) -> Result<(), ReportError> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| ReportError::csv(path, e))?;
-    for run in runs {
-        let (ablation, value) = run.label.ablation.as_ref().map_or(("", ""), |a| (a.name.as_str(), a.value.as_str()));
-        for t in &run.trials {
-            let eval = t.evaluation.as_ref();
-            let status = match t.status {
-                genius_core::TrialStatus::Complete => "complete",
-                genius_core::TrialStatus::Duplicate { .. } => "duplicate",
-                genius_core::TrialStatus::Failed { .. } => "failed",
-                genius_core::TrialStatus::Invalid { .. } => "invalid",
-            };
-            w.serialize(TrialRow {
-                space: &run.space,
-                optimizer: &run.label.optimizer,
-                ablation,
-                value,
-                seed: run.seed,
-                trial: t.index,
-                ask: t.ask,
-                arch: &t.text,
-                status,
-                counted: t.counted,
-                search_metric: &run.objective.metric,
-                search_value: eval.and_then(|e| run.objective.value(e)),
-                report_metric: &run.metrics.report,
-                report_value: eval.and_then(|e| e.value(&run.metrics.report)),
-                rank: eval.and_then(|e| e.rank).map(|r| r.rank),
-                params: eval.and_then(|e| e.params),
-                flops: eval.and_then(|e| e.flops),
-                duration_s: t.duration_s,
-            })
-            .map_err(|e| ReportError::csv(path, e))?;
-        }
     }
     w.flush().map_err(|e| ReportError::Io { path: path.to_owned(), cause: e })
 }

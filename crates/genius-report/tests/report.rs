@@ -187,3 +187,59 @@ async fn failed_runs_and_runs_of_no_comparison_are_left_out_and_listed() {
     let left = report.split("## Runs left out").nth(1).expect("a Runs left out section");
     assert!(left.contains("`stray/seed-40`"), "{left}");
 }
+
+#[tokio::test]
+async fn a_run_read_one_trial_at_a_time_gives_the_incumbent_and_usage_of_the_run_read_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    for dir in genius_report::runs::find_runs(tmp.path()).unwrap() {
+        let run = genius_report::Run::read(&dir).unwrap();
+        let incumbents = genius_report::anytime::incumbents(&run);
+        let budgets: Vec<usize> = (1..=run.evaluations() + 2).collect();
+        let mut seen = 0;
+        let streamed = genius_report::RunDigest::scan(&dir, &budgets, |_, _| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, run.trials.len(), "every trial goes by once");
+        let whole = genius_report::RunDigest::of(&run, &budgets);
+        assert_eq!(streamed.evaluations, run.evaluations());
+        for &b in &budgets {
+            let expected = genius_report::anytime::at_budget(&incumbents, b);
+            let key = |i: Option<&genius_report::anytime::Incumbent>| i.map(|i| (i.trial, i.reported, i.search));
+            assert_eq!(key(streamed.incumbent_at(b)), key(expected), "{} at {b}", dir.display());
+            assert_eq!(key(whole.incumbent_at(b)), key(expected), "{} at {b}", dir.display());
+            let ask = if b >= incumbents.len() { u64::MAX } else { expected.map_or(u64::MAX, |i| i.ask) };
+            if expected.is_some() {
+                assert_eq!(streamed.usage_at(b), Some(run.usage_through(ask)));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn trials_parquet_holds_every_trial_with_architectures_as_strings() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    grid(tmp.path()).await;
+    let files = write_report(tmp.path()).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files.trials_parquet).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = 0;
+    let mut archs = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        let arch = batch.column_by_name("arch").unwrap();
+        assert_eq!(arch.data_type(), &arrow_schema::DataType::Utf8);
+        let arch = arch.as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        archs.extend(arch.iter().map(|a| a.unwrap().to_owned()));
+    }
+    let mut csv = csv::Reader::from_path(&files.trials).unwrap();
+    let from_csv: Vec<String> = csv.records().map(|r| r.unwrap()[7].to_owned()).collect();
+    assert_eq!(rows, from_csv.len(), "the same rows as trials.csv");
+    assert_eq!(archs, from_csv, "the same architectures, in the same order");
+}
