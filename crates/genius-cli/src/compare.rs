@@ -69,7 +69,7 @@ struct Bar {
 impl GridProgress for Bar {
     fn trial(&self) {
         let n = self.trials.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             self.bar.set_message(format!("{n} trials"));
         }
     }
