@@ -137,7 +137,7 @@ pub struct Overrides {
     pub seeds: Option<u64>,
     /// Report at this single budget instead of the file's budgets.
     pub budget: Option<usize>,
-    /// The output directory instead of the file's `out` (else runs/<name>).
+    /// The output directory instead of the file's `out` (else `runs/<name>`).
     pub out: Option<PathBuf>,
 }
 
