@@ -1,5 +1,6 @@
 //! Every optimizer of this crate by name, built from settings given as JSON (from a TOML config or `--set`).
 
+use genius_core::catalog::{Entry, Optimizers, Setting};
 use genius_core::{Optimizer, OptimizerError};
 use serde::de::DeserializeOwned;
 
@@ -15,6 +16,8 @@ pub struct OptimizerEntry {
     pub name: &'static str,
     /// One line on what it is.
     pub summary: &'static str,
+    /// Its settings, as `genius optimizers NAME` prints them and its `check` enforces them.
+    pub settings: &'static [Setting],
     build: fn(serde_json::Value) -> Result<Box<dyn Optimizer>, OptimizerError>,
 }
 
@@ -38,7 +41,8 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
     &[
         OptimizerEntry {
             name: "random",
-            summary: "random search: uniform proposals (settings: without_replacement)",
+            summary: "random search: uniform proposals",
+            settings: crate::random_search::SETTINGS,
             build: |v| {
                 let s = settings::<RandomSearchSettings>("random", v)?;
                 s.check()?;
@@ -47,30 +51,43 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
         },
         OptimizerEntry {
             name: "evolution",
-            summary: "regularized evolution, Real et al. 2019 (settings: population_size, sample_size, \
-                      avoid_duplicates)",
+            summary: "regularized evolution, Real et al. 2019",
+            settings: crate::evolution::SETTINGS,
             build: |v| Ok(Box::new(Evolution::new(settings::<EvolutionSettings>("evolution", v)?)?)),
         },
         OptimizerEntry {
             name: "local-search",
-            summary: "local search with random restarts, White et al. 2021 (settings: initial_samples, \
-                      first_improvement)",
+            summary: "local search with random restarts, White et al. 2021",
+            settings: crate::local_search::SETTINGS,
             build: |v| Ok(Box::new(LocalSearch::new(settings::<LocalSearchSettings>("local-search", v)?)?)),
         },
         OptimizerEntry {
             name: "reinforce",
-            summary: "REINFORCE with a factorised policy, as in NAS-Bench-201 (settings: learning_rate, \
-                      baseline_momentum, beta1, beta2, epsilon, init_std)",
+            summary: "REINFORCE with a factorised policy, as in NAS-Bench-201",
+            settings: crate::reinforce::SETTINGS,
             build: |v| Ok(Box::new(Reinforce::new(settings::<ReinforceSettings>("reinforce", v)?)?)),
         },
         OptimizerEntry {
             name: "tpe",
-            summary: "tree-structured Parzen estimator, as Optuna's default sampler (settings: n_startup_trials, \
-                      n_ei_candidates, gamma, max_good, prior_weight, full_weight_trials, multivariate, \
-                      constant_liar, avoid_duplicates)",
+            summary: "tree-structured Parzen estimator, as Optuna's default sampler",
+            settings: crate::tpe::SETTINGS,
             build: |v| Ok(Box::new(Tpe::new(settings::<TpeSettings>("tpe", v)?)?)),
         },
     ]
+}
+
+/// Every optimizer as catalog entries (genius-core's one shape for every plug-in), in listing order. None of them
+/// needs the build context: they are built from their settings alone.
+pub fn entries() -> Vec<Entry<Optimizers>> {
+    optimizers()
+        .iter()
+        .map(|o| {
+            let entry = *o;
+            Entry::new(o.name, o.summary, move |settings, _| Ok(entry.build(settings)?))
+                .with_settings(o.settings)
+                .with_check(move |settings| entry.build(settings).map(drop).map_err(Into::into))
+        })
+        .collect()
 }
 
 /// The optimizer called `name`.
@@ -96,6 +113,29 @@ mod tests {
                 // The recorded settings build the same optimizer again (a resume does this).
                 let again = entry.build(optimizer.settings()).unwrap();
                 assert_eq!(again.settings(), optimizer.settings());
+            }
+        }
+    }
+
+    #[test]
+    fn every_documented_setting_is_a_setting_with_its_documented_default() {
+        for entry in optimizers() {
+            let defaults = entry.build(serde_json::Value::Null).unwrap().settings();
+            let keys: Vec<&str> = defaults.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut documented: Vec<&str> = entry.settings.iter().map(|s| s.name).collect();
+            documented.sort_unstable();
+            assert_eq!(documented, keys, "{}: the documented settings are its settings", entry.name);
+            for setting in entry.settings {
+                let default: toml::Value =
+                    toml::from_str::<toml::Table>(&format!("v = {}", setting.default)).unwrap()["v"].clone();
+                let default = serde_json::to_value(default).unwrap();
+                let actual = &defaults[setting.name];
+                let same = match (default.as_f64(), actual.as_f64()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => default == *actual,
+                };
+                assert!(same, "{}.{}: documented default {default}, actual {actual}", entry.name, setting.name);
+                assert!(setting.check(actual).is_ok(), "{}.{}: the default is in range", entry.name, setting.name);
             }
         }
     }

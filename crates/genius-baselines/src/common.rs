@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use genius_core::catalog::Setting;
 use genius_core::{Architecture, AskContext, OptimizerError, SearchRng, SearchSpace, SpaceExt};
 use rand::RngExt;
 
@@ -102,22 +103,15 @@ pub(crate) fn invalid(optimizer: &str, field: &str, message: impl std::fmt::Disp
     OptimizerError::Settings(format!("{optimizer}: `{field}` {message}"))
 }
 
-/// Checks that `value` is a finite number in `[lo, hi]`.
-pub(crate) fn check_range(optimizer: &str, field: &str, value: f64, lo: f64, hi: f64) -> Result<(), OptimizerError> {
-    if value.is_finite() && (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(invalid(optimizer, field, format_args!("must be between {lo} and {hi} (got {value})")))
-    }
-}
-
-/// Checks that a count is at least `min`.
-pub(crate) fn check_at_least(optimizer: &str, field: &str, value: usize, min: usize) -> Result<(), OptimizerError> {
-    if value >= min {
-        Ok(())
-    } else {
-        Err(invalid(optimizer, field, format_args!("must be at least {min} (got {value})")))
-    }
+/// Checks `settings` against the ranges its documentation declares (the table `genius optimizers NAME` prints).
+pub(crate) fn check_declared(
+    optimizer: &str,
+    documented: &[Setting],
+    settings: &impl serde::Serialize,
+) -> Result<(), OptimizerError> {
+    let value = serde_json::to_value(settings).expect("settings serialize");
+    genius_core::catalog::check_settings(optimizer, documented, &value)
+        .map_err(|e| OptimizerError::Settings(e.to_string()))
 }
 
 #[cfg(test)]
@@ -150,11 +144,14 @@ mod tests {
     }
 
     #[test]
-    fn range_errors_name_the_optimizer_and_field() {
-        let err = check_range("tpe", "gamma", 1.5, 0.0, 1.0).unwrap_err();
+    fn declared_range_errors_name_the_optimizer_and_field() {
+        use genius_core::catalog::{Range, SettingKind};
+        let gamma = [Setting::new("gamma", SettingKind::Number, "0.1", "").range(Range::between(0.0, 1.0))];
+        let err = check_declared("tpe", &gamma, &serde_json::json!({"gamma": 1.5})).unwrap_err();
         assert_eq!(err.to_string(), "invalid optimizer setting: tpe: `gamma` must be between 0 and 1 (got 1.5)");
-        assert!(check_range("tpe", "gamma", f64::NAN, 0.0, 1.0).is_err());
-        let err = check_at_least("evolution", "population_size", 0, 1).unwrap_err();
+        assert!(check_declared("tpe", &gamma, &serde_json::json!({"gamma": f64::NAN})).is_err());
+        let size = [Setting::new("population_size", SettingKind::Integer, "10", "").range(Range::at_least(1.0))];
+        let err = check_declared("evolution", &size, &serde_json::json!({"population_size": 0})).unwrap_err();
         assert!(err.to_string().contains("`population_size` must be at least 1 (got 0)"), "{err}");
     }
 }

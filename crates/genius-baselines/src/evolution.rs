@@ -8,9 +8,25 @@ use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerErr
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchSet, FRESH_TRIES, check_at_least, invalid};
+use crate::common::{self, ArchSet, FRESH_TRIES, check_declared, invalid};
+use genius_core::catalog::{Range, Setting, SettingKind};
 
 const NAME: &str = "evolution";
+
+/// The settings of regularized evolution, as `genius optimizers evolution` prints them and [`EvolutionSettings::check`]
+/// enforces them (besides: `sample_size` must not exceed `population_size`).
+pub const SETTINGS: &[Setting] = &[
+    Setting::new(
+        "population_size",
+        SettingKind::Integer,
+        "10",
+        "members of the population (P); the oldest is replaced",
+    )
+    .range(Range::at_least(1.0)),
+    Setting::new("sample_size", SettingKind::Integer, "3", "members drawn for each tournament (S), at most P")
+        .range(Range::at_least(1.0)),
+    Setting::new("avoid_duplicates", SettingKind::Bool, "false", "re-draw a child that was already evaluated"),
+];
 
 /// Settings of [`Evolution`]. The defaults are those of REA in NAS-Bench-201 (Dong & Yang, 2020; its
 /// `R-EA.sh` script and NATS-Bench's `regularized_ea.py` commands): a population of 10 and tournaments of 3.
@@ -36,8 +52,7 @@ impl Default for EvolutionSettings {
 impl EvolutionSettings {
     /// Checks every field: both sizes at least 1, and a tournament no larger than the population.
     pub fn check(&self) -> Result<(), OptimizerError> {
-        check_at_least(NAME, "population_size", self.population_size, 1)?;
-        check_at_least(NAME, "sample_size", self.sample_size, 1)?;
+        check_declared(NAME, SETTINGS, self)?;
         if self.sample_size > self.population_size {
             return Err(invalid(
                 NAME,

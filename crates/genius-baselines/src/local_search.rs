@@ -8,12 +8,31 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchMap, ArchSet, FRESH_TRIES, check_at_least};
+use crate::common::{self, ArchMap, ArchSet, FRESH_TRIES, check_declared};
+use genius_core::catalog::{Range, Setting, SettingKind};
 
 const NAME: &str = "local-search";
 
 /// Spaces up to this size are listed to find what is left unevaluated when random draws keep hitting known ones.
 const ENUMERABLE: u128 = 1 << 20;
+
+/// The settings of local search, as `genius optimizers local-search` prints them and [`LocalSearchSettings::check`]
+/// enforces them.
+pub const SETTINGS: &[Setting] = &[
+    Setting::new(
+        "initial_samples",
+        SettingKind::Integer,
+        "10",
+        "random architectures evaluated before the first centre",
+    )
+    .range(Range::at_least(1.0)),
+    Setting::new(
+        "first_improvement",
+        SettingKind::Bool,
+        "false",
+        "move to the first improving neighbour, not the best",
+    ),
+];
 
 /// Settings of [`LocalSearch`]. The defaults are those of White et al.'s local search as NASLib runs it: 10 random
 /// initial architectures, the full neighbourhood evaluated before a move, a single random architecture at each
@@ -37,7 +56,7 @@ impl Default for LocalSearchSettings {
 impl LocalSearchSettings {
     /// Checks every field: at least one initial sample.
     pub fn check(&self) -> Result<(), OptimizerError> {
-        check_at_least(NAME, "initial_samples", self.initial_samples, 1)
+        check_declared(NAME, SETTINGS, self)
     }
 }
 

@@ -4,7 +4,16 @@ use async_trait::async_trait;
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ArchSet, MAX_TRIES, sample};
+use crate::common::{ArchSet, MAX_TRIES, check_declared, sample};
+use genius_core::catalog::{Setting, SettingKind};
+
+/// The settings of random search, as `genius optimizers random` prints them.
+pub const SETTINGS: &[Setting] = &[Setting::new(
+    "without_replacement",
+    SettingKind::Bool,
+    "false",
+    "never propose an architecture twice (the search ends when the space is exhausted)",
+)];
 
 /// Settings of [`RandomSearch`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -28,7 +37,7 @@ const ENUMERABLE: u128 = 1 << 20;
 impl RandomSearchSettings {
     /// Checks every field (none can be invalid).
     pub fn check(&self) -> Result<(), OptimizerError> {
-        Ok(())
+        check_declared("random", SETTINGS, self)
     }
 }
 

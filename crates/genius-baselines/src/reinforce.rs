@@ -7,12 +7,31 @@ use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerErr
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, check_range, weighted_index};
+use crate::common::{self, check_declared, weighted_index};
+use genius_core::catalog::{Bound, Range, Setting, SettingKind};
 
 const NAME: &str = "reinforce";
 
 /// Policy draws per proposal before a constrained space's own sampler is used instead.
 const POLICY_TRIES: usize = 1000;
+
+/// `[0, 1)`: a decay or momentum.
+const DECAY: Range = Range::Between(Bound::Inclusive(0.0), Bound::Exclusive(1.0));
+
+/// The settings of REINFORCE, as `genius optimizers reinforce` prints them and [`ReinforceSettings::check`] enforces
+/// them.
+pub const SETTINGS: &[Setting] = &[
+    Setting::new("learning_rate", SettingKind::Number, "0.001", "Adam's learning rate for the policy logits")
+        .range(Range::Between(Bound::Exclusive(0.0), Bound::Inclusive(1e6))),
+    Setting::new("baseline_momentum", SettingKind::Number, "0.9", "momentum of the reward baseline's moving average")
+        .range(DECAY),
+    Setting::new("beta1", SettingKind::Number, "0.9", "Adam's first-moment decay").range(DECAY),
+    Setting::new("beta2", SettingKind::Number, "0.999", "Adam's second-moment decay").range(DECAY),
+    Setting::new("epsilon", SettingKind::Number, "1e-8", "Adam's epsilon")
+        .range(Range::Between(Bound::Exclusive(0.0), Bound::Inclusive(1.0))),
+    Setting::new("init_std", SettingKind::Number, "0.001", "standard deviation of the initial logits")
+        .range(Range::between(0.0, 1e3)),
+];
 
 /// Settings of [`Reinforce`]. The defaults are NAS-Bench-201's (its `REINFORCE.sh` and `reinforce.py`): Adam with
 /// learning rate 0.001 and a moving-average baseline with momentum 0.9. (NATS-Bench, its sequel, uses 0.01.)
@@ -43,13 +62,7 @@ impl ReinforceSettings {
     /// Checks every field: a positive learning rate and epsilon, momenta and decays in `[0, 1)`, a non-negative
     /// initial spread.
     pub fn check(&self) -> Result<(), OptimizerError> {
-        check_range(NAME, "learning_rate", self.learning_rate, f64::MIN_POSITIVE, 1e6)?;
-        check_range(NAME, "baseline_momentum", self.baseline_momentum, 0.0, 1.0 - f64::EPSILON)?;
-        check_range(NAME, "beta1", self.beta1, 0.0, 1.0 - f64::EPSILON)?;
-        check_range(NAME, "beta2", self.beta2, 0.0, 1.0 - f64::EPSILON)?;
-        check_range(NAME, "epsilon", self.epsilon, f64::MIN_POSITIVE, 1.0)?;
-        check_range(NAME, "init_std", self.init_std, 0.0, 1e3)?;
-        Ok(())
+        check_declared(NAME, SETTINGS, self)
     }
 }
 

@@ -9,9 +9,41 @@ use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerErr
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchSet, FRESH_TRIES, check_at_least, check_range, weighted_index};
+use crate::common::{self, ArchSet, FRESH_TRIES, check_declared, weighted_index};
+use genius_core::catalog::{Bound, Range, Setting, SettingKind};
 
 const NAME: &str = "tpe";
+
+/// The settings of TPE, as `genius optimizers tpe` prints them and [`TpeSettings::check`] enforces them.
+pub const SETTINGS: &[Setting] = &[
+    Setting::new(
+        "n_startup_trials",
+        SettingKind::Integer,
+        "10",
+        "uniformly random trials before the estimator is used",
+    ),
+    Setting::new("n_ei_candidates", SettingKind::Integer, "24", "candidates drawn per proposal; the best ratio wins")
+        .range(Range::at_least(1.0)),
+    Setting::new("gamma", SettingKind::Number, "0.1", "fraction of the trials (rounded up) in the good group")
+        .range(Range::Between(Bound::Exclusive(0.0), Bound::Inclusive(1.0))),
+    Setting::new("max_good", SettingKind::Integer, "25", "most trials in the good group").range(Range::at_least(1.0)),
+    Setting::new(
+        "prior_weight",
+        SettingKind::Number,
+        "1.0",
+        "weight of the uniform prior kernel, relative to a trial's",
+    )
+    .range(Range::Between(Bound::Exclusive(0.0), Bound::Inclusive(1e6))),
+    Setting::new(
+        "full_weight_trials",
+        SettingKind::Integer,
+        "25",
+        "latest trials of each group at full weight (0: all)",
+    ),
+    Setting::new("multivariate", SettingKind::Bool, "true", "one joint estimator over all dimensions"),
+    Setting::new("constant_liar", SettingKind::Bool, "true", "count a batch's earlier choices as bad trials"),
+    Setting::new("avoid_duplicates", SettingKind::Bool, "false", "re-draw a proposal that was already evaluated"),
+];
 
 /// Settings of [`Tpe`]. The defaults are Optuna's (`TPESampler()` in Optuna 4.x and 5.0): 10 random start-up trials,
 /// 24 candidates, the good group the best `min(ceil(0.1 n), 25)` trials, prior weight 1, the 25 latest trials in
@@ -64,11 +96,7 @@ impl TpeSettings {
     /// Checks every field: at least one candidate, `gamma` in `(0, 1]`, at least one good trial, a positive prior
     /// weight.
     pub fn check(&self) -> Result<(), OptimizerError> {
-        check_at_least(NAME, "n_ei_candidates", self.n_ei_candidates, 1)?;
-        check_range(NAME, "gamma", self.gamma, f64::MIN_POSITIVE, 1.0)?;
-        check_at_least(NAME, "max_good", self.max_good, 1)?;
-        check_range(NAME, "prior_weight", self.prior_weight, f64::MIN_POSITIVE, 1e6)?;
-        Ok(())
+        check_declared(NAME, SETTINGS, self)
     }
 
     /// The size of the good group among `n` trials.

@@ -34,7 +34,10 @@ pub struct ArchArgs {
 
 /// `genius arch`.
 pub async fn arch(args: &ArchArgs, out: &mut impl Write) -> Result<Ended> {
-    let entry = registry::space(&args.space)?;
+    // The space's own catalog: its parameter and FLOPs calculator and its table, beyond the generic entry.
+    registry::catalogs().spaces.find(&args.space)?;
+    let entry = genius_spaces::catalog::find(&args.space)
+        .ok_or_else(|| anyhow!("`genius arch` reads genius-spaces' spaces only, not `{}`", args.space))?;
     let space = entry.space();
     let arch = space.parse(&args.arch)?;
     writeln!(out, "space      {}", entry.name)?;

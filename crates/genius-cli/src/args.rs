@@ -24,8 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// List the search spaces, their size, and whether their benchmark data is present.
     Spaces(SpacesArgs),
-    /// List the optimizers and their settings.
-    Optimizers,
+    /// List the optimizers, or one optimizer's settings (type, default, range)
+    Optimizers(ListArgs),
+    /// List the evaluators, or one evaluator's settings
+    Evaluators(ListArgs),
+    /// List the executors, or one executor's settings
+    Executors(ListArgs),
     /// Run a search: the optimizer proposes, the evaluator scores, until the budget is spent.
     Search(SearchArgs),
     /// Continue an interrupted (or extend a finished) run from its run directory, re-evaluating nothing recorded.
@@ -86,6 +90,14 @@ pub struct SpacesArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataArgs,
+}
+
+/// `genius optimizers | evaluators | executors [NAME]`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print this one's settings: name, type, default, allowed range and what it does.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// Whether a re-proposed architecture uses up budget.
@@ -161,7 +173,7 @@ pub struct SearchArgs {
 
     /// Run every evaluation as a job of this executor instead of in this process: `slurm` submits them to a SLURM
     /// cluster with sbatch (one job array per batch) and collects their results.
-    #[arg(long, value_name = "NAME", value_parser = [crate::registry::SLURM_EXECUTOR])]
+    #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(crate::registry::executor_names()))]
     pub executor: Option<String>,
 
     /// The executor's settings, a TOML file (slurm: partition, account, time_limit, cpus_per_task, gres, memory,
@@ -176,7 +188,7 @@ pub struct SearchArgs {
 
     /// What scores an architecture: `table` looks it up in the space's benchmark table, `train` trains its network
     /// on a dataset (see the training options).
-    #[arg(long, value_name = "NAME", default_value = "table", value_parser = [crate::registry::TABLE_EVALUATOR, crate::registry::TRAIN_EVALUATOR])]
+    #[arg(long, value_name = "NAME", default_value = "table", value_parser = PossibleValuesParser::new(crate::registry::evaluator_names()))]
     pub evaluator: String,
 
     #[command(flatten)]

@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use genius_core::catalog::{Catalog, Kind, Range};
 use genius_core::{
-    Budget, CancellationToken, DuplicatePolicy, Flush, MetricSpec, Recorded, SearchSpace, StopReason, Study,
-    StudyOutcome, StudySettings,
+    Budget, DuplicatePolicy, Flush, MetricSpec, Recorded, SearchSpace, StopReason, StudyOutcome, StudySettings,
 };
+use genius_grid::{StudyParts, StudySetup, stop_on_ctrl_c};
 
 use crate::args::{Duplicates, FlushArg, ResumeArgs, SearchArgs, SpacesArgs};
 use crate::progress::Progress;
@@ -51,28 +52,46 @@ pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
     Ok(Ended::Done)
 }
 
-/// `genius optimizers`.
-pub fn optimizers(out: &mut impl Write) -> Result<Ended> {
-    for entry in genius_baselines::catalog::optimizers() {
-        writeln!(out, "{:<12} {}", entry.name, entry.summary)?;
-    }
-    writeln!(out, "{:<12} {}", genius_llm::NAME, genius_llm::SUMMARY)?;
-    Ok(Ended::Done)
+/// `genius optimizers [NAME]`: every optimizer with its summary, or one with its settings.
+pub fn optimizers(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().optimizers, name, out)
 }
 
-fn stop_on_ctrl_c() -> CancellationToken {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping after the evaluations in flight; press Ctrl-C again to quit at once");
-            trigger.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
+/// `genius evaluators [NAME]`.
+pub fn evaluators(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().evaluators, name, out)
+}
+
+/// `genius executors [NAME]`.
+pub fn executors(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().executors, name, out)
+}
+
+/// Lists a catalog: a line per entry, or one entry's settings (name, type, default, range, what it does).
+fn list<K: Kind>(catalog: &Catalog<K>, name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
+    let Some(name) = name else {
+        let width = catalog.entries().iter().map(|e| e.name.len()).max().unwrap_or(0).max(12);
+        for entry in catalog.entries() {
+            writeln!(out, "{:<width$} {}", entry.name, entry.summary)?;
         }
-    });
-    token
+        return Ok(Ended::Done);
+    };
+    let entry = catalog.find(name)?;
+    writeln!(out, "{}: {}", entry.name, entry.summary)?;
+    if entry.settings.is_empty() {
+        writeln!(out, "\nno settings")?;
+        return Ok(Ended::Done);
+    }
+    writeln!(out, "\n{:<22} {:<16} {:<16} {:<14} DESCRIPTION", "SETTING", "TYPE", "DEFAULT", "RANGE")?;
+    for s in entry.settings {
+        let range = match s.range {
+            Range::Any => String::new(),
+            range => range.to_string(),
+        };
+        let default = if s.default.is_empty() { "-" } else { s.default };
+        writeln!(out, "{:<22} {:<16} {default:<16} {range:<14} {}", s.name, s.kind.to_string(), s.doc)?;
+    }
+    Ok(Ended::Done)
 }
 
 fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
@@ -82,17 +101,24 @@ fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
 
 /// `genius search`.
 pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
-    let entry = registry::space(&args.space)?;
+    let space = registry::space(&args.space)?;
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
     let settings = registry::llm_settings(args, settings)?;
     let optimizer = registry::optimizer(&args.optimizer, settings, &args.space, args.seed)?;
     let data = args.data.resolve();
-    let (space, evaluator) = if args.evaluator == registry::TRAIN_EVALUATOR {
-        registry::train_evaluator(entry, &args.train, args.seed, &args.data, args.progress.quiet).await?
-    } else {
-        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
-        registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?
-    };
+    let evaluator_settings = registry::evaluator_settings(&args.evaluator, &args.train)?;
+    let evaluator = registry::evaluator(
+        &args.evaluator,
+        evaluator_settings,
+        &args.space,
+        &space,
+        args.seed,
+        None,
+        &args.data,
+        args.progress.quiet,
+    )
+    .await
+    .with_context(|| format!("--evaluator {}", args.evaluator))?;
     let budget = Budget {
         evaluations: Some(args.budget),
         wall_time_s: args.wall_time,
@@ -122,27 +148,26 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let executor = match &args.executor {
         Some(name) => {
             let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &args.space, &*evaluator, &data).with_context(
-                || match &args.executor_config {
+            let executor = registry::executor(name, settings, &dir, &args.space, &evaluator, data.path())
+                .with_context(|| match &args.executor_config {
                     Some(path) => format!("--executor {name} --executor-config {}", path.display()),
                     None => format!("--executor {name}"),
-                },
-            )?;
+                })?;
             Some(executor)
         }
         None => None,
     };
-    let study = Study::new(space.clone(), evaluator, optimizer)
-        .seed(args.seed)
-        .budget(budget)
-        .settings(settings)
-        .context(context)
-        .stop_on(stop_on_ctrl_c())
-        .observe(Progress::new(Some(args.budget), &spec.search, args.progress.quiet));
-    let study = match executor {
-        Some(executor) => study.executor(executor),
-        None => study,
+    let setup = StudySetup {
+        seed: args.seed,
+        budget,
+        settings,
+        objective: None,
+        context: Some(context),
+        stop: stop_on_ctrl_c(),
     };
+    let study = StudyParts { space: space.clone(), evaluator, optimizer, executor }
+        .assemble(setup)
+        .observe(Progress::new(Some(args.budget), &spec.search, args.progress.quiet));
     study.check()?;
     writeln!(
         out,
@@ -172,15 +197,24 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
             tail.path.display()
         )?;
     }
-    let entry = registry::space(&header.space).context("the run log names a space this genius does not know")?;
-    let data = args.data.resolve();
-    let (space, evaluator) = if header.evaluator.name == registry::TRAIN_EVALUATOR {
-        registry::recorded_train_evaluator(entry, &header.evaluator.settings)?
-    } else {
-        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
-        registry::space_and_evaluator(entry, &header.evaluator.name, &data)?
-    };
+    let space = registry::space(&header.space).context("the run log names a space this genius does not know")?;
+    let evaluator = registry::evaluator(
+        &header.evaluator.name,
+        header.evaluator.settings.clone(),
+        &header.space,
+        &space,
+        header.seed,
+        Some(&recorded),
+        &args.data,
+        args.progress.quiet,
+    )
+    .await
+    .with_context(|| format!("cannot rebuild the run's evaluator `{}`", header.evaluator.name))?;
     let optimizer = registry::resumed_optimizer(&header.optimizer.name, header.optimizer.settings.clone(), &recorded)?;
+    let executor = match &header.executor {
+        Some(component) => Some(registry::recorded_executor(component, &recorded)?),
+        None => None,
+    };
     let mut budget = header.budget.clone();
     if let Some(n) = args.budget {
         budget.evaluations = Some(n);
@@ -198,17 +232,17 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
         recorded.trials.len(),
         budget.evaluations.map_or_else(|| "unlimited".into(), |n| format!("{n} evaluations"))
     )?;
-    let study = Study::new(space.clone(), evaluator, optimizer)
-        .seed(header.seed)
-        .objective(header.objective.clone())
-        .budget(budget.clone())
-        .settings(header.settings.clone())
-        .stop_on(stop_on_ctrl_c())
-        .observe(Progress::new(budget.evaluations, &metric, args.progress.quiet));
-    let study = match &header.executor {
-        Some(component) => study.executor(registry::recorded_executor(component)?),
-        None => study,
+    let setup = StudySetup {
+        seed: header.seed,
+        budget: budget.clone(),
+        settings: header.settings.clone(),
+        objective: Some(header.objective.clone()),
+        context: None,
+        stop: stop_on_ctrl_c(),
     };
+    let study = StudyParts { space: space.clone(), evaluator, optimizer, executor }
+        .assemble(setup)
+        .observe(Progress::new(budget.evaluations, &metric, args.progress.quiet));
     study.check()?;
     let outcome = study.resume(recorded).await?;
     report(&*space, &header.metrics, &outcome, &args.dir, out)

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
+use genius_core::catalog::Resource;
 use genius_core::{Evaluator, SpaceExt};
 use genius_spaces::catalog::{self, SpaceEntry};
 use genius_spaces::data::{DataDir, DataDirSource, DataError, DataFile};
@@ -173,7 +174,7 @@ pub async fn ensure_tables<'a>(spaces: impl IntoIterator<Item = &'a str>, data: 
     let dir = data.resolve();
     let mut missing: Vec<&SpaceEntry> = Vec::new();
     for name in spaces {
-        let entry = crate::registry::space(name)?;
+        let Some(entry) = catalog::find(name) else { continue };
         let Some(file) = entry.table else { continue };
         if !file.present_in(&dir) && !missing.iter().any(|m| m.table == Some(file)) {
             missing.push(entry);
@@ -196,6 +197,23 @@ pub async fn ensure_tables<'a>(spaces: impl IntoIterator<Item = &'a str>, data: 
     }
     for entry in missing {
         ensure_table(entry, data, quiet).await?;
+    }
+    Ok(())
+}
+
+/// Makes sure every resource a part declared (see `genius_core::catalog::Resource`) is there before it is built:
+/// tables as [`ensure_tables`] does, datasets without a directory of their own as [`ensure_dataset`] does.
+pub async fn ensure_resources(resources: &[Resource], data: &DataArgs, quiet: bool) -> Result<()> {
+    let tables = resources.iter().filter_map(|r| match r {
+        Resource::Table { space } => Some(space.as_str()),
+        _ => None,
+    });
+    ensure_tables(tables, data, quiet).await?;
+    for resource in resources {
+        if let Resource::Dataset { name, dir } = resource {
+            let kind: DatasetKind = name.parse()?;
+            ensure_dataset(kind, dir.as_deref(), data, quiet).await?;
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use genius_core::catalog::BuildContext;
 use genius_core::executor::{JobOutcome, JobOutput};
 use genius_core::{EvalError, Evaluator, SearchSpace};
 use genius_spaces::data::DataDir;
@@ -42,7 +43,7 @@ pub struct EvaluateArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluatorConfig {
-    /// Its name: `table` or `train`.
+    /// Its name in the evaluator catalog (`genius evaluators`).
     pub name: String,
     /// The directory of the benchmark tables (`table`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,15 +68,15 @@ fn without_nulls(value: &serde_json::Value) -> serde_json::Value {
 }
 
 impl EvaluatorConfig {
-    /// The file form of `evaluator`, reading tables from `data`.
-    pub fn of(evaluator: &dyn Evaluator, data: &DataDir) -> Result<Self> {
+    /// The file form of `evaluator`, reading tables from `data_dir`.
+    pub fn of(evaluator: &dyn Evaluator, data_dir: &Path) -> Result<Self> {
         let settings = match without_nulls(&evaluator.settings()) {
             serde_json::Value::Object(map) => {
                 toml::Table::try_from(map).context("the evaluator's settings cannot be written as TOML")?
             }
             _ => toml::Table::new(),
         };
-        let data_dir = std::path::absolute(data.path()).unwrap_or_else(|_| data.path().to_owned());
+        let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
         Ok(Self { name: evaluator.name().to_owned(), data_dir: Some(data_dir), settings })
     }
 
@@ -93,18 +94,18 @@ impl EvaluatorConfig {
         toml::from_str(&text).with_context(|| format!("{} is not an evaluator configuration", path.display()))
     }
 
-    /// The space `space` and this evaluator of it.
+    /// The space `space` and this evaluator of it, built by name from the catalog (with the settings a run header
+    /// records, as [`Evaluator::settings`] gives them).
     pub fn build(&self, space: &str) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-        let entry = registry::space(space)?;
+        let built = registry::space(space)?;
         let settings = serde_json::to_value(&self.settings)?;
-        if self.name == registry::TRAIN_EVALUATOR {
-            return registry::recorded_train_evaluator(entry, &settings);
-        }
         let data = match &self.data_dir {
             Some(dir) => DataDir::new(dir),
             None => DataDir::resolve(None),
         };
-        registry::space_and_evaluator(entry, &self.name, &data)
+        let context = BuildContext::new(space, 0, data.path()).with_space(&built);
+        let evaluator = registry::catalogs().evaluators.build(&self.name, settings, &context)?;
+        Ok((built, evaluator))
     }
 }
 

@@ -27,7 +27,9 @@ pub use commands::Ended;
 pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
     match &cli.command {
         Command::Spaces(args) => commands::spaces(args, out),
-        Command::Optimizers => commands::optimizers(out),
+        Command::Optimizers(args) => commands::optimizers(args.name.as_deref(), out),
+        Command::Evaluators(args) => commands::evaluators(args.name.as_deref(), out),
+        Command::Executors(args) => commands::executors(args.name.as_deref(), out),
         Command::Search(args) => commands::search(args, out).await,
         Command::Resume(args) => commands::resume(args, out).await,
         Command::Data(args) => data_cmd::run(args, out).await,

@@ -1,129 +1,82 @@
-//! Builds the parts of a study from their names and settings: the one place that sees every plug-in crate.
+//! The catalogs of every plug-in crate, listed once, and the few steps around a build that need this program: the
+//! settings files and flags, fetching what a part needs on first use, and the job setup of an executor.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result, anyhow, bail};
+use genius_core::catalog::{BuildContext, Catalogs, JobSetup};
 use genius_core::executor::Executor;
-use genius_core::{Evaluator, Optimizer, SearchSpace};
-use genius_spaces::catalog::{self as spaces, SpaceEntry};
-use genius_spaces::data::DataDir;
+use genius_core::{Evaluator, Optimizer, Recorded, SearchSpace};
 
-/// The evaluator name of table look-ups.
-pub const TABLE_EVALUATOR: &str = "table";
+use crate::args::DataArgs;
 
-/// The evaluator name of real training (genius-train).
-pub const TRAIN_EVALUATOR: &str = genius_train::evaluator::NAME;
+/// Every space, optimizer, evaluator and executor this program knows: each plug-in crate's catalog, listed here
+/// and nowhere else.
+pub fn catalogs() -> &'static Catalogs {
+    static CATALOGS: OnceLock<Catalogs> = OnceLock::new();
+    CATALOGS.get_or_init(|| {
+        let mut c = Catalogs::default();
+        c.spaces.add(genius_spaces::catalog::entries());
+        c.optimizers.add(genius_baselines::catalog::entries());
+        c.optimizers.add(genius_llm::catalog::entries());
+        c.evaluators.add(genius_spaces::catalog::evaluators());
+        c.evaluators.add(genius_train::catalog::entries());
+        c.executors.add(genius_slurm::catalog::entries());
+        c
+    })
+}
 
 /// The names of every space, for `--space`.
 pub fn space_names() -> Vec<&'static str> {
-    spaces::spaces().iter().map(|s| s.name).collect()
+    catalogs().spaces.names()
 }
 
-/// The names of every optimizer of every optimizer crate, for `--optimizer`.
+/// The names of every optimizer, for `--optimizer`.
 pub fn optimizer_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = genius_baselines::catalog::optimizers().iter().map(|o| o.name).collect();
-    names.push(genius_llm::NAME);
-    names
+    catalogs().optimizers.names()
+}
+
+/// The names of every evaluator, for `--evaluator`.
+pub fn evaluator_names() -> Vec<&'static str> {
+    catalogs().evaluators.names()
+}
+
+/// The names of every executor, for `--executor`.
+pub fn executor_names() -> Vec<&'static str> {
+    catalogs().executors.names()
 }
 
 /// The space called `name`.
-pub fn space(name: &str) -> Result<&'static SpaceEntry> {
-    spaces::find(name).ok_or_else(|| anyhow!("unknown space `{name}`; known spaces: {}", spaces::names()))
+pub fn space(name: &str) -> Result<Arc<dyn SearchSpace>> {
+    let context = BuildContext::new(name, 0, Path::new("."));
+    Ok(catalogs().spaces.build(name, serde_json::Value::Null, &context)?)
 }
 
-/// The space and evaluator of a search: for now, the space's benchmark table.
-pub fn space_and_evaluator(
-    entry: &SpaceEntry,
-    evaluator: &str,
-    data: &DataDir,
-) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-    if evaluator != TABLE_EVALUATOR {
-        bail!("unknown evaluator `{evaluator}`; known evaluators: {TABLE_EVALUATOR}, {TRAIN_EVALUATOR}");
-    }
-    let table = entry
-        .load_table(data)
-        .ok_or_else(|| anyhow!("space `{}` has no benchmark table to look architectures up in", entry.name))??;
-    let space = table.space().clone();
-    Ok((space, Arc::new(table)))
-}
-
-/// The space of `entry` and a training evaluator for it, as the `--evaluator train` flags say. The training seed is
-/// the search's `seed` unless the settings give one. Once the flags are checked, a dataset missing from its cache is
-/// fetched on first use (unless `--offline`).
-pub async fn train_evaluator(
-    entry: &SpaceEntry,
-    args: &crate::args::TrainArgs,
+/// The evaluator `name` with `settings` for the run on `space` (called `space_name`) with `seed`, reading tables
+/// from `data`: what it declares it needs (a table, a dataset) is fetched first, unless `--offline`.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluator(
+    name: &str,
+    settings: serde_json::Value,
+    space_name: &str,
+    space: &Arc<dyn SearchSpace>,
     seed: u64,
-    data: &crate::args::DataArgs,
+    recorded: Option<&Recorded>,
+    data: &DataArgs,
     quiet: bool,
-) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-    let mut settings = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
-    let object = settings.as_object_mut().expect("settings are a table");
-    for (key, value) in [("epochs", args.epochs), ("subset", args.subset), ("resolution", args.resolution)] {
-        if let Some(v) = value {
-            object.insert(key.into(), v.into());
-        }
-    }
-    object.entry("seed").or_insert(seed.into());
-    let train = genius_train::TrainSettings::from_json(settings).context("training settings (--train)")?;
-    let dataset: genius_train::DatasetKind = args.dataset.parse()?;
-    let (backend, device) = (args.backend.parse()?, args.device.parse()?);
-    let dataset_dir = crate::data_cmd::ensure_dataset(dataset, args.dataset_dir.as_deref(), data, quiet).await?;
-    train_evaluator_of(entry, genius_train::TrainConfig { dataset, dataset_dir, backend, device, train })
-}
-
-/// The training evaluator an experiment file's `[evaluator] name = "train"` describes: `dataset`, `dataset_dir`,
-/// `backend` and `device` as the search flags of the same names, every other key a training setting (`epochs`,
-/// `subset`, `resolution`, `seed`, ...; `seed` defaults to 0: every run of the grid trains a design alike).
-pub async fn train_evaluator_from_settings(
-    entry: &SpaceEntry,
-    mut settings: serde_json::Value,
-    data: &crate::args::DataArgs,
-    quiet: bool,
-) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-    let object = settings.as_object_mut().ok_or_else(|| anyhow!("[evaluator] settings must be a table"))?;
-    let mut take = |key: &str, default: &str| -> Result<String> {
-        match object.remove(key) {
-            None => Ok(default.to_owned()),
-            Some(serde_json::Value::String(s)) => Ok(s),
-            Some(other) => bail!("[evaluator] {key} must be a string, not {other}"),
-        }
+) -> Result<Arc<dyn Evaluator>> {
+    let entry = catalogs().evaluators.find(name)?;
+    let dir = data.resolve();
+    let context = BuildContext::new(space_name, seed, dir.path()).with_space(space);
+    let context = match recorded {
+        Some(r) => context.with_recorded(r),
+        None => context,
     };
-    let dataset: genius_train::DatasetKind = take("dataset", "fashion-mnist")?.parse()?;
-    let backend = take("backend", "burn")?.parse()?;
-    let device = take("device", "cpu")?.parse()?;
-    let explicit = take("dataset_dir", "")?;
-    object.entry("seed").or_insert(0.into());
-    let train = genius_train::TrainSettings::from_json(settings).context("[evaluator] training settings")?;
-    let explicit = (!explicit.is_empty()).then(|| std::path::PathBuf::from(explicit));
-    let dataset_dir = crate::data_cmd::ensure_dataset(dataset, explicit.as_deref(), data, quiet).await?;
-    train_evaluator_of(entry, genius_train::TrainConfig { dataset, dataset_dir, backend, device, train })
+    let resources = entry.resources(&settings, &context)?;
+    crate::data_cmd::ensure_resources(&resources, data, quiet).await?;
+    Ok(entry.build(settings, &context)?)
 }
-
-fn train_evaluator_of(
-    entry: &SpaceEntry,
-    config: genius_train::TrainConfig,
-) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-    let space = entry.space();
-    let evaluator = genius_train::TrainEvaluator::new(space.clone(), config)
-        .with_context(|| format!("cannot train networks of `{}`", entry.name))?;
-    Ok((space, Arc::new(evaluator)))
-}
-
-/// The space of `entry` and the training evaluator a run header recorded (its `evaluator.settings`).
-pub fn recorded_train_evaluator(
-    entry: &SpaceEntry,
-    settings: &serde_json::Value,
-) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-    let space = entry.space();
-    let evaluator = genius_train::TrainEvaluator::from_settings(space.clone(), settings.clone())
-        .context("cannot rebuild the run's training evaluator")?;
-    Ok((space, Arc::new(evaluator)))
-}
-
-/// The executor name of SLURM jobs (genius-slurm).
-pub const SLURM_EXECUTOR: &str = genius_slurm::NAME;
 
 /// The executor `name` with `settings` (its configuration file's keys), for a run in `run_dir` on `space`: its jobs
 /// run `genius evaluate` (this very program) with the evaluator written to `run_dir/jobs/evaluator.toml`.
@@ -132,96 +85,96 @@ pub fn executor(
     settings: serde_json::Value,
     run_dir: &Path,
     space: &str,
-    evaluator: &dyn Evaluator,
-    data: &DataDir,
+    evaluator: &Arc<dyn Evaluator>,
+    data_dir: &Path,
 ) -> Result<Arc<dyn Executor>> {
-    let settings = executor_settings(name, &settings)?;
+    let entry = catalogs().executors.find(name)?;
+    entry.check(settings.clone())?;
+    let jobs = job_setup(run_dir, space, &**evaluator, data_dir)?;
+    let context = BuildContext::new(space, 0, data_dir).with_jobs(evaluator, &jobs);
+    Ok(entry.build(settings, &context)?)
+}
+
+/// The job directory of a run and the command its jobs run: this program's `evaluate`, with the evaluator written
+/// to the job directory.
+pub fn job_setup(run_dir: &Path, space: &str, evaluator: &dyn Evaluator, data_dir: &Path) -> Result<JobSetup> {
     let job_dir = std::path::absolute(run_dir.join("jobs"))
         .with_context(|| format!("cannot make {} absolute", run_dir.display()))?;
     std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create {}", job_dir.display()))?;
     let config_path = job_dir.join(crate::evaluate_cmd::EVALUATOR_FILE);
-    crate::evaluate_cmd::EvaluatorConfig::of(evaluator, data)?.write(&config_path)?;
+    crate::evaluate_cmd::EvaluatorConfig::of(evaluator, data_dir)?.write(&config_path)?;
     let program = std::env::current_exe().context("cannot find this program's path for the jobs to run")?;
+    let utf8 = |p: &Path| p.to_str().map(str::to_owned).ok_or_else(|| anyhow!("{} is not valid UTF-8", p.display()));
     let command = vec![
-        program.to_str().ok_or_else(|| anyhow!("{} is not valid UTF-8", program.display()))?.to_owned(),
+        utf8(&program)?,
         "evaluate".into(),
         "--space".into(),
         space.into(),
         "--evaluator".into(),
-        config_path.to_str().ok_or_else(|| anyhow!("{} is not valid UTF-8", config_path.display()))?.to_owned(),
+        utf8(&config_path)?,
     ];
-    let worker = genius_slurm::Worker { command, job_dir };
-    Ok(Arc::new(genius_slurm::SlurmExecutor::new(settings, worker)?))
+    Ok(JobSetup { dir: job_dir, command })
 }
 
 /// Checks an executor's name and settings before any run uses them.
 pub fn check_executor(name: &str, settings: &serde_json::Value) -> Result<()> {
-    executor_settings(name, settings).map(drop)
-}
-
-/// The settings of executor `name`, read and checked.
-fn executor_settings(name: &str, settings: &serde_json::Value) -> Result<genius_slurm::SlurmSettings> {
-    if name != SLURM_EXECUTOR {
-        bail!("unknown executor `{name}`; known executors: {SLURM_EXECUTOR}");
-    }
-    Ok(genius_slurm::SlurmSettings::from_json(settings.clone())?)
+    Ok(catalogs().executors.find(name)?.check(settings.clone())?)
 }
 
 /// The executor a run header recorded, for a resume: it polls the jobs the run submitted.
-pub fn recorded_executor(component: &genius_core::run_log::Component) -> Result<Arc<dyn Executor>> {
-    if component.name != SLURM_EXECUTOR {
-        bail!("the run used executor `{}`, which this genius does not know", component.name);
-    }
-    Ok(Arc::new(genius_slurm::SlurmExecutor::from_recorded(component.settings.clone())?))
+pub fn recorded_executor(
+    component: &genius_core::run_log::Component,
+    recorded: &Recorded,
+) -> Result<Arc<dyn Executor>> {
+    let entry = catalogs()
+        .executors
+        .get(&component.name)
+        .ok_or_else(|| anyhow!("the run used executor `{}`, which this genius does not know", component.name))?;
+    let context =
+        BuildContext::new(&recorded.header.space, recorded.header.seed, Path::new(".")).with_recorded(recorded);
+    Ok(entry.build(component.settings.clone(), &context)?)
 }
 
 /// The optimizer called `name`, built from `settings`, for the run searching `space` with `seed` (an LLM
 /// optimizer's response cache answers re-runs of that run only).
 pub fn optimizer(name: &str, settings: serde_json::Value, space: &str, seed: u64) -> Result<Box<dyn Optimizer>> {
-    if name == genius_llm::NAME {
-        let run = genius_llm::RunScope { space: space.to_owned(), seed };
-        return Ok(genius_llm::build(settings, None, &run)?);
-    }
-    let entry = genius_baselines::catalog::find(name).ok_or_else(|| {
-        anyhow!("unknown optimizer `{name}`; known optimizers: {}", genius_baselines::catalog::names())
-    })?;
-    Ok(entry.build(settings)?)
+    let context = BuildContext::new(space, seed, Path::new("."));
+    Ok(catalogs().optimizers.build(name, settings, &context)?)
 }
 
-/// Checks that optimizer `name` builds from `settings`, without reading a key or connecting to anything: a plan
+/// Checks that optimizer `name` takes `settings`, without reading a key or connecting to anything: a plan
 /// (`genius compare --check`) can be checked on a machine with no key.
 pub fn check_optimizer(name: &str, settings: serde_json::Value) -> Result<()> {
-    if name == genius_llm::NAME {
-        genius_llm::GeniusSettings::from_json(settings).and_then(genius_llm::GeniusSettings::resolve)?;
-        return Ok(());
-    }
-    optimizer(name, settings, "", 0).map(drop)
+    Ok(catalogs().optimizers.find(name)?.check(settings)?)
 }
 
 /// The optimizer of the recorded run `recorded`, for a resume: an LLM optimizer answers the asks it replays from the
 /// run's own transcript, so that a resume pays for no model call twice.
-pub fn resumed_optimizer(
-    name: &str,
-    settings: serde_json::Value,
-    recorded: &genius_core::Recorded,
-) -> Result<Box<dyn Optimizer>> {
-    let (space, seed) = (&recorded.header.space, recorded.header.seed);
-    if name == genius_llm::NAME {
-        let origin = recorded.dir.display().to_string();
-        let run = genius_llm::RunScope { space: space.clone(), seed };
-        return Ok(genius_llm::build(settings, Some((&origin, &recorded.events)), &run)?);
-    }
-    optimizer(name, settings, space, seed)
+pub fn resumed_optimizer(name: &str, settings: serde_json::Value, recorded: &Recorded) -> Result<Box<dyn Optimizer>> {
+    let context =
+        BuildContext::new(&recorded.header.space, recorded.header.seed, Path::new(".")).with_recorded(recorded);
+    Ok(catalogs().optimizers.build(name, settings, &context)?)
 }
 
-/// A search's optimizer settings with its chat-model flags laid over them (only `--optimizer genius` takes them);
-/// checks that a replay searches the space it recorded and that a money budget has a price to count with.
+/// The optimizers that talk to a chat model: those with an `llm` setting, which the chat-model flags fill.
+fn chat_optimizers() -> Vec<&'static str> {
+    let entries = catalogs().optimizers.entries().iter();
+    entries.filter(|e| e.settings.iter().any(|s| s.name == "llm")).map(|e| e.name.as_str()).collect()
+}
+
+/// A search's optimizer settings with its chat-model flags laid over them (only an optimizer with a chat model
+/// takes them); checks that a replay searches the space it recorded and that a money budget has a price to count
+/// with.
 pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value) -> Result<serde_json::Value> {
     let llm = &args.llm;
-    if args.optimizer != genius_llm::NAME {
+    let chat = chat_optimizers();
+    if !chat.contains(&args.optimizer.as_str()) {
         let given = llm.llm.is_some() || llm.model.is_some() || llm.llm_base_url.is_some();
         if given || llm.token_budget.is_some() || llm.cost_budget.is_some() {
-            bail!("--llm, --model, --llm-base-url, --token-budget and --cost-budget are for --optimizer genius");
+            bail!(
+                "--llm, --model, --llm-base-url, --token-budget and --cost-budget are for --optimizer {}",
+                chat.join(" or --optimizer ")
+            );
         }
         return Ok(settings);
     }
@@ -243,6 +196,32 @@ pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value)
         );
     }
     Ok(flags.settings)
+}
+
+/// A search's evaluator settings: the `--train-config` file and `--train KEY=VALUE` overrides, with each training
+/// flag (`--dataset`, `--epochs`, ...) laid over them where the evaluator has a setting of that name.
+pub fn evaluator_settings(name: &str, args: &crate::args::TrainArgs) -> Result<serde_json::Value> {
+    let entry = catalogs().evaluators.find(name)?;
+    let mut settings = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
+    let object = settings.as_object_mut().expect("settings are a table");
+    let dataset_dir = args.dataset_dir.as_ref().map(|d| d.display().to_string());
+    let flags: [(&str, Option<serde_json::Value>); 7] = [
+        ("dataset", Some(args.dataset.clone().into())),
+        ("dataset_dir", dataset_dir.map(Into::into)),
+        ("backend", Some(args.backend.clone().into())),
+        ("device", Some(args.device.clone().into())),
+        ("epochs", args.epochs.map(Into::into)),
+        ("subset", args.subset.map(Into::into)),
+        ("resolution", args.resolution.map(Into::into)),
+    ];
+    for (key, value) in flags {
+        if let Some(value) = value
+            && entry.settings.iter().any(|s| s.name == key)
+        {
+            object.insert(key.into(), value);
+        }
+    }
+    Ok(settings)
 }
 
 /// Optimizer settings from a TOML file and `KEY=VALUE` overrides (values in TOML syntax), as a JSON object.
@@ -284,5 +263,15 @@ mod tests {
     fn unknown_settings_name_the_optimizer_and_field() {
         let err = optimizer("random", serde_json::json!({"pop": 3}), "toy", 0).err().unwrap();
         assert!(err.to_string().contains("random: unknown field `pop`"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_is_listed_and_the_llm_optimizer_is_one_of_the_optimizers() {
+        let c = catalogs();
+        assert!(c.spaces.get("nas-bench-201-cifar10").is_some());
+        assert!(optimizer_names().contains(&genius_llm::NAME));
+        assert_eq!(evaluator_names(), ["table", "train"]);
+        assert_eq!(executor_names(), ["slurm"]);
+        assert_eq!(chat_optimizers(), [genius_llm::NAME]);
     }
 }

@@ -131,3 +131,46 @@ fn bad_training_options_are_named() {
         assert!(e.contains("--features tch"), "{e}");
     }
 }
+
+#[test]
+fn a_compare_grid_with_the_train_evaluator_trains_every_run_and_reports() {
+    let data = fashion();
+    let tmp = tempfile::tempdir().unwrap();
+    let experiment = tmp.path().join("grid.toml");
+    let settings = format!(
+        "dataset = \"fashion-mnist\"\ndataset_dir = {:?}\nepochs = 1\nsubset = 512\nresolution = 16\n\
+         validation = 128\ntest_subset = 128\nbatch_size = 32\n",
+        data.display().to_string()
+    );
+    std::fs::write(
+        &experiment,
+        format!(
+            "name = \"train-grid\"\nspaces = [\"nas-bench-macro\"]\nseeds = 2\nbudgets = [2]\njobs = 1\n\n\
+             [evaluator]\nname = \"train\"\n[evaluator.settings]\n{settings}\n\
+             [[optimizer]]\nname = \"random\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let compare = genius(tmp.path())
+        .args(["compare", "--quiet", "--config"])
+        .arg(&experiment)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&compare.stdout);
+    assert!(compare.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&compare.stderr));
+    for seed in 0..2 {
+        let recorded = Recorded::read(&out.join(format!("runs/nas-bench-macro/random/seed-{seed}"))).unwrap();
+        assert_eq!(recorded.header.evaluator.name, "train");
+        // Every run of the grid trains a design alike: the training seed is 0, not the run's.
+        assert_eq!(recorded.header.evaluator.settings["train"]["seed"], 0);
+        assert_eq!(recorded.trials.len(), 2);
+        for trial in &recorded.trials {
+            assert_eq!(trial.status, TrialStatus::Complete, "{trial:?}");
+            assert_eq!(trial.evaluation.as_ref().unwrap().details.as_ref().unwrap()["train_images"], 512);
+        }
+    }
+    assert!(out.join("report.md").is_file(), "{stdout}");
+}

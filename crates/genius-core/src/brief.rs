@@ -69,6 +69,20 @@ pub struct SpaceBrief {
     /// Reference tables (FLOPs per operation and stage, ...).
     #[serde(default)]
     pub tables: Vec<BriefTable>,
+    /// The chat a language model searches this space in, unless its settings say otherwise.
+    #[serde(default)]
+    pub dialogue: Dialogue,
+}
+
+/// The chat protocol a space asks of a language-model optimizer (GENIUS's paper used one per benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialogue {
+    /// A fresh chat per query, with every result so far (constrained spaces: with their constraint's corrections).
+    #[default]
+    Fresh,
+    /// One growing chat: a result and "recommend a new model" per query (the paper's NAS-Bench-201 protocol).
+    Conversation,
 }
 
 /// The form of an answer in `notation`, elided so that it names no architecture: the first two positions, `...`,

@@ -9,6 +9,8 @@
 //!   randomness only from the injected [`SearchRng`], and does no IO.
 //! - A [`Study`] runs ask → evaluate → tell until its [`Budget`] is spent, writes the run log ([`run_log`]) and
 //!   resumes from it. Evaluations run in its process, or as jobs elsewhere through an [`executor::Executor`].
+//! - A [`catalog`] lists every plug-in of the four kinds (spaces, optimizers, evaluators, executors) by name, with
+//!   its documented settings and how to build it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -31,6 +33,7 @@
 mod architecture;
 mod brief;
 mod budget;
+pub mod catalog;
 mod evaluation;
 pub mod executor;
 mod metric;
@@ -47,7 +50,7 @@ pub mod testing;
 mod trial;
 
 pub use architecture::Architecture;
-pub use brief::{BriefTable, Notation, SpaceBrief, elided_example};
+pub use brief::{BriefTable, Dialogue, Notation, SpaceBrief, elided_example};
 pub use budget::{Budget, BudgetLimit, Spend, Usage};
 pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};
 pub use metric::{Direction, Metric, MetricSpec, Visibility};

@@ -53,6 +53,7 @@
 pub mod anonymize;
 pub mod anthropic;
 pub mod cache;
+pub mod catalog;
 pub mod chat;
 mod error;
 pub mod flags;
@@ -78,10 +79,8 @@ pub use optimizer::{Genius, NAME, Protocol};
 pub use settings::{GeniusSettings, RunScope};
 
 /// One line on the optimizer, for `genius optimizers`.
-pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, Anthropic, or a \
-                           recorded run) \
-                           proposes architectures (settings: llm, model, base_url, temperature, protocol, \
-                           proposals_per_call, structured_output, max_repairs, on_cannot_improve, price, prompts_file, ...)";
+pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, \
+                           Anthropic, or a recorded run) proposes architectures";
 
 /// The GENIUS optimizer built from `settings` (JSON, as recorded in a run header) for the run `run`, with its
 /// model: a replay when the settings name one, else the live client (its key read from the environment now, so that

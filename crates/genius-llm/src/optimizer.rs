@@ -50,7 +50,11 @@ impl Protocol {
             ProtocolChoice::Conversation => Self::Conversation,
             ProtocolChoice::Constrained => Self::Constrained,
             ProtocolChoice::Auto if space.is_constrained() => Self::Constrained,
-            ProtocolChoice::Auto if space.name().starts_with("nas-bench-201") => Self::Conversation,
+            ProtocolChoice::Auto
+                if space.brief().is_some_and(|b| b.dialogue == genius_core::Dialogue::Conversation) =>
+            {
+                Self::Conversation
+            }
             ProtocolChoice::Auto => Self::Stateless,
         }
     }

@@ -25,8 +25,8 @@ use crate::retry::RetryPolicy;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolChoice {
-    /// Chosen from the space: `constrained` for a constrained space, `conversation` for NAS-Bench-201,
-    /// `stateless` otherwise.
+    /// Chosen from the space: `constrained` for a constrained space, `conversation` for a space whose brief asks for
+    /// it (NAS-Bench-201), `stateless` otherwise.
     #[default]
     Auto,
     /// A fresh two-message chat per iteration with every result so far.

@@ -11,6 +11,7 @@
 //! `scripts/slurm-local.sh`).
 
 pub mod batch_script;
+pub mod catalog;
 pub mod commands;
 pub mod executor;
 pub mod settings;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use genius_core::{Architecture, SearchSpace, SpaceExt};
+use genius_core::catalog::{BuildError, Entry, Evaluators, Resource, Spaces};
+use genius_core::{Architecture, Evaluator, SearchSpace, SpaceExt};
 
 use crate::channel_bench_macro::{self, BaseModel, ChannelBenchMacro};
 use crate::data::{DataDir, DataFile};
@@ -131,6 +132,78 @@ pub fn spaces() -> &'static [SpaceEntry] {
                 (c.params, c.flops)
             }),
         },
+    ]
+}
+
+/// The name of the table evaluator: an architecture's metrics looked up in its space's benchmark table.
+pub const TABLE_EVALUATOR: &str = "table";
+
+/// Every space as catalog entries (genius-core's one shape for every plug-in), in listing order. Spaces take no
+/// settings.
+pub fn entries() -> Vec<Entry<Spaces>> {
+    spaces()
+        .iter()
+        .map(|s| {
+            let space = *s;
+            Entry::new(s.name, s.summary, move |settings, _| {
+                no_settings(s.name, &settings)?;
+                Ok(space.space())
+            })
+            .with_check(move |settings| no_settings(s.name, &settings))
+        })
+        .collect()
+}
+
+fn no_settings(name: &str, settings: &serde_json::Value) -> Result<(), BuildError> {
+    match settings {
+        serde_json::Value::Null => Ok(()),
+        serde_json::Value::Object(map) if map.is_empty() => Ok(()),
+        other => Err(BuildError::Settings(format!("{name} takes no settings (got {other})"))),
+    }
+}
+
+/// The table evaluator takes no settings; a run header records which table it read (`benchmark`, `file`), and those
+/// keys are accepted back on a resume.
+fn table_settings(settings: &serde_json::Value) -> Result<(), BuildError> {
+    match settings {
+        serde_json::Value::Object(map) => match map.keys().find(|k| !["benchmark", "file"].contains(&k.as_str())) {
+            Some(key) => Err(BuildError::Settings(format!("{TABLE_EVALUATOR}: takes no settings (got `{key}`)"))),
+            None => Ok(()),
+        },
+        other => no_settings(TABLE_EVALUATOR, other),
+    }
+}
+
+/// The table evaluator as a catalog entry: it looks architectures up in the benchmark table of the space it is
+/// built for (the build context's space name), read from the context's data directory. It declares the table as a
+/// [`Resource`], so a program can fetch a missing one before building it.
+pub fn evaluators() -> Vec<Entry<Evaluators>> {
+    vec![
+        Entry::new(
+            TABLE_EVALUATOR,
+            "look architectures up in the space's benchmark table (instant; tabular benchmarks only)",
+            |settings, context| {
+                table_settings(&settings)?;
+                let entry = find(context.space_name).ok_or_else(|| {
+                    BuildError::Failed(format!("the table evaluator knows no space `{}`", context.space_name))
+                })?;
+                let table = entry
+                    .load_table(&DataDir::new(context.data_dir))
+                    .ok_or_else(|| {
+                        BuildError::Failed(format!(
+                            "space `{}` has no benchmark table to look architectures up in",
+                            entry.name
+                        ))
+                    })?
+                    .map_err(|e| BuildError::Failed(e.to_string()))?;
+                Ok(Arc::new(table) as Arc<dyn Evaluator>)
+            },
+        )
+        .with_check(|settings| table_settings(&settings))
+        .with_resources(|_, context| {
+            let tabled = find(context.space_name).is_some_and(|e| e.table.is_some());
+            Ok(if tabled { vec![Resource::Table { space: context.space_name.to_owned() }] } else { Vec::new() })
+        }),
     ]
 }
 

@@ -347,6 +347,7 @@ layer7: global average pooling, Linear(channels[6], 10)",
                 .into(),
             example: genius_core::elided_example(self, Notation::Labels),
             tables: Vec::new(),
+            dialogue: genius_core::Dialogue::Fresh,
         })
     }
 }

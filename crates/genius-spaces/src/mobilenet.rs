@@ -871,6 +871,7 @@ impl SearchSpace for MobileNetSpace {
             ),
             example: genius_core::elided_example(self, Notation::Choices),
             tables,
+            dialogue: genius_core::Dialogue::Fresh,
         })
     }
 }

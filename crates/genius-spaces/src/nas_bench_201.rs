@@ -364,6 +364,7 @@ batch normalization, ReLU, global average pooling and a linear classifier. All 1
             answer_format: "op_list: a list of 6 operation ids [op0, op1, op2, op3, op4, op5], each 0 to 4".into(),
             example: genius_core::elided_example(self, Notation::Choices),
             tables: Vec::new(),
+            dialogue: genius_core::Dialogue::Conversation,
         })
     }
 }

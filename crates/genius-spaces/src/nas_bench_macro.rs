@@ -136,6 +136,7 @@ layer12: defined, Linear(1280, 10)"
                 "op_list: a list of 8 operation ids, one per undefined layer (layer2 to layer9), each 0, 1 or 2".into(),
             example: genius_core::elided_example(self, Notation::Choices),
             tables: Vec::new(),
+            dialogue: genius_core::Dialogue::Fresh,
         })
     }
 

@@ -39,6 +39,7 @@
 
 pub mod backend;
 pub mod burn_backend;
+pub mod catalog;
 pub mod data;
 mod error;
 pub mod evaluator;

@@ -1,6 +1,8 @@
 //! A toy search space, table evaluator and optimizers for tests of genius and of crates built on it (feature
 //! `testing`). Small enough to enumerate, with a held-out metric, a constraint and a failing architecture.
 
+pub mod conformance;
+
 use async_trait::async_trait;
 
 use crate::{
@@ -84,6 +86,7 @@ impl SearchSpace for ToySpace {
             answer_format: "a list of 3 ids [depth, width, op]".into(),
             example: "[1, 2, 0]".into(),
             tables: Vec::new(),
+            dialogue: crate::Dialogue::Fresh,
         })
     }
 }
