@@ -141,12 +141,12 @@ impl Entry {
         while start < complete {
             let end = start + bytes[start..complete].iter().position(|&b| b == b'\n').expect("complete lines");
             let line = &bytes[start..end];
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                if let Err(e) = self.read_line(line) {
-                    let number = if self.header.is_some() { self.trials + 2 } else { 1 };
-                    self.error = Some(format!("{} line {number} {e}", path.display()));
-                    return;
-                }
+            if !line.iter().all(u8::is_ascii_whitespace)
+                && let Err(e) = self.read_line(line)
+            {
+                let number = if self.header.is_some() { self.trials + 2 } else { 1 };
+                self.error = Some(format!("{} line {number} {e}", path.display()));
+                return;
             }
             self.offset += (end + 1 - start) as u64;
             start = end + 1;

@@ -152,16 +152,21 @@ async fn a_run_being_written_never_shows_half_a_line() {
     }
     // Half of the next line, as a writer caught mid-write leaves it.
     let next = writer.next_line().await;
-    let half = &next[..next.len() / 2];
+    let half = &next.as_bytes()[..next.len() / 2];
     let path = dir.join("trials.jsonl");
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(half.as_bytes()).unwrap();
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(half).unwrap();
     let run = get_json(&dashboard, "/api/run/live").await;
     assert_eq!(run["trials"].as_array().unwrap().len(), 3);
     let list = get_json(&dashboard, "/api/runs").await;
     assert_eq!(list["runs"][0]["trials"], 3);
     assert_eq!(list["runs"][0]["status"], "running");
     // The rest of the line arrives: now there are four, in the list's cache too.
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(next[next.len() / 2..].as_bytes()).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&next.as_bytes()[next.len() / 2..])
+        .unwrap();
     let run = get_json(&dashboard, "/api/run/live").await;
     assert_eq!(run["trials"].as_array().unwrap().len(), 4);
     let list = get_json(&dashboard, "/api/runs").await;
