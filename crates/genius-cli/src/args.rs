@@ -46,6 +46,9 @@ pub enum Command {
     Compare(crate::compare::CompareArgs),
     /// Write the report (summary.csv, trials.csv, report.md, plots) of a comparison from its run logs alone.
     Report(crate::compare::ReportArgs),
+    /// Serve a live web view of the runs and grids below a directory: trials, curves, the model's conversation and
+    /// the report's tables (read only; on 127.0.0.1 unless --host says otherwise).
+    Dashboard(crate::dashboard_cmd::DashboardArgs),
 }
 
 /// Where benchmark tables are read from.

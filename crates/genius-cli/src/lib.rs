@@ -10,6 +10,7 @@ pub mod arch_cmd;
 pub mod args;
 pub mod commands;
 pub mod compare;
+pub mod dashboard_cmd;
 pub mod data_cmd;
 pub mod evaluate_cmd;
 pub mod model_cmd;
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<Ended> {
         Command::Evaluate(args) => evaluate_cmd::evaluate(args, out).await,
         Command::Compare(args) => compare::compare(args, out).await,
         Command::Report(args) => compare::report(args, out),
+        Command::Dashboard(args) => dashboard_cmd::dashboard(args, out).await,
     }
 }

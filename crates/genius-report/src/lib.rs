@@ -186,17 +186,43 @@ pub struct ReportFiles {
     pub rows: Vec<SummaryRow>,
 }
 
+/// Everything a report is computed from and its rows, read from a directory without writing anything: what
+/// [`write_report`] writes out, and what a live view (the dashboard) shows, so that both show the same numbers.
+#[derive(Debug)]
+pub struct ReportData {
+    /// The comparison's description (`grid.json`, defaulted when absent), with the budgets reported at.
+    pub info: GridInfo,
+    /// The runs of the comparison (their digests), failed and stray ones left out.
+    pub runs: Vec<RunDigest>,
+    /// The runs the comparison lists as failed.
+    pub failures: Vec<FailedRun>,
+    /// Run directories below it that are not part of it (relative to it).
+    pub stray: Vec<PathBuf>,
+    /// The summary rows: space × optimizer label (× ablation point) × budget.
+    pub rows: Vec<SummaryRow>,
+}
+
+impl ReportData {
+    /// The runs grouped by space, optimizer label and ablation point.
+    pub fn groups(&self) -> std::collections::BTreeMap<summary::GroupKey, Vec<&RunDigest>> {
+        summary::group(&self.runs)
+    }
+
+    /// The largest budget reported at.
+    pub fn top_budget(&self) -> usize {
+        self.info.budgets.iter().copied().max().unwrap_or(1)
+    }
+}
+
 /// Reads every run below `dir` (or `dir` itself when it is a run directory, and `dir/grid.json` and
-/// `dir/failures.json` if present) and writes `summary.csv`, `trials.csv`, `trials.parquet`, `report.md` and `plots/`
-/// into `dir`.
-///
-/// Runs are grouped by their recorded labels (space, optimizer label, ablation point); two runs with the same labels
-/// and seed are an error. Below a comparison's directory, runs of another experiment, and the runs it lists as failed,
-/// are left out (and named in the report).
-///
-/// Each run is read once, one trial at a time: its trials go to the trial tables as they are read and only its
-/// [`RunDigest`] is kept, so memory grows with the number of runs and budgets, not with the number of trials.
-pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
+/// `dir/failures.json` if present) and computes the report's rows, writing nothing; see [`write_report`].
+pub fn report_data(dir: &Path) -> Result<ReportData, ReportError> {
+    collect(dir, None)
+}
+
+/// Reads the runs of `dir` for a report, each once and one trial at a time, handing every trial to `table` when
+/// there is one, and computes the rows.
+fn collect(dir: &Path, mut table: Option<&mut trials_table::TrialsTable>) -> Result<ReportData, ReportError> {
     let grid_path = dir.join(GRID_FILE);
     let grid: Option<GridInfo> = match std::fs::read(&grid_path) {
         Ok(bytes) => Some(
@@ -224,12 +250,13 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     // The budgets whose usage each run's digest keeps: the grid's, or the ones a report without a grid may choose
     // (10, 50 and 100 below the longest run, and each run's own end, which a digest always keeps).
     let kept: Vec<usize> = if info.budgets.is_empty() { vec![10, 50, 100] } else { info.budgets.clone() };
-    let mut table = trials_table::TrialsTable::create(dir)?;
     let mut runs = Vec::with_capacity(members.len());
     for d in &members {
-        runs.push(RunDigest::scan(d, &kept, |meta, trial| table.push(meta, trial))?);
+        runs.push(RunDigest::scan(d, &kept, |meta, trial| match table.as_deref_mut() {
+            Some(table) => table.push(meta, trial),
+            None => Ok(()),
+        })?);
     }
-    let (trials_path, parquet_path) = table.finish()?;
     let max_evaluations = runs.iter().map(|r| r.evaluations).max().unwrap_or(0);
     let budgets = if info.budgets.is_empty() {
         let mut b: Vec<usize> = [10, 50, 100].into_iter().filter(|&b| b < max_evaluations).collect();
@@ -238,31 +265,86 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     } else {
         info.budgets.clone()
     };
-    let groups = summary::group(&runs);
     let mut rows = Vec::new();
-    for (key, group) in &groups {
+    for (key, group) in &summary::group(&runs) {
         for &b in &budgets {
             rows.extend(summary::row(key, group, b));
         }
     }
+    Ok(ReportData { info: GridInfo { budgets, ..info }, runs, failures, stray, rows })
+}
+
+/// Reads every run below `dir` (or `dir` itself when it is a run directory, and `dir/grid.json` and
+/// `dir/failures.json` if present) and writes `summary.csv`, `trials.csv`, `trials.parquet`, `report.md` and `plots/`
+/// into `dir`.
+///
+/// Runs are grouped by their recorded labels (space, optimizer label, ablation point); two runs with the same labels
+/// and seed are an error. Below a comparison's directory, runs of another experiment, and the runs it lists as failed,
+/// are left out (and named in the report).
+///
+/// Each run is read once, one trial at a time: its trials go to the trial tables as they are read and only its
+/// [`RunDigest`] is kept, so memory grows with the number of runs and budgets, not with the number of trials.
+pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
+    let mut table = trials_table::TrialsTable::create(dir)?;
+    let data = collect(dir, Some(&mut table))?;
+    let (trials_path, parquet_path) = table.finish()?;
     let summary_path = dir.join("summary.csv");
-    summary::write_summary_csv(&summary_path, &rows)?;
+    summary::write_summary_csv(&summary_path, &data.rows)?;
 
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).map_err(|e| ReportError::Io { path: plot_dir.clone(), cause: e })?;
     let mut plot_files = Vec::new();
     let mut plot_links = Vec::new();
-    let top = budgets.iter().copied().max().unwrap_or(1);
+    for p in report_plots(&data)? {
+        let svg_path = plot_dir.join(format!("{}.svg", p.stem));
+        std::fs::write(&svg_path, &p.svg).map_err(|e| ReportError::Io { path: svg_path.clone(), cause: e })?;
+        let png_path = plot_dir.join(format!("{}.png", p.stem));
+        let png = plot::png(&p.svg)?;
+        std::fs::write(&png_path, png).map_err(|e| ReportError::Io { path: png_path.clone(), cause: e })?;
+        plot_links.push((p.space, format!("plots/{}.svg", p.stem)));
+        plot_files.extend([svg_path, png_path]);
+    }
+    let ReportData { info, failures, stray, rows, .. } = data;
+    let report_path = dir.join("report.md");
+    let text = markdown::render(&info, &rows, &plot_links, &failures, &stray);
+    std::fs::write(&report_path, text).map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
+    Ok(ReportFiles {
+        summary: summary_path,
+        trials: trials_path,
+        trials_parquet: parquet_path,
+        report: report_path,
+        plots: plot_files,
+        rows,
+    })
+}
+
+/// One plot of a report: a space's best-so-far curves, or its final distributions.
+#[derive(Debug, Clone)]
+pub struct ReportPlot {
+    /// The space.
+    pub space: String,
+    /// The file stem (`<space>-anytime`, `<space>-final`).
+    pub stem: String,
+    /// The SVG document.
+    pub svg: String,
+}
+
+/// The report's plots of `data`, per space of the main grid (ablations excluded): the best-so-far curves with their
+/// bands, then the final distributions at the largest budget.
+pub fn report_plots(data: &ReportData) -> Result<Vec<ReportPlot>, ReportError> {
+    let groups = data.groups();
+    let info = &data.info;
+    let top = data.top_budget();
     let mut spaces: Vec<String> = groups.keys().map(|k| k.space.clone()).collect();
     spaces.dedup();
+    let mut out = Vec::new();
     for space in &spaces {
-        let main: Vec<(&summary::GroupKey, &Vec<&RunDigest>)> =
+        let mut main: Vec<(&summary::GroupKey, &Vec<&RunDigest>)> =
             groups.iter().filter(|(k, _)| &k.space == space && k.ablation.is_none()).collect();
         if main.is_empty() {
             continue;
         }
         let order = |label: &str| info.optimizers.iter().position(|o| o == label).unwrap_or(usize::MAX);
-        let mut main = main;
         main.sort_by_key(|(k, _)| (order(&k.optimizer), k.optimizer.clone()));
         let metric = main[0].1[0].meta.metrics.report.clone();
         let curves: Vec<plot::Curve> = main.iter().map(|(k, g)| plot::curve(&k.optimizer, g, top)).collect();
@@ -276,27 +358,10 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
             .collect();
         let dist = plot::distribution_svg(&format!("{space}: after {top} evaluations"), &metric, &finals)?;
         for (stem, svg) in [(format!("{space}-anytime"), svg), (format!("{space}-final"), dist)] {
-            let svg_path = plot_dir.join(format!("{stem}.svg"));
-            std::fs::write(&svg_path, &svg).map_err(|e| ReportError::Io { path: svg_path.clone(), cause: e })?;
-            let png_path = plot_dir.join(format!("{stem}.png"));
-            let png = plot::png(&svg)?;
-            std::fs::write(&png_path, png).map_err(|e| ReportError::Io { path: png_path.clone(), cause: e })?;
-            plot_links.push((space.clone(), format!("plots/{stem}.svg")));
-            plot_files.extend([svg_path, png_path]);
+            out.push(ReportPlot { space: space.clone(), stem, svg });
         }
     }
-    let info = GridInfo { budgets, ..info };
-    let report_path = dir.join("report.md");
-    let text = markdown::render(&info, &rows, &plot_links, &failures, &stray);
-    std::fs::write(&report_path, text).map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
-    Ok(ReportFiles {
-        summary: summary_path,
-        trials: trials_path,
-        trials_parquet: parquet_path,
-        report: report_path,
-        plots: plot_files,
-        rows,
-    })
+    Ok(out)
 }
 
 /// The run directories of `found` that belong in the report, and the ones left out as not part of the comparison
