@@ -133,9 +133,9 @@ impl RunDigest {
         for t in &run.trials {
             folder.push(&meta, t);
         }
-        let mut digest = folder.finish(&run.dir, meta, run.events.iter().map(|e| (e.ask, e.event.usage.clone())));
+        let mut digest = folder.finish(&run.dir, meta, run.events.iter().map(|e| (e.ask, e.event.usage)));
         digest.optimum = run.optimum.clone();
-        digest.stop = run.stop.clone();
+        digest.stop = run.stop;
         digest
     }
 
@@ -152,9 +152,9 @@ impl RunDigest {
     /// `None` for a budget below the run's evaluations that the digest was not asked to keep.
     pub fn usage_at(&self, budget: usize) -> Option<Usage> {
         if budget >= self.evaluations {
-            return Some(self.total_usage.clone());
+            return Some(self.total_usage);
         }
         let i = self.usage_at.binary_search_by_key(&budget, |(b, _)| *b).ok()?;
-        Some(self.usage_at[i].1.clone())
+        Some(self.usage_at[i].1)
     }
 }
