@@ -167,23 +167,6 @@ fn a_grid_killed_at_twenty_points_finishes_with_the_runs_trials_and_summary_of_a
     assert_eq!(summary(&killed), summary(&full), "the resumed grid's summary differs from the uninterrupted one's");
 }
 
-fn walk_count(root: &Path, name: &str) -> usize {
-    let mut n = 0;
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|f| f == name) {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 fn config_error(text: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let config = write(tmp.path(), "bad.toml", text);
