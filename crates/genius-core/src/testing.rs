@@ -222,3 +222,5 @@ impl Optimizer for ScriptedOptimizer {
         self.told.extend_from_slice(trials);
     }
 }
+
+pub mod conformance;
