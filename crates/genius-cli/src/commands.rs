@@ -82,16 +82,45 @@ fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
 
 /// `genius search`.
 pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
-    let entry = registry::space(&args.space)?;
+    let file_space = args.space_file.as_deref().map(crate::own::read_space).transpose()?;
+    let space_name = match (&file_space, &args.space) {
+        (Some(f), _) => f.name().to_owned(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => anyhow::bail!("give --space NAME or --space-file FILE"),
+    };
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
-    let settings = registry::llm_settings(args, settings)?;
-    let optimizer = registry::optimizer(&args.optimizer, settings, &args.space, args.seed)?;
+    let settings = registry::llm_settings(args, &space_name, settings)?;
+    let optimizer = registry::optimizer(&args.optimizer, settings, &space_name, args.seed)?;
     let data = args.data.resolve();
-    let (space, evaluator) = if args.evaluator == registry::TRAIN_EVALUATOR {
-        registry::train_evaluator(entry, &args.train, args.seed, &args.data, args.progress.quiet).await?
-    } else {
-        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
-        registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?
+    let dir = args.out.clone().unwrap_or_else(|| default_out(&space_name, &args.optimizer, args.seed));
+    let command_settings = || match &args.command_config {
+        Some(path) => crate::own::command_settings_file(path),
+        None => anyhow::bail!("--evaluator command needs its settings: --command-config FILE"),
+    };
+    let (space, evaluator): (std::sync::Arc<dyn SearchSpace>, _) = match (&file_space, args.evaluator.as_str()) {
+        (Some(f), crate::own::COMMAND_EVALUATOR) => {
+            let space: std::sync::Arc<dyn SearchSpace> = f.clone();
+            (space.clone(), crate::own::command_evaluator(space, command_settings()?, &dir, Path::new("."))?)
+        }
+        (Some(f), registry::TABLE_EVALUATOR) => (f.clone() as std::sync::Arc<dyn SearchSpace>, crate::own::table(f)?),
+        (Some(f), other) => anyhow::bail!(
+            "--evaluator {other} cannot score the architectures of {}: genius does not know their networks; use \
+             --evaluator command with your own program, or a [table]",
+            f.path().display()
+        ),
+        (None, crate::own::COMMAND_EVALUATOR) => {
+            let space = registry::space(&space_name)?.space();
+            (space.clone(), crate::own::command_evaluator(space, command_settings()?, &dir, Path::new("."))?)
+        }
+        (None, registry::TRAIN_EVALUATOR) => {
+            let entry = registry::space(&space_name)?;
+            registry::train_evaluator(entry, &args.train, args.seed, &args.data, args.progress.quiet).await?
+        }
+        (None, _) => {
+            let entry = registry::space(&space_name)?;
+            crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
+            registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?
+        }
     };
     let budget = Budget {
         evaluations: Some(args.budget),
@@ -113,16 +142,18 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         },
         ..StudySettings::default()
     };
-    let dir = args.out.clone().unwrap_or_else(|| default_out(&args.space, &args.optimizer, args.seed));
     let spec = evaluator.metrics().clone();
-    let context = serde_json::json!({
+    let mut context = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>(),
         "data_dir": data.path(),
     });
+    if let Some(f) = &file_space {
+        context[crate::own::CONTEXT_KEY] = crate::own::context(f);
+    }
     let executor = match &args.executor {
         Some(name) => {
             let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &args.space, &*evaluator, &data).with_context(
+            let executor = registry::executor(name, settings, &dir, &space_name, &*evaluator, &data).with_context(
                 || match &args.executor_config {
                     Some(path) => format!("--executor {name} --executor-config {}", path.display()),
                     None => format!("--executor {name}"),
@@ -147,7 +178,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     writeln!(
         out,
         "search: {} with {}, budget {} evaluations, seed {}\nrun log: {}",
-        args.space,
+        space_name,
         args.optimizer,
         args.budget,
         args.seed,
@@ -172,13 +203,30 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
             tail.path.display()
         )?;
     }
-    let entry = registry::space(&header.space).context("the run log names a space this genius does not know")?;
     let data = args.data.resolve();
-    let (space, evaluator) = if header.evaluator.name == registry::TRAIN_EVALUATOR {
-        registry::recorded_train_evaluator(entry, &header.evaluator.settings)?
-    } else {
-        crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
-        registry::space_and_evaluator(entry, &header.evaluator.name, &data)?
+    let file_space = crate::own::recorded_space(&header.context)?;
+    let (space, evaluator): (std::sync::Arc<dyn SearchSpace>, _) = match (&file_space, header.evaluator.name.as_str()) {
+        (file, crate::own::COMMAND_EVALUATOR) => {
+            let space: std::sync::Arc<dyn SearchSpace> = match file {
+                Some(f) => f.clone(),
+                None => registry::space(&header.space)
+                    .context("the run log names a space this genius does not know")?
+                    .space(),
+            };
+            let settings = header.evaluator.settings.clone();
+            (space.clone(), crate::own::command_evaluator(space, settings, &args.dir, Path::new("."))?)
+        }
+        (Some(f), _) => (f.clone() as std::sync::Arc<dyn SearchSpace>, crate::own::table(f)?),
+        (None, name) => {
+            let entry =
+                registry::space(&header.space).context("the run log names a space this genius does not know")?;
+            if name == registry::TRAIN_EVALUATOR {
+                registry::recorded_train_evaluator(entry, &header.evaluator.settings)?
+            } else {
+                crate::data_cmd::ensure_table(entry, &args.data, args.progress.quiet).await?;
+                registry::space_and_evaluator(entry, name, &data)?
+            }
+        }
     };
     let optimizer = registry::resumed_optimizer(&header.optimizer.name, header.optimizer.settings.clone(), &recorded)?;
     let mut budget = header.budget.clone();

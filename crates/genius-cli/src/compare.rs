@@ -166,8 +166,8 @@ struct ExperimentConfig {
     ablations: Vec<AblationConfig>,
 }
 
-/// A space and its evaluator, shared by every run on that space.
-type SpaceParts = (Arc<dyn SearchSpace>, Arc<dyn Evaluator>);
+/// A space and its evaluator, shared by every run on that space (`None`: each run builds its own command evaluator).
+type SpaceParts = (Arc<dyn SearchSpace>, Option<Arc<dyn Evaluator>>);
 
 /// One run of the grid.
 #[derive(Debug, Clone)]
@@ -208,21 +208,39 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
     if config.optimizers.is_empty() {
         bail!("{}: no [[optimizer]] section", path.display());
     }
-    for s in &config.spaces {
-        if registry::space(s.get_ref()).is_err() {
-            return Err(at(
+    // A space is a built-in one's name or a space file (`*.toml`, relative to the experiment): its name is the file's.
+    let space_name = |s: &Spanned<String>| -> Result<String> {
+        match crate::own::experiment_space(s.get_ref(), path) {
+            Ok(Some(file)) => Ok(genius_core::SearchSpace::name(&*file).to_owned()),
+            Err(e) => Err(at(path, text, s.span(), format!("{e:#}"))),
+            Ok(None) if registry::space(s.get_ref()).is_ok() => Ok(s.get_ref().clone()),
+            Ok(None) => Err(at(
                 path,
                 text,
                 s.span(),
-                format!("unknown space `{}`; known: {}", s.get_ref(), registry::space_names().join(", ")),
-            ));
+                format!(
+                    "unknown space `{}`; known: {} (or a space file, path/to/space.toml)",
+                    s.get_ref(),
+                    registry::space_names().join(", ")
+                ),
+            )),
         }
+    };
+    let mut space_names = Vec::new();
+    for s in &config.spaces {
+        space_names.push(space_name(s)?);
     }
     if let Some(e) = &config.evaluator {
         let name = e.name.get_ref();
-        if ![registry::TABLE_EVALUATOR, registry::TRAIN_EVALUATOR].contains(&name.as_str()) {
-            let known = format!("{}, {}", registry::TABLE_EVALUATOR, registry::TRAIN_EVALUATOR);
+        let known = [registry::TABLE_EVALUATOR, registry::TRAIN_EVALUATOR, crate::own::COMMAND_EVALUATOR];
+        if !known.contains(&name.as_str()) {
+            let known = known.join(", ");
             return Err(at(path, text, e.name.span(), format!("unknown evaluator `{name}`; known: {known}")));
+        }
+        if name == crate::own::COMMAND_EVALUATOR {
+            let settings = e.settings.as_ref().map(toml_to_json).transpose()?.unwrap_or(serde_json::json!({}));
+            crate::own::check_command(settings)
+                .map_err(|err| at(path, text, e.name.span(), format!("[evaluator] {err:#}")))?;
         }
     }
     let mut budgets = match args.budget {
@@ -301,7 +319,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
     }
 
     let mut runs = Vec::new();
-    for space in config.spaces.iter().map(|s| s.get_ref()) {
+    for space in &space_names {
         for (label, name, settings, budget, own_seeds) in &labels {
             for &seed in own_seeds {
                 runs.push(Planned {
@@ -331,15 +349,8 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
             )
         })?;
         let spaces: Vec<String> = match &a.spaces {
-            Some(list) => {
-                for s in list {
-                    if registry::space(s.get_ref()).is_err() {
-                        return Err(at(path, text, s.span(), format!("unknown space `{}`", s.get_ref())));
-                    }
-                }
-                list.iter().map(|s| s.get_ref().clone()).collect()
-            }
-            None => config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
+            Some(list) => list.iter().map(&space_name).collect::<Result<_>>()?,
+            None => space_names.clone(),
         };
         let mut values = Vec::new();
         for v in a.values.get_ref() {
@@ -399,7 +410,7 @@ fn plan(path: &Path, text: &str, args: &CompareArgs) -> Result<(ExperimentConfig
         name: config.name.clone(),
         description: config.description.clone(),
         budgets,
-        spaces: config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
+        spaces: space_names.clone(),
         optimizers: labels.iter().map(|l| l.0.clone()).collect(),
         ablations,
         baseline: config.baseline.clone(),
@@ -494,23 +505,49 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         }
     }
     // Every table of the plan before the first run starts, fetched on first use as `genius search` does.
-    let trains = config.evaluator.as_ref().is_some_and(|e| *e.name.get_ref() == registry::TRAIN_EVALUATOR);
-    if !trains {
-        crate::data_cmd::ensure_tables(runs.iter().map(|r| r.space.as_str()), &args.data, args.quiet).await?;
+    let evaluator_name = config.evaluator.as_ref().map_or(registry::TABLE_EVALUATOR, |e| e.name.get_ref().as_str());
+    // Space files by name (and their records for the run headers); the other spaces are built-in ones.
+    let mut file_spaces = BTreeMap::new();
+    let listed = config.spaces.iter().chain(config.ablations.iter().flat_map(|a| a.spaces.iter().flatten()));
+    for s in listed {
+        if let Some(file) = crate::own::experiment_space(s.get_ref(), &args.config)? {
+            file_spaces.insert(genius_core::SearchSpace::name(&*file).to_owned(), file);
+        }
     }
+    if evaluator_name == registry::TABLE_EVALUATOR {
+        let builtin = runs.iter().map(|r| r.space.as_str()).filter(|s| !file_spaces.contains_key(*s));
+        crate::data_cmd::ensure_tables(builtin, &args.data, args.quiet).await?;
+    }
+    // The command evaluator is built per run: each keeps its evaluations' files in its own run directory.
+    let command = match &config.evaluator {
+        Some(e) if evaluator_name == crate::own::COMMAND_EVALUATOR => {
+            Some(e.settings.as_ref().map(toml_to_json).transpose()?.unwrap_or(serde_json::json!({})))
+        }
+        _ => None,
+    };
+    let base = args.config.parent().unwrap_or(Path::new(".")).to_owned();
     let data = args.data.resolve();
     let mut parts: BTreeMap<String, SpaceParts> = BTreeMap::new();
     for run in &runs {
         if !parts.contains_key(&run.space) {
-            let entry = registry::space(&run.space)?;
-            let built = match &config.evaluator {
-                Some(e) if *e.name.get_ref() == registry::TRAIN_EVALUATOR => {
+            let built = match (file_spaces.get(&run.space), &config.evaluator) {
+                (Some(file), _) if command.is_some() => (file.clone() as Arc<dyn SearchSpace>, None),
+                (Some(file), _) => (file.clone() as Arc<dyn SearchSpace>, Some(crate::own::table(file)?)),
+                (None, _) if command.is_some() => (registry::space(&run.space)?.space(), None),
+                (None, Some(e)) if *e.name.get_ref() == registry::TRAIN_EVALUATOR => {
+                    let entry = registry::space(&run.space)?;
                     let settings = e.settings.as_ref().map(toml_to_json).transpose()?.unwrap_or(serde_json::json!({}));
-                    registry::train_evaluator_from_settings(entry, settings, &args.data, args.quiet)
-                        .await
-                        .map_err(|err| anyhow!("{}: [evaluator] {err:#}", args.config.display()))?
+                    let (space, evaluator) =
+                        registry::train_evaluator_from_settings(entry, settings, &args.data, args.quiet)
+                            .await
+                            .map_err(|err| anyhow!("{}: [evaluator] {err:#}", args.config.display()))?;
+                    (space, Some(evaluator))
                 }
-                _ => registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?,
+                (None, _) => {
+                    let entry = registry::space(&run.space)?;
+                    let (space, evaluator) = registry::space_and_evaluator(entry, registry::TABLE_EVALUATOR, &data)?;
+                    (space, Some(evaluator))
+                }
             };
             parts.insert(run.space.clone(), built);
         }
@@ -568,7 +605,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let mut handles = Vec::new();
     for run in todo {
         let planned = run.clone();
-        let (space, evaluator) = parts[&run.space].clone();
+        let (space, shared) = parts[&run.space].clone();
+        let (command, base) = (command.clone(), base.clone());
         let (semaphore, stop, bar, trials, settings, executor, data) = (
             semaphore.clone(),
             halt.clone(),
@@ -579,7 +617,10 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
             data.clone(),
         );
         let budget = Budget::evaluations(run.budget);
-        let context = serde_json::json!({ "compare": run.label, "experiment": info.name });
+        let mut context = serde_json::json!({ "compare": run.label, "experiment": info.name });
+        if let Some(file) = file_spaces.get(&run.space) {
+            context[crate::own::CONTEXT_KEY] = crate::own::context(file);
+        }
         let fail_fast = args.fail_fast.then(|| halt.clone());
         let task = tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
@@ -589,6 +630,11 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
                 return Ok::<_, anyhow::Error>(false);
             }
             let optimizer = registry::optimizer(&run.optimizer, run.settings.clone(), &run.space, run.seed)?;
+            let evaluator = match (shared, command) {
+                (Some(evaluator), _) => evaluator,
+                (None, Some(settings)) => crate::own::command_evaluator(space.clone(), settings, &run.dir, &base)?,
+                (None, None) => unreachable!("only the command evaluator is built per run"),
+            };
             let counter = trials.clone();
             let progress = bar.clone();
             let study = Study::new(space, evaluator.clone(), optimizer)

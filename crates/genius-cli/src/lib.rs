@@ -13,6 +13,7 @@ pub mod compare;
 pub mod data_cmd;
 pub mod evaluate_cmd;
 pub mod model_cmd;
+pub mod own;
 pub mod paper_reference;
 pub mod progress;
 pub mod registry;

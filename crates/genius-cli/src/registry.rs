@@ -216,7 +216,11 @@ pub fn resumed_optimizer(
 
 /// A search's optimizer settings with its chat-model flags laid over them (only `--optimizer genius` takes them);
 /// checks that a replay searches the space it recorded and that a money budget has a price to count with.
-pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value) -> Result<serde_json::Value> {
+pub fn llm_settings(
+    args: &crate::args::SearchArgs,
+    space_name: &str,
+    settings: serde_json::Value,
+) -> Result<serde_json::Value> {
     let llm = &args.llm;
     if args.optimizer != genius_llm::NAME {
         let given = llm.llm.is_some() || llm.model.is_some() || llm.llm_base_url.is_some();
@@ -228,12 +232,11 @@ pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value)
     let flags =
         genius_llm::flags::settings(llm.llm.as_deref(), llm.model.as_deref(), llm.llm_base_url.as_deref(), settings)?;
     if let Some(space) = &flags.space
-        && *space != args.space
+        && space != space_name
     {
         bail!(
-            "--llm {}: that run searched `{space}`, not `{}`; replay it with --space {space}",
+            "--llm {}: that run searched `{space}`, not `{space_name}`; replay it with --space {space}",
             llm.llm.as_deref().unwrap_or_default(),
-            args.space
         );
     }
     if llm.cost_budget.is_some() && flags.settings.get("price").is_none() {

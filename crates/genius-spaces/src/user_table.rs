@@ -209,7 +209,7 @@ impl UserTable {
         let mut lines = Vec::new();
         for record in &records {
             let err = |message: String| UserTableError { path: path.clone(), line: Some(record.line), message };
-            let cell = |column: &str| record.cells.get(column).filter(|v| !v.is_null() && label_of(v) != "");
+            let cell = |column: &str| record.cells.get(column).filter(|v| !v.is_null() && !label_of(v).is_empty());
             let arch = match &decl.arch_column {
                 Some(c) => {
                     let text = cell(c).ok_or_else(|| err(format!("column `{c}` is empty")))?;
