@@ -142,7 +142,7 @@ async fn genius_searches_a_space_file_with_its_own_table_and_no_prompt_holds_a_h
     assert_eq!(recorded.header.space, "toy-mlp");
     assert!(recorded.header.context["space_file"]["text"].as_str().unwrap().contains("toy-mlp"));
 
-    let received = script.received.lock().unwrap();
+    let received = script.received.lock().unwrap().clone();
     assert_eq!(received.len(), 4, "three proposals and one repair of `gelu`");
     let prompts: Vec<String> = received
         .iter()
