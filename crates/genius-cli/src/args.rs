@@ -127,8 +127,13 @@ pub enum FlushArg {
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The search space (see `genius spaces`).
-    #[arg(long, value_name = "SPACE", value_parser = PossibleValuesParser::new(crate::registry::space_names()))]
-    pub space: String,
+    #[arg(long, value_name = "SPACE", value_parser = PossibleValuesParser::new(crate::registry::space_names()), required_unless_present = "space_file")]
+    pub space: Option<String>,
+
+    /// Search your own space, declared in a TOML file (dimensions, their descriptions for the prompt, constraints,
+    /// and optionally a [table] of measured architectures), instead of a built-in one.
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    pub space_file: Option<PathBuf>,
 
     /// The optimizer (see `genius optimizers`).
     #[arg(long, value_name = "NAME", default_value = "random", value_parser = PossibleValuesParser::new(crate::registry::optimizer_names()))]
@@ -189,10 +194,17 @@ pub struct SearchArgs {
     #[allow(missing_docs)]
     pub llm: LlmArgs,
 
-    /// What scores an architecture: `table` looks it up in the space's benchmark table, `train` trains its network
-    /// on a dataset (see the training options).
+    /// What scores an architecture: `table` looks it up in the space's benchmark table (a space file's own
+    /// [table]), `train` trains its network on a dataset (see the training options), `command` runs your own program
+    /// on it (see --command-config).
     #[arg(long, value_name = "NAME", default_value = "table", value_parser = PossibleValuesParser::new(crate::registry::evaluator_names()))]
     pub evaluator: String,
+
+    /// The settings of `--evaluator command`, a TOML file: command (the program and its arguments, with
+    /// placeholders such as {arch_json} and {result}), env, working_dir, timeout_s, retries, seed, search, report,
+    /// held_out, metrics, direction. Each evaluation's output is kept in the run directory's commands/.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<PathBuf>,
 
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -101,19 +101,30 @@ fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
 
 /// `genius search`.
 pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
-    let space = registry::space(&args.space)?;
+    let (space, space_file) = match (&args.space_file, &args.space) {
+        (Some(path), _) => {
+            let (space, record) = registry::catalogs().space_file(path).context("--space-file")?;
+            (space, Some(record))
+        }
+        (None, Some(name)) => (registry::space(name)?, None),
+        (None, None) => {
+            anyhow::bail!("give the space to search: --space NAME (see `genius spaces`) or --space-file FILE")
+        }
+    };
+    let space_name = space.name().to_owned();
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
-    let settings = registry::llm_settings(args, settings)?;
-    let optimizer = registry::optimizer(&args.optimizer, settings, &args.space, args.seed)?;
+    let settings = registry::llm_settings(args, &space_name, settings)?;
+    let optimizer = registry::optimizer(&args.optimizer, settings, &space_name, args.seed)?;
     let data = args.data.resolve();
-    let evaluator_settings = registry::evaluator_settings(&args.evaluator, &args.train)?;
+    let dir = args.out.clone().unwrap_or_else(|| default_out(&space_name, &args.optimizer, args.seed));
+    let evaluator_settings =
+        registry::evaluator_settings(&args.evaluator, &args.train, args.command_config.as_deref())?;
     let evaluator = registry::evaluator(
         &args.evaluator,
         evaluator_settings,
-        &args.space,
         &space,
         args.seed,
-        None,
+        registry::Where { run_dir: &dir, config_dir: None, recorded: None },
         &args.data,
         args.progress.quiet,
     )
@@ -139,16 +150,18 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         },
         ..StudySettings::default()
     };
-    let dir = args.out.clone().unwrap_or_else(|| default_out(&args.space, &args.optimizer, args.seed));
     let spec = evaluator.metrics().clone();
-    let context = serde_json::json!({
+    let mut context = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>(),
         "data_dir": data.path(),
     });
+    if let Some(record) = space_file {
+        context[genius_core::catalog::SPACE_FILE_CONTEXT] = record;
+    }
     let executor = match &args.executor {
         Some(name) => {
             let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &args.space, &evaluator, data.path())
+            let executor = registry::executor(name, settings, &dir, &space_name, &evaluator, data.path())
                 .with_context(|| match &args.executor_config {
                     Some(path) => format!("--executor {name} --executor-config {}", path.display()),
                     None => format!("--executor {name}"),
@@ -172,7 +185,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     writeln!(
         out,
         "search: {} with {}, budget {} evaluations, seed {}\nrun log: {}",
-        args.space,
+        space_name,
         args.optimizer,
         args.budget,
         args.seed,
@@ -197,14 +210,15 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
             tail.path.display()
         )?;
     }
-    let space = registry::space(&header.space).context("the run log names a space this genius does not know")?;
+    let space = registry::catalogs()
+        .recorded_space(&header)
+        .with_context(|| format!("cannot rebuild the space `{}` the run searched", header.space))?;
     let evaluator = registry::evaluator(
         &header.evaluator.name,
         header.evaluator.settings.clone(),
-        &header.space,
         &space,
         header.seed,
-        Some(&recorded),
+        registry::Where { run_dir: &args.dir, config_dir: None, recorded: Some(&recorded) },
         &args.data,
         args.progress.quiet,
     )

@@ -22,6 +22,8 @@ pub fn catalogs() -> &'static Catalogs {
         c.optimizers.add(genius_llm::catalog::entries());
         c.evaluators.add(genius_spaces::catalog::evaluators());
         c.evaluators.add(genius_train::catalog::entries());
+        c.evaluators.add(genius_command::catalog::entries());
+        c.space_files = Some(genius_spaces::catalog::space_file);
         c.executors.add(genius_slurm::catalog::entries());
         c
     })
@@ -53,26 +55,39 @@ pub fn space(name: &str) -> Result<Arc<dyn SearchSpace>> {
     Ok(catalogs().spaces.build(name, serde_json::Value::Null, &context)?)
 }
 
-/// The evaluator `name` with `settings` for the run on `space` (called `space_name`) with `seed`, reading tables
-/// from `data`: what it declares it needs (a table, a dataset) is fetched first, unless `--offline`.
-#[allow(clippy::too_many_arguments)]
+/// Where an evaluator is built: the run's directory (an evaluator built per run keeps its files there), the
+/// directory relative paths in its settings are relative to [default: the current one], and the recorded run on a
+/// resume.
+#[derive(Debug, Clone, Copy)]
+pub struct Where<'a> {
+    /// The run directory.
+    pub run_dir: &'a Path,
+    /// The experiment file's directory.
+    pub config_dir: Option<&'a Path>,
+    /// The recorded run, on a resume.
+    pub recorded: Option<&'a Recorded>,
+}
+
+/// The evaluator `name` with `settings` for the run on `space` with `seed`, reading tables from `data`: what it
+/// declares it needs (a table, a dataset) is fetched first, unless `--offline`.
 pub async fn evaluator(
     name: &str,
     settings: serde_json::Value,
-    space_name: &str,
     space: &Arc<dyn SearchSpace>,
     seed: u64,
-    recorded: Option<&Recorded>,
+    at: Where<'_>,
     data: &DataArgs,
     quiet: bool,
 ) -> Result<Arc<dyn Evaluator>> {
     let entry = catalogs().evaluators.find(name)?;
     let dir = data.resolve();
-    let context = BuildContext::new(space_name, seed, dir.path()).with_space(space);
-    let context = match recorded {
-        Some(r) => context.with_recorded(r),
-        None => context,
-    };
+    let mut context = BuildContext::new(space.name(), seed, dir.path()).with_space(space).with_run_dir(at.run_dir);
+    if let Some(r) = at.recorded {
+        context = context.with_recorded(r);
+    }
+    if let Some(c) = at.config_dir {
+        context = context.with_config_dir(c);
+    }
     let resources = entry.resources(&settings, &context)?;
     crate::data_cmd::ensure_resources(&resources, data, quiet).await?;
     Ok(entry.build(settings, &context)?)
@@ -163,9 +178,13 @@ fn chat_optimizers() -> Vec<&'static str> {
 }
 
 /// A search's optimizer settings with its chat-model flags laid over them (only an optimizer with a chat model
-/// takes them); checks that a replay searches the space it recorded and that a money budget has a price to count
-/// with.
-pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value) -> Result<serde_json::Value> {
+/// takes them); checks that a replay searches the space it recorded (`space_name`) and that a money budget has a
+/// price to count with.
+pub fn llm_settings(
+    args: &crate::args::SearchArgs,
+    space_name: &str,
+    settings: serde_json::Value,
+) -> Result<serde_json::Value> {
     let llm = &args.llm;
     let chat = chat_optimizers();
     if !chat.contains(&args.optimizer.as_str()) {
@@ -181,12 +200,11 @@ pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value)
     let flags =
         genius_llm::flags::settings(llm.llm.as_deref(), llm.model.as_deref(), llm.llm_base_url.as_deref(), settings)?;
     if let Some(space) = &flags.space
-        && *space != args.space
+        && space != space_name
     {
         bail!(
-            "--llm {}: that run searched `{space}`, not `{}`; replay it with --space {space}",
+            "--llm {}: that run searched `{space}`, not `{space_name}`; replay it with --space {space}",
             llm.llm.as_deref().unwrap_or_default(),
-            args.space
         );
     }
     if llm.cost_budget.is_some() && flags.settings.get("price").is_none() {
@@ -200,8 +218,20 @@ pub fn llm_settings(args: &crate::args::SearchArgs, settings: serde_json::Value)
 
 /// A search's evaluator settings: the `--train-config` file and `--train KEY=VALUE` overrides, with each training
 /// flag (`--dataset`, `--epochs`, ...) laid over them where the evaluator has a setting of that name.
-pub fn evaluator_settings(name: &str, args: &crate::args::TrainArgs) -> Result<serde_json::Value> {
+pub fn evaluator_settings(
+    name: &str,
+    args: &crate::args::TrainArgs,
+    command_config: Option<&Path>,
+) -> Result<serde_json::Value> {
     let entry = catalogs().evaluators.find(name)?;
+    if name == genius_command::NAME {
+        let path = command_config
+            .ok_or_else(|| anyhow!("--evaluator {name} needs its settings: --command-config FILE (see --help)"))?;
+        return optimizer_settings(Some(path), &[]).with_context(|| format!("--command-config {}", path.display()));
+    }
+    if command_config.is_some() {
+        bail!("--command-config is for --evaluator {}", genius_command::NAME);
+    }
     let mut settings = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
     let object = settings.as_object_mut().expect("settings are a table");
     let dataset_dir = args.dataset_dir.as_ref().map(|d| d.display().to_string());

@@ -282,6 +282,11 @@ pub struct BuildContext<'a> {
     pub evaluator: Option<&'a Arc<dyn Evaluator>>,
     /// Where an executor's jobs run.
     pub jobs: Option<&'a JobSetup>,
+    /// The run's directory, for an evaluator that keeps files per run (see [`Entry::with_per_run`]).
+    pub run_dir: Option<&'a Path>,
+    /// The directory that relative paths in the settings are relative to (an experiment file's) [default: the
+    /// current directory].
+    pub config_dir: Option<&'a Path>,
 }
 
 impl fmt::Debug for BuildContext<'_> {
@@ -292,6 +297,8 @@ impl fmt::Debug for BuildContext<'_> {
             .field("data_dir", &self.data_dir)
             .field("resume", &self.recorded.is_some())
             .field("jobs", &self.jobs)
+            .field("run_dir", &self.run_dir)
+            .field("config_dir", &self.config_dir)
             .finish_non_exhaustive()
     }
 }
@@ -299,7 +306,27 @@ impl fmt::Debug for BuildContext<'_> {
 impl<'a> BuildContext<'a> {
     /// A context for a run on `space_name` with `seed`, reading tables from `data_dir`.
     pub fn new(space_name: &'a str, seed: u64, data_dir: &'a Path) -> Self {
-        Self { space_name, seed, data_dir, space: None, recorded: None, evaluator: None, jobs: None }
+        Self {
+            space_name,
+            seed,
+            data_dir,
+            space: None,
+            recorded: None,
+            evaluator: None,
+            jobs: None,
+            run_dir: None,
+            config_dir: None,
+        }
+    }
+
+    /// With the run's directory (for an evaluator built per run).
+    pub fn with_run_dir(self, run_dir: &'a Path) -> Self {
+        Self { run_dir: Some(run_dir), ..self }
+    }
+
+    /// With the directory that relative paths in the settings are relative to.
+    pub fn with_config_dir(self, config_dir: &'a Path) -> Self {
+        Self { config_dir: Some(config_dir), ..self }
     }
 
     /// With the space (for an evaluator).
@@ -384,6 +411,7 @@ pub struct Entry<K: Kind> {
     check: Option<Arc<CheckFn>>,
     resources: Option<Arc<ResourcesFn>>,
     describe: Option<Arc<DescribeFn>>,
+    per_run: bool,
 }
 
 impl<K: Kind> Clone for Entry<K> {
@@ -396,6 +424,7 @@ impl<K: Kind> Clone for Entry<K> {
             check: self.check.clone(),
             resources: self.resources.clone(),
             describe: self.describe.clone(),
+            per_run: self.per_run,
         }
     }
 }
@@ -421,7 +450,19 @@ impl<K: Kind> Entry<K> {
             check: None,
             resources: None,
             describe: None,
+            per_run: false,
         }
+    }
+
+    /// Built once per run rather than once per space of a grid: it keeps files in the run's directory (the
+    /// context's [`BuildContext::run_dir`]).
+    pub fn with_per_run(self) -> Self {
+        Self { per_run: true, ..self }
+    }
+
+    /// Whether it is built once per run (see [`Entry::with_per_run`]).
+    pub fn per_run(&self) -> bool {
+        self.per_run
     }
 
     /// With its settings' documentation.
@@ -587,6 +628,53 @@ pub struct Catalogs {
     pub evaluators: Catalog<Evaluators>,
     /// Executors.
     pub executors: Catalog<Executors>,
+    /// How a space is read from a file (`--space-file`, a `.toml` path among an experiment's spaces), if this
+    /// program reads space files.
+    pub space_files: Option<SpaceFileFn>,
+}
+
+/// A space from a file: its path (for messages and the paths it names) and its text.
+pub type SpaceFileFn = fn(&Path, &str) -> Result<Arc<dyn SearchSpace>, BuildError>;
+
+/// The key of a run header's context that records the space file the run searched (its absolute path and text), so
+/// that a resume rebuilds the very space even where the file has changed or moved.
+pub const SPACE_FILE_CONTEXT: &str = "space_file";
+
+/// Whether a space's name on the command line or in an experiment is a space file's path rather than a name.
+pub fn is_space_file(name: &str) -> bool {
+    name.ends_with(".toml")
+}
+
+impl Catalogs {
+    /// The space in the file at `path`, and its record for a run header's context (under [`SPACE_FILE_CONTEXT`]).
+    pub fn space_file(&self, path: &Path) -> Result<(Arc<dyn SearchSpace>, serde_json::Value), BuildError> {
+        let read = self
+            .space_files
+            .ok_or_else(|| BuildError::Failed(format!("{}: this program reads no space files", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BuildError::Failed(format!("cannot read the space file {}: {e}", path.display())))?;
+        let space = read(path, &text)?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Ok((space, serde_json::json!({ "path": absolute, "text": text })))
+    }
+
+    /// The space a run searched: the space file its header's context records, or the space of its name.
+    pub fn recorded_space(&self, header: &crate::RunHeader) -> Result<Arc<dyn SearchSpace>, BuildError> {
+        let Some(record) = header.context.get(SPACE_FILE_CONTEXT) else {
+            let context = BuildContext::new(&header.space, header.seed, Path::new("."));
+            return self.spaces.build(&header.space, serde_json::Value::Null, &context);
+        };
+        let field = |key: &str| {
+            record[key].as_str().ok_or_else(|| {
+                BuildError::Failed(format!("the run header's `{SPACE_FILE_CONTEXT}` has no `{key}`; is it damaged?"))
+            })
+        };
+        let path = field("path")?;
+        let read = self.space_files.ok_or_else(|| {
+            BuildError::Failed(format!("the run searched the space file {path}; this program reads no space files"))
+        })?;
+        read(Path::new(path), field("text")?)
+    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub struct Violation {
 ///
 /// The default text form writes the choice indices as a digit string (`02012100`) when every dimension has at most
 /// ten options, else as a list (`[0, 12, 3]`); the default parser accepts either, and lists of option labels too.
-pub trait SearchSpace: Send + Sync {
+pub trait SearchSpace: std::any::Any + Send + Sync {
     /// The name used on the command line and in run logs, e.g. `nas-bench-macro`.
     fn name(&self) -> &str;
 

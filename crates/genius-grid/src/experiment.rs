@@ -6,9 +6,10 @@
 //! checks every name against the catalogs and every setting with its plug-in, naming the file and line of what is
 //! wrong, before anything runs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use genius_core::catalog::Catalogs;
+use genius_core::catalog::{Catalogs, is_space_file};
 use genius_core::{DuplicatePolicy, StudySettings};
 use genius_report::{AblationInfo, AblationPoint, GridInfo, RunLabel};
 use serde::Deserialize;
@@ -188,6 +189,10 @@ pub struct Plan {
     pub jobs: Option<usize>,
     /// The file of published results to show beside the rerun, if any (in the data directory).
     pub reference: Option<PathBuf>,
+    /// The spaces read from space files, by name: the file of each (see [`Catalogs::space_file`]).
+    pub space_files: BTreeMap<String, PathBuf>,
+    /// The experiment file's directory: relative paths in its settings are relative to it.
+    pub config_dir: PathBuf,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -234,19 +239,41 @@ impl Plan {
         if config.optimizers.is_empty() {
             bail!("{}: no [[optimizer]] section", path.display());
         }
-        let known_space = |s: &Spanned<String>| -> Result<()> {
-            match catalogs.spaces.get(s.get_ref()) {
-                Some(_) => Ok(()),
+        // A space is a built-in one's name or a space file's path (`*.toml`, relative to the experiment file), which
+        // is read now: its name is the file's.
+        let config_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let mut space_files = BTreeMap::new();
+        let mut space_name = |s: &Spanned<String>| -> Result<String> {
+            let name = s.get_ref();
+            if is_space_file(name) {
+                let file = config_dir.join(name);
+                let (space, _) = catalogs.space_file(&file).map_err(|e| at(path, text, s.span(), e))?;
+                space_files.insert(space.name().to_owned(), file);
+                return Ok(space.name().to_owned());
+            }
+            match catalogs.spaces.get(name) {
+                Some(_) => Ok(name.clone()),
                 None => Err(at(
                     path,
                     text,
                     s.span(),
-                    format!("unknown space `{}`; known: {}", s.get_ref(), catalogs.spaces.names().join(", ")),
+                    format!(
+                        "unknown space `{name}`; known: {} (or a space file, path/to/space.toml)",
+                        catalogs.spaces.names().join(", ")
+                    ),
                 )),
             }
         };
+        let mut spaces = Vec::new();
         for s in &config.spaces {
-            known_space(s)?;
+            spaces.push(space_name(s)?);
+        }
+        let mut ablation_spaces = Vec::new();
+        for a in &config.ablations {
+            ablation_spaces.push(match &a.spaces {
+                Some(list) => Some(list.iter().map(&mut space_name).collect::<Result<Vec<_>>>()?),
+                None => None,
+            });
         }
         let evaluator = match &config.evaluator {
             Some(e) => {
@@ -376,7 +403,7 @@ impl Plan {
         }
 
         let mut runs = Vec::new();
-        for space in config.spaces.iter().map(|s| s.get_ref()) {
+        for space in &spaces {
             for l in &labelled {
                 for &seed in &l.seeds {
                     runs.push(PlannedRun {
@@ -391,7 +418,7 @@ impl Plan {
             }
         }
         let mut ablations = Vec::new();
-        for a in &config.ablations {
+        for (a, own_spaces) in config.ablations.iter().zip(ablation_spaces) {
             let base = labelled.iter().find(|l| &l.label == a.optimizer.get_ref()).ok_or_else(|| {
                 at(
                     path,
@@ -404,17 +431,7 @@ impl Plan {
                     ),
                 )
             })?;
-            let spaces: Vec<String> = match &a.spaces {
-                Some(list) => {
-                    for s in list {
-                        if catalogs.spaces.get(s.get_ref()).is_none() {
-                            return Err(at(path, text, s.span(), format!("unknown space `{}`", s.get_ref())));
-                        }
-                    }
-                    list.iter().map(|s| s.get_ref().clone()).collect()
-                }
-                None => config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
-            };
+            let ablated = own_spaces.unwrap_or_else(|| spaces.clone());
             let entry = catalogs.optimizers.find(&base.optimizer.name)?;
             let mut values = Vec::new();
             for v in a.values.get_ref() {
@@ -437,7 +454,7 @@ impl Plan {
                     other => other.to_string(),
                 };
                 values.push(value.clone());
-                for space in &spaces {
+                for space in &ablated {
                     for &seed in &base.seeds {
                         runs.push(PlannedRun {
                             budget: base.budget,
@@ -481,7 +498,7 @@ impl Plan {
             name: config.name.clone(),
             description: config.description.clone(),
             budgets,
-            spaces: config.spaces.iter().map(|s| s.get_ref().clone()).collect(),
+            spaces: spaces.clone(),
             optimizers: labelled.iter().map(|l| l.label.clone()).collect(),
             ablations,
             baseline: config.baseline.clone(),
@@ -501,6 +518,8 @@ impl Plan {
             study,
             jobs: config.jobs,
             reference: config.reference,
+            space_files,
+            config_dir,
         })
     }
 

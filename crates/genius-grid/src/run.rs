@@ -19,8 +19,10 @@ use crate::study::{StudyParts, StudySetup, run_or_resume};
 pub struct SpaceParts {
     /// The space.
     pub space: Arc<dyn SearchSpace>,
-    /// Its evaluator.
-    pub evaluator: Arc<dyn Evaluator>,
+    /// Its evaluator; `None` for one built per run (see [`genius_core::catalog::Entry::with_per_run`]).
+    pub evaluator: Option<Arc<dyn Evaluator>>,
+    /// The record of its space file for the run headers, if it was read from one.
+    pub space_file: Option<serde_json::Value>,
 }
 
 /// What a grid reports while it runs (a progress bar); every method does nothing by default.
@@ -90,11 +92,21 @@ impl Plan {
         let mut parts = BTreeMap::new();
         for name in self.spaces() {
             let context = BuildContext::new(name, 0, data_dir);
-            let space = catalogs.spaces.build(name, serde_json::Value::Null, &context)?;
-            let evaluator = entry
-                .build(self.evaluator.settings.clone(), &context.with_space(&space))
-                .map_err(|e| GridError::Experiment(format!("[evaluator] {e}")))?;
-            parts.insert(name.to_owned(), SpaceParts { space, evaluator });
+            let (space, space_file) = match self.space_files.get(name) {
+                Some(file) => {
+                    let (space, record) = catalogs.space_file(file)?;
+                    (space, Some(record))
+                }
+                None => (catalogs.spaces.build(name, serde_json::Value::Null, &context)?, None),
+            };
+            let evaluator = if entry.per_run() {
+                None
+            } else {
+                let context = context.with_space(&space).with_config_dir(&self.config_dir);
+                let built = entry.build(self.evaluator.settings.clone(), &context);
+                Some(built.map_err(|e| GridError::Experiment(format!("[evaluator] {e}")))?)
+            };
+            parts.insert(name.to_owned(), SpaceParts { space, evaluator, space_file });
         }
         Ok(parts)
     }
@@ -139,12 +151,20 @@ impl Runner {
             let (catalogs, data_dir, job_setup) =
                 (self.catalogs.clone(), self.data_dir.clone(), self.job_setup.clone());
             let executor = plan.executor.clone();
+            let (evaluator, config_dir) = (plan.evaluator.clone(), plan.config_dir.clone());
             let setup = StudySetup {
                 seed: run.seed,
                 budget: Budget::evaluations(run.budget),
                 settings: plan.study.clone(),
                 objective: None,
-                context: Some(serde_json::json!({ "compare": run.label, "experiment": plan.name })),
+                context: Some(match &part.space_file {
+                    Some(record) => serde_json::json!({
+                        "compare": run.label,
+                        "experiment": plan.name,
+                        genius_core::catalog::SPACE_FILE_CONTEXT: record,
+                    }),
+                    None => serde_json::json!({ "compare": run.label, "experiment": plan.name }),
+                }),
                 stop: halt.clone(),
             };
             let fail_fast = self.fail_fast.then(|| halt.clone());
@@ -157,6 +177,14 @@ impl Runner {
                     return Ok::<_, GridError>(false);
                 }
                 let context = BuildContext::new(&run.space, run.seed, &data_dir);
+                let evaluator = match &part.evaluator {
+                    Some(shared) => shared.clone(),
+                    None => {
+                        let context =
+                            context.with_space(&part.space).with_run_dir(&run.dir).with_config_dir(&config_dir);
+                        catalogs.evaluators.build(&evaluator.name, evaluator.settings.clone(), &context)?
+                    }
+                };
                 let optimizer =
                     catalogs.optimizers.build(&run.optimizer.name, run.optimizer.settings.clone(), &context)?;
                 let executor: Option<Arc<dyn Executor>> = match &executor {
@@ -164,20 +192,20 @@ impl Runner {
                         let setup = job_setup.as_ref().ok_or_else(|| {
                             GridError::Run(format!("executor `{}` needs a job setup; none was given", e.name))
                         })?;
-                        let jobs = setup(&run.dir, &run.space, &part.evaluator).map_err(GridError::Run)?;
-                        let context = context.with_jobs(&part.evaluator, &jobs);
+                        let jobs = setup(&run.dir, &run.space, &evaluator).map_err(GridError::Run)?;
+                        let context = context.with_jobs(&evaluator, &jobs);
                         Some(catalogs.executors.build(&e.name, e.settings.clone(), &context)?)
                     }
                     None => None,
                 };
                 let observer = progress.clone();
-                let study = StudyParts { space: part.space, evaluator: part.evaluator, optimizer, executor }
-                    .assemble(setup)
-                    .observe(move |e: &StudyEvent<'_>| {
+                let study = StudyParts { space: part.space, evaluator, optimizer, executor }.assemble(setup).observe(
+                    move |e: &StudyEvent<'_>| {
                         if let StudyEvent::Trial { replayed: false, .. } = e {
                             observer.trial();
                         }
-                    });
+                    },
+                );
                 let outcome = run_or_resume(study, &run.dir).await?;
                 let done = outcome.summary.stop != StopReason::Interrupted;
                 if done {

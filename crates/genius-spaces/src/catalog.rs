@@ -10,7 +10,9 @@ use crate::data::{DataDir, DataFile};
 use crate::mobilenet::{self, MobileNetSpace};
 use crate::nas_bench_201::{self, Dataset, NasBench201};
 use crate::nas_bench_macro::{self, NasBenchMacro};
+use crate::space_file::FileSpace;
 use crate::table::{Table, TableError};
+use crate::user_table::UserTable;
 
 /// Loads a space's table from a data directory.
 pub type LoadTable = fn(&DataDir) -> Result<Table, TableError>;
@@ -175,7 +177,8 @@ fn table_settings(settings: &serde_json::Value) -> Result<(), BuildError> {
 }
 
 /// The table evaluator as a catalog entry: it looks architectures up in the benchmark table of the space it is
-/// built for (the build context's space name), read from the context's data directory. It declares the table as a
+/// built for (the build context's space name), read from the context's data directory, or, for a space file, in the
+/// table the file declares. It declares the table as a
 /// [`Resource`], so a program can fetch a missing one before building it.
 pub fn evaluators() -> Vec<Entry<Evaluators>> {
     vec![
@@ -184,6 +187,10 @@ pub fn evaluators() -> Vec<Entry<Evaluators>> {
             "look architectures up in the space's benchmark table (instant; tabular benchmarks only)",
             |settings, context| {
                 table_settings(&settings)?;
+                if let Some(file) = context.space.and_then(file_space) {
+                    let table = UserTable::load(file).map_err(|e| BuildError::Failed(e.to_string()))?;
+                    return Ok(Arc::new(table) as Arc<dyn Evaluator>);
+                }
                 let entry = find(context.space_name).ok_or_else(|| {
                     BuildError::Failed(format!("the table evaluator knows no space `{}`", context.space_name))
                 })?;
@@ -205,6 +212,18 @@ pub fn evaluators() -> Vec<Entry<Evaluators>> {
             Ok(if tabled { vec![Resource::Table { space: context.space_name.to_owned() }] } else { Vec::new() })
         }),
     ]
+}
+
+/// The space of a space file, where `space` is one.
+fn file_space(space: &Arc<dyn SearchSpace>) -> Option<Arc<FileSpace>> {
+    let any: Arc<dyn std::any::Any + Send + Sync> = space.clone();
+    any.downcast::<FileSpace>().ok()
+}
+
+/// Reads a space file (genius-core's [`genius_core::catalog::SpaceFileFn`]): its path and its text.
+pub fn space_file(path: &std::path::Path, text: &str) -> Result<Arc<dyn SearchSpace>, BuildError> {
+    let space = FileSpace::from_text(path, text).map_err(|e| BuildError::Failed(e.to_string()))?;
+    Ok(Arc::new(space))
 }
 
 /// The space called `name`.

@@ -13,6 +13,8 @@
 //! - [`data`]: where the tables live (`--data-dir`, `GENIUS_DATA_DIR`, or the user's cache directory), and
 //!   checking and installing table files against their pinned SHA-256.
 //! - [`catalog`]: every space by name, for command lines and configs.
+//! - [`space_file`]: a search space defined in a TOML file (dimensions, descriptions for the prompt, constraints).
+//! - [`user_table`]: your own table of measured architectures of a file space, as an evaluator.
 //!
 //! ```no_run
 //! use genius_core::{SearchSpace, SpaceExt};
@@ -33,4 +35,6 @@ pub mod mobilenet;
 pub mod nas_bench_201;
 pub mod nas_bench_macro;
 pub mod nas_bench_macro_model;
+pub mod space_file;
 pub mod table;
+pub mod user_table;

@@ -128,20 +128,7 @@ impl Table {
     ) -> Self {
         assert_eq!(rows.len() as u128, space.cardinality(), "one row per architecture");
         assert!(rows.iter().all(|r| r.values.len() == spec.metrics.len()), "one value per metric");
-        let report = spec.metrics.iter().position(|m| m.name == spec.report).expect("the report metric is listed");
-        let direction = spec.metrics[report].direction;
-        let key = |i: usize| direction.oriented(rows[i].values[report]);
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
-        let mut ranks = vec![0u32; rows.len()];
-        let mut leader = 0;
-        for (pos, &i) in order.iter().enumerate() {
-            if pos == 0 || key(order[leader]) - key(i) > TIE_TOLERANCE {
-                leader = pos;
-            }
-            ranks[i] = leader as u32 + 1;
-        }
-        let optimum = order[0];
+        let (ranks, optimum) = rank_rows(&spec, &rows);
         Self { benchmark: benchmark.into(), space, spec, rows, ranks, optimum, settings }
     }
 
@@ -221,6 +208,25 @@ impl Evaluator for Table {
     fn settings(&self) -> serde_json::Value {
         self.settings.clone()
     }
+}
+
+/// The rank of every row by `spec`'s reported metric (ties within [`TIE_TOLERANCE`] share the better rank) and the
+/// position of the best row. `rows` is not empty, and each row has one value per metric of `spec`.
+pub(crate) fn rank_rows(spec: &MetricSpec, rows: &[Row]) -> (Vec<u32>, usize) {
+    let report = spec.metrics.iter().position(|m| m.name == spec.report).expect("the report metric is listed");
+    let direction = spec.metrics[report].direction;
+    let key = |i: usize| direction.oriented(rows[i].values[report]);
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
+    let mut ranks = vec![0u32; rows.len()];
+    let mut leader = 0;
+    for (pos, &i) in order.iter().enumerate() {
+        if pos == 0 || key(order[leader]) - key(i) > TIE_TOLERANCE {
+            leader = pos;
+        }
+        ranks[i] = leader as u32 + 1;
+    }
+    (ranks, order[0])
 }
 
 /// Reads and parses a JSON table file, turning every failure into a [`TableError`] that names the file.

@@ -1,0 +1,296 @@
+//! Search spaces from a TOML file and tables of your own: each dimension kind round-trips its text forms and the
+//! space passes the conformance suite; the brief follows from the file; bad files are errors naming the file, line
+//! and field; a user table has ranks and the optimum, and refuses missing columns and architectures not in the space.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use genius_core::testing::conformance;
+use genius_core::{Architecture, Direction, EvalError, Evaluator, Notation, SearchSpace, SpaceExt, Visibility};
+use genius_spaces::space_file::{DimensionKind, FileSpace, SpaceFileError};
+use genius_spaces::user_table::UserTable;
+
+const SPACE: &str = r#"
+name = "digits-mlp"
+task = "A multilayer perceptron is trained on 8x8 images of handwritten digits; the objective is to maximize its validation accuracy."
+notes = ["Training is short, so very small learning rates may underfit."]
+
+[[dimension]]
+name = "layers"
+kind = "integer"
+min = 1
+max = 3
+description = "hidden layers"
+
+[[dimension]]
+name = "width"
+kind = "ordered"
+values = [16, 32, 64, 128]
+description = "units per hidden layer"
+
+[[dimension]]
+name = "activation"
+kind = "categorical"
+options = ["relu", "tanh", "logistic"]
+
+[[dimension]]
+name = "learning_rate"
+kind = "ordered"
+values = [0.0001, 0.001, 0.01]
+
+[[dimension]]
+name = "batch"
+kind = "integer"
+min = 16
+max = 256
+step = 16
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn space_of(text: &str) -> FileSpace {
+    FileSpace::from_text(Path::new("space.toml"), text).unwrap()
+}
+
+fn error_of(text: &str) -> SpaceFileError {
+    FileSpace::from_text(Path::new("space.toml"), text).unwrap_err()
+}
+
+#[test]
+fn every_dimension_kind_round_trips_and_the_space_passes_the_conformance_suite() {
+    let space = space_of(SPACE);
+    assert_eq!(space.name(), "digits-mlp");
+    let kinds: Vec<DimensionKind> = space.file_dimensions().iter().map(|d| d.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DimensionKind::Integer,
+            DimensionKind::Ordered,
+            DimensionKind::Categorical,
+            DimensionKind::Ordered,
+            DimensionKind::Integer
+        ]
+    );
+    assert_eq!(space.dimensions()[0].options, ["1", "2", "3"]);
+    assert_eq!(space.dimensions()[3].options, ["0.0001", "0.001", "0.01"]);
+    assert_eq!(space.dimensions()[4].len(), 16);
+    assert_eq!(space.cardinality(), 3 * 4 * 3 * 3 * 16);
+    conformance::space(&space);
+
+    let arch = Architecture::new(vec![1, 2, 0, 1, 3]);
+    assert_eq!(space.format(&arch), "[2, 64, relu, 0.001, 64]");
+    let json = space.to_json(&arch);
+    assert_eq!(
+        json,
+        serde_json::json!({"layers": 2, "width": 64, "activation": "relu", "learning_rate": 0.001, "batch": 64})
+    );
+    // Every form a person or a model writes: the labels, quoted or not, and the JSON object.
+    for text in [
+        "[2, 64, relu, 0.001, 64]",
+        "2 64 'relu' 0.001 64",
+        &json.to_string(),
+        "[\"2\", \"64\", \"relu\", \"0.001\", \"64\"]",
+    ] {
+        assert_eq!(space.parse(text).unwrap(), arch, "{text}");
+    }
+    // Option ids are read where they are not labels.
+    assert_eq!(space.parse("[1, 2, 0, 1, 3]").unwrap(), arch);
+    let e = space.parse("[2, 64, gelu, 0.001, 64]").unwrap_err().to_string();
+    assert!(
+        e.contains("`gelu` (value 3) is not an option of `activation`") && e.contains("relu, tanh, logistic"),
+        "{e}"
+    );
+    let e = space.parse("{\"layers\": 2}").unwrap_err().to_string();
+    assert!(e.contains("dimension `width` is missing"), "{e}");
+}
+
+#[test]
+fn the_choices_notation_writes_option_ids_and_a_constraint_is_checked_and_described() {
+    let text = format!(
+        "notation = \"choices\"\n{}\n[[constraint]]\nforbid = {{ layers = [3], width = [128, 64] }}\nreason = \"too slow\"\n",
+        SPACE.replace("name = \"digits-mlp\"", "name = \"ids\"")
+    );
+    let space = space_of(&text);
+    assert!(space.is_constrained());
+    conformance::space(&space);
+    let arch = Architecture::new(vec![2, 3, 1, 0, 0]);
+    assert_eq!(space.format(&arch), "[2, 3, 1, 0, 0]");
+    let v = space.check(&arch).unwrap_err();
+    assert_eq!(v.message, "Not allowed: layers 3 together with width 128 or 64 (too slow).");
+    assert!(space.check(&Architecture::new(vec![2, 1, 1, 0, 0])).is_ok());
+    let brief = space.brief().unwrap();
+    assert_eq!(brief.notation, Notation::Choices);
+    assert!(brief.notes.contains(&v.message));
+    assert!(
+        brief.operations[0].starts_with("layers (hidden layers): an integer, one of 0 = 1, 1 = 2, 2 = 3"),
+        "{:?}",
+        brief.operations
+    );
+    assert!(brief.operations[4].contains("an integer from 16 to 256, written as its id i = 0..15 (value 16 + i x 16)"));
+}
+
+#[test]
+fn the_brief_follows_from_the_file_and_its_example_shows_only_the_form() {
+    let space = space_of(SPACE);
+    let brief = space.brief().unwrap();
+    assert!(brief.task.starts_with("A multilayer perceptron"));
+    assert_eq!(brief.notation, Notation::Labels);
+    assert_eq!(brief.example, "[2, 64, ..., 16]");
+    assert_eq!(brief.example, genius_core::elided_example(&space, Notation::Labels));
+    assert_eq!(
+        brief.operations[1],
+        "width (units per hidden layer): one of 16, 32, 64, 128 (ordered from first to last)"
+    );
+    assert_eq!(brief.operations[2], "activation: one of relu, tanh, logistic");
+    assert_eq!(brief.operations[4], "batch: an integer from 16 to 256 in steps of 16");
+    assert_eq!(brief.notes, ["Training is short, so very small learning rates may underfit."]);
+    assert!(brief.layout.contains("[layers, width, activation, learning_rate, batch]"));
+    assert!(brief.answer_format.starts_with("a list of 5 values"));
+
+    let custom = space_of(&format!("example = \"[layers, width, ..., batch]\"\n{SPACE}"));
+    assert_eq!(custom.brief().unwrap().example, "[layers, width, ..., batch]");
+    let e = error_of(&format!("example = \"[1, 16, relu, 0.01, 32]\"\n{SPACE}"));
+    assert_eq!((e.line, e.field.as_str()), (Some(1), "example"));
+    assert!(e.message.contains("reads as an architecture"), "{e}");
+}
+
+#[test]
+fn bad_files_name_the_file_line_and_field() {
+    let with = |extra: &str| format!("{SPACE}\n{extra}");
+    let line_of = |text: &str, line: &str| text.lines().position(|l| l.trim() == line).unwrap() + 1;
+
+    let text = with("[[dimension]]\nname = \"dropout\"\nkind = \"float\"\n");
+    let e = error_of(&text);
+    assert_eq!((e.line, e.field.as_str()), (Some(line_of(&text, "kind = \"float\"")), "dimension[5].kind"));
+    assert!(e.message.contains("unknown dimension kind `float`; write categorical, integer or ordered"), "{e}");
+    assert!(e.to_string().starts_with(&format!("space.toml, line {}: dimension[5].kind:", e.line.unwrap())), "{e}");
+
+    let text = with("[[dimension]]\nname = \"norm\"\nkind = \"categorical\"\noptions = []\n");
+    let e = error_of(&text);
+    assert_eq!((e.line, e.field.as_str()), (Some(line_of(&text, "options = []")), "dimension[5].options"));
+    assert!(e.message.contains("the list of choices is empty"), "{e}");
+
+    let text = with("[[dimension]]\nname = \"norm\"\nkind = \"categorical\"\nchoices = [\"a\"]\n");
+    let e = error_of(&text);
+    assert_eq!(e.line, Some(line_of(&text, "choices = [\"a\"]")));
+    assert!(e.message.contains("unknown field `choices`"), "{e}");
+
+    let text = with("[[dimension]]\nname = \"width\"\nkind = \"categorical\"\noptions = [\"a\"]\n");
+    assert!(error_of(&text).message.contains("`width` is declared twice"));
+    let text = with("[[dimension]]\nname = \"norm\"\nkind = \"categorical\"\noptions = [\"batch norm\"]\n");
+    assert!(error_of(&text).message.contains("may not contain spaces"));
+    let text = with("[[dimension]]\nname = \"depth\"\nkind = \"integer\"\nmin = 4\nmax = 2\n");
+    let e = error_of(&text);
+    assert_eq!((e.line, e.field.as_str()), (Some(line_of(&text, "max = 2")), "dimension[5].max"));
+    let text = with("[[constraint]]\nforbid = { depth = [1] }\n");
+    let e = error_of(&text);
+    assert_eq!((e.line, e.field.as_str()), (Some(line_of(&text, "forbid = { depth = [1] }")), "constraint[0].forbid"));
+    assert!(e.message.contains("`depth` is not a dimension"), "{e}");
+    let text = with("[[constraint]]\nforbid = { width = [48] }\n");
+    assert!(error_of(&text).message.contains("`48` is not an option of `width`; options: 16, 32, 64, 128"));
+    let e = error_of("name = \"x\"\n");
+    assert!(e.message.contains("missing field `task`"), "{e}");
+    let e = error_of("name = \"x\"\ntask = \"t\"\n");
+    assert_eq!(e.field, "dimension");
+    let e = FileSpace::read(Path::new("/nonexistent/space.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("/nonexistent/space.toml: file: cannot read it"), "{e}");
+}
+
+const TABLE_SPACE: &str = r#"
+name = "tabled"
+task = "A small network; the objective is to maximize validation accuracy."
+
+[[dimension]]
+name = "depth"
+kind = "integer"
+min = 1
+max = 3
+
+[[dimension]]
+name = "width"
+kind = "ordered"
+values = [8, 16]
+
+[table]
+file = "results.csv"
+search = "val_acc"
+report = "test_acc"
+held_out = ["test_acc"]
+cost = "seconds"
+"#;
+
+const CSV: &str = "depth,width,val_acc,test_acc,seconds\n\
+1,8,80.5,79.0,10\n\
+1,16,82.0,81.5,12\n\
+2,8,85.0,86.0,20\n\
+2,16,88.0,84.0,25\n\
+3,16,87.0,86.0,40\n";
+
+fn user_table(space_text: &str, file: &str, contents: &str) -> (tempfile::TempDir, Result<UserTable, String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), file, contents);
+    let path = write(tmp.path(), "space.toml", space_text);
+    let space = Arc::new(FileSpace::read(&path).unwrap());
+    let table = UserTable::load(space).map_err(|e| e.to_string());
+    (tmp, table)
+}
+
+#[tokio::test]
+async fn a_user_table_has_ranks_the_optimum_and_held_out_columns() {
+    let (_tmp, table) = user_table(TABLE_SPACE, "results.csv", CSV);
+    let table = table.unwrap();
+    assert_eq!(table.len(), 5);
+    let spec = table.metrics();
+    spec.check().unwrap();
+    assert_eq!(spec.get("test_acc").unwrap().visibility, Visibility::Reported);
+    assert_eq!(spec.get("val_acc").unwrap().visibility, Visibility::Search);
+    let eval = table.evaluate(&Architecture::new(vec![1, 0])).await.unwrap();
+    assert_eq!((eval.metrics["val_acc"], eval.metrics["test_acc"], eval.cost_s), (85.0, 86.0, Some(20.0)));
+    // 86.0 ties with [3, 16]: both rank 1 of 5, by the reported (held-out) column.
+    assert_eq!((eval.rank.unwrap().rank, eval.rank.unwrap().of), (1, 5));
+    let worst = table.evaluate(&Architecture::new(vec![0, 0])).await.unwrap();
+    assert_eq!(worst.rank.unwrap().rank, 5);
+    let optimum = table.optimum().unwrap();
+    assert_eq!(optimum.value, 86.0);
+    // An architecture of the space without a row is a failed trial, naming the table.
+    let e = table.evaluate(&Architecture::new(vec![2, 0])).await.unwrap_err();
+    assert!(matches!(&e, EvalError::Failed(r) if r.contains("[3, 8] has no row in the table")), "{e}");
+
+    // JSONL with one architecture column, minimizing.
+    let space = TABLE_SPACE
+        .replace("results.csv", "results.jsonl")
+        .replace("cost = \"seconds\"", "arch_column = \"arch\"\ndirection = \"minimize\"");
+    let jsonl = "{\"arch\": \"[1, 8]\", \"val_acc\": 3, \"test_acc\": 4}\n\n{\"arch\": \"{\\\"depth\\\": 2, \\\"width\\\": 16}\", \"val_acc\": 1, \"test_acc\": 2}\n";
+    let (_tmp, table) = user_table(&space, "results.jsonl", jsonl);
+    let table = table.unwrap();
+    assert_eq!(table.metrics().search_metric().direction, Direction::Minimize);
+    assert_eq!(table.optimum().unwrap().arch, Architecture::new(vec![1, 1]));
+}
+
+#[test]
+fn a_user_table_names_a_missing_column_and_a_row_that_is_not_in_the_space() {
+    let (tmp, table) = user_table(TABLE_SPACE, "results.csv", &CSV.replace("test_acc", "test_accuracy"));
+    let e = table.unwrap_err();
+    let file = tmp.path().join("results.csv");
+    assert!(e.starts_with(&format!("{}: column `test_acc`", file.display())), "{e}");
+    assert!(e.contains("does not exist; the columns are: depth, width, val_acc, test_accuracy, seconds"), "{e}");
+
+    let (_tmp, table) = user_table(TABLE_SPACE, "results.csv", &format!("{CSV}4,8,90,90,1\n"));
+    let e = table.unwrap_err();
+    assert!(e.contains("results.csv, line 7: `4` in column `depth` is not an option of that dimension"), "{e}");
+    assert!(e.contains("not an architecture of the space"), "{e}");
+
+    let (_tmp, table) = user_table(TABLE_SPACE, "results.csv", &format!("{CSV}1,8,1,1,1\n"));
+    assert!(table.unwrap_err().contains("line 7: [1, 8] already has a row, on line 2"));
+    let (_tmp, table) = user_table(TABLE_SPACE, "results.csv", &CSV.replace("88.0", "high"));
+    assert!(table.unwrap_err().contains("line 5: column `val_acc`: `high` is not a number"));
+    let complete = TABLE_SPACE.replace("cost = \"seconds\"", "complete = true");
+    let (_tmp, table) = user_table(&complete, "results.csv", CSV);
+    assert!(table.unwrap_err().contains("1 of the 6 architectures have no row (the first is [3, 8])"));
+    let (_tmp, table) = user_table(&TABLE_SPACE.replace("results.csv", "results.parquet"), "results.parquet", "");
+    assert!(table.unwrap_err().contains("a table is a .csv or a .jsonl file"));
+}
