@@ -239,5 +239,5 @@ async fn your_own_program_scores_a_space_file_and_a_comparison_runs_on_it() {
     cmd.current_dir(tmp.path()).args(["compare", "--config", "bad.toml", "--check"]);
     let (status, _, stderr) = output(cmd).await;
     assert!(!status.status.success());
-    assert!(stderr.contains("bad.toml, line 4") && stderr.contains("nope.toml: file: cannot read it"), "{stderr}");
+    assert!(stderr.contains("bad.toml, line 4") && stderr.contains("cannot read the space file nope.toml"), "{stderr}");
 }

@@ -164,11 +164,12 @@ fn no_settings(name: &str, settings: &serde_json::Value) -> Result<(), BuildErro
     }
 }
 
-/// The table evaluator takes no settings; a run header records which table it read (`benchmark`, `file`), and those
-/// keys are accepted back on a resume.
+/// The table evaluator takes no settings; a run header records which table it read (`benchmark`, `file`; for a
+/// space file, `space_file` and `table`), and those keys are accepted back on a resume.
 fn table_settings(settings: &serde_json::Value) -> Result<(), BuildError> {
+    const RECORDED: [&str; 4] = ["benchmark", "file", "space_file", "table"];
     match settings {
-        serde_json::Value::Object(map) => match map.keys().find(|k| !["benchmark", "file"].contains(&k.as_str())) {
+        serde_json::Value::Object(map) => match map.keys().find(|k| !RECORDED.contains(&k.as_str())) {
             Some(key) => Err(BuildError::Settings(format!("{TABLE_EVALUATOR}: takes no settings (got `{key}`)"))),
             None => Ok(()),
         },
