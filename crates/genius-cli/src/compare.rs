@@ -82,9 +82,9 @@ impl GridProgress for Bar {
 /// Prints the plan of `genius compare --check`: one line per space and optimizer (with what its settings make of
 /// it, e.g. which model at which temperature: each seed is an independent run of it).
 fn print_plan(path: &Path, plan: &Plan, out: &mut impl Write) -> Result<()> {
-    writeln!(out, "{}: valid; {} run(s) into {}", path.display(), plan.runs.len(), plan.out.display())?;
-    let mut groups: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
-    for r in &plan.runs {
+    writeln!(out, "{}: valid; {} run(s) into {}", path.display(), plan.run_count(), plan.out.display())?;
+    let mut groups: BTreeMap<(String, String), (u64, usize)> = BTreeMap::new();
+    for r in &plan.groups {
         let mut label = match &r.label.ablation {
             Some(a) => format!("{} [{} = {}]", r.label.optimizer, a.setting, a.value),
             None => r.label.optimizer.clone(),
@@ -94,7 +94,7 @@ fn print_plan(path: &Path, plan: &Plan, out: &mut impl Write) -> Result<()> {
             label.push_str(&format!(" ({description})"));
         }
         let g = groups.entry((r.space.clone(), label)).or_insert((0, r.budget));
-        g.0 += 1;
+        g.0 += r.seeds.len();
     }
     for ((space, label), (seeds, budget)) in groups {
         writeln!(out, "  {space:<30} {label:<36} {seeds:>4} seed(s), {budget} evaluations")?;
@@ -113,11 +113,12 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     // Every optimizer of the plan is built once before any run starts, so that a missing API key is one error now
     // rather than a failure in every run of the grid.
     let mut built: Vec<&genius_grid::experiment::Component> = Vec::new();
-    for run in &plan.runs {
-        if !built.contains(&&run.optimizer) {
-            registry::optimizer(&run.optimizer.name, run.optimizer.settings.clone(), &run.space, run.seed)
-                .map_err(|e| anyhow!("{}: optimizer `{}`: {e:#}", args.config.display(), run.label.optimizer))?;
-            built.push(&run.optimizer);
+    for group in &plan.groups {
+        let Some(seed) = group.seeds.iter().next() else { continue };
+        if !built.contains(&&group.optimizer) {
+            registry::optimizer(&group.optimizer.name, group.optimizer.settings.clone(), &group.space, seed)
+                .map_err(|e| anyhow!("{}: optimizer `{}`: {e:#}", args.config.display(), group.label.optimizer))?;
+            built.push(&group.optimizer);
         }
     }
     // What the evaluator needs for every space (its table, its dataset) before the first run starts, fetched on
@@ -150,7 +151,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     plan.write_info(&info)?;
 
     let todo = plan.todo().len();
-    let total = plan.runs.len();
+    let total = plan.run_count() as usize;
     let jobs =
         args.jobs.or(plan.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     writeln!(

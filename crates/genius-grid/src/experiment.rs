@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use genius_core::catalog::{Catalogs, is_space_file};
 use genius_core::{DuplicatePolicy, StudySettings};
-use genius_report::{AblationInfo, AblationPoint, GridInfo, RunLabel};
+use genius_report::{AblationInfo, AblationPoint, GridInfo, PlannedGroup, RunLabel, SeedSet, seed_dir};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -168,13 +168,45 @@ pub struct PlannedRun {
     pub dir: PathBuf,
 }
 
+/// The runs of one optimizer (or one ablation value) on one space, one per seed, each in `<dir>/seed-<seed>`: a plan
+/// holds these, never a list of every run, so that a million seeds cost no more to plan than ten.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunGroup {
+    /// Their budget (evaluations).
+    pub budget: usize,
+    /// The space searched.
+    pub space: String,
+    /// The optimizer and its settings.
+    pub optimizer: Component,
+    /// How the report labels them.
+    pub label: RunLabel,
+    /// Their seeds.
+    pub seeds: SeedSet,
+    /// The directory of their run directories.
+    pub dir: PathBuf,
+}
+
+impl RunGroup {
+    /// Its runs, one per seed, made as they are asked for.
+    pub fn runs(&self) -> impl Iterator<Item = PlannedRun> + '_ {
+        self.seeds.iter().map(|seed| PlannedRun {
+            budget: self.budget,
+            space: self.space.clone(),
+            optimizer: self.optimizer.clone(),
+            label: self.label.clone(),
+            seed,
+            dir: self.dir.join(seed_dir(seed)),
+        })
+    }
+}
+
 /// A checked experiment: every run, where they go, and how they run.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The experiment's name.
     pub name: String,
-    /// Every run, spaces × optimizers × seeds, then the ablations.
-    pub runs: Vec<PlannedRun>,
+    /// Every run, spaces × optimizers × seeds, then the ablations, as groups of seeds (see [`Plan::runs`]).
+    pub groups: Vec<RunGroup>,
     /// The output directory.
     pub out: PathBuf,
     /// The grid's description for the report (its `references` left for the caller to fill).
@@ -217,7 +249,7 @@ struct Labelled {
     label: String,
     optimizer: Component,
     budget: usize,
-    seeds: Vec<u64>,
+    seeds: SeedSet,
 }
 
 impl Plan {
@@ -335,9 +367,9 @@ impl Plan {
         if budgets.is_empty() || budgets[0] == 0 {
             bail!("{}: `budgets` must list positive evaluation counts", path.display());
         }
-        let seeds: Vec<u64> = match (overrides.seeds, &config.seeds) {
-            (Some(n), _) | (None, &Seeds::Count(n)) => (0..n).collect(),
-            (None, Seeds::List(list)) => list.clone(),
+        let seeds = match (overrides.seeds, &config.seeds) {
+            (Some(n), _) | (None, &Seeds::Count(n)) => SeedSet::Count(n),
+            (None, Seeds::List(list)) => SeedSet::List(list.clone()),
         };
         if seeds.is_empty() {
             bail!("{}: no seeds to run", path.display());
@@ -350,11 +382,11 @@ impl Plan {
 
         // Every optimizer, with its label and settings, checked by its plug-in.
         let top = *budgets.last().expect("checked non-empty");
-        let seeds_of = |own: &Option<Seeds>| -> Vec<u64> {
+        let seeds_of = |own: &Option<Seeds>| -> SeedSet {
             match (overrides.seeds, own) {
-                (Some(n), _) => (0..n).collect(),
-                (None, Some(Seeds::Count(n))) => (0..*n).collect(),
-                (None, Some(Seeds::List(list))) => list.clone(),
+                (Some(n), _) => SeedSet::Count(n),
+                (None, Some(Seeds::Count(n))) => SeedSet::Count(*n),
+                (None, Some(Seeds::List(list))) => SeedSet::List(list.clone()),
                 (None, None) => seeds.clone(),
             }
         };
@@ -402,19 +434,17 @@ impl Plan {
             labelled.push(Labelled { label, optimizer, budget, seeds: seeds_of(&o.seeds) });
         }
 
-        let mut runs = Vec::new();
+        let mut groups = Vec::new();
         for space in &spaces {
             for l in &labelled {
-                for &seed in &l.seeds {
-                    runs.push(PlannedRun {
-                        budget: l.budget,
-                        space: space.clone(),
-                        optimizer: l.optimizer.clone(),
-                        label: RunLabel { optimizer: l.label.clone(), ablation: None },
-                        seed,
-                        dir: out.join("runs").join(space).join(slug(&l.label)).join(format!("seed-{seed}")),
-                    });
-                }
+                groups.push(RunGroup {
+                    budget: l.budget,
+                    space: space.clone(),
+                    optimizer: l.optimizer.clone(),
+                    label: RunLabel { optimizer: l.label.clone(), ablation: None },
+                    seeds: l.seeds.clone(),
+                    dir: out.join("runs").join(space).join(slug(&l.label)),
+                });
             }
         }
         let mut ablations = Vec::new();
@@ -455,28 +485,25 @@ impl Plan {
                 };
                 values.push(value.clone());
                 for space in &ablated {
-                    for &seed in &base.seeds {
-                        runs.push(PlannedRun {
-                            budget: base.budget,
-                            space: space.clone(),
-                            optimizer: Component { name: base.optimizer.name.clone(), settings: settings.clone() },
-                            label: RunLabel {
-                                optimizer: base.label.clone(),
-                                ablation: Some(AblationPoint {
-                                    name: a.name.clone(),
-                                    setting: a.setting.clone(),
-                                    value: value.clone(),
-                                }),
-                            },
-                            seed,
-                            dir: out
-                                .join("runs")
-                                .join(space)
-                                .join(format!("ablation-{}", slug(&a.name)))
-                                .join(slug(&value))
-                                .join(format!("seed-{seed}")),
-                        });
-                    }
+                    groups.push(RunGroup {
+                        budget: base.budget,
+                        space: space.clone(),
+                        optimizer: Component { name: base.optimizer.name.clone(), settings: settings.clone() },
+                        label: RunLabel {
+                            optimizer: base.label.clone(),
+                            ablation: Some(AblationPoint {
+                                name: a.name.clone(),
+                                setting: a.setting.clone(),
+                                value: value.clone(),
+                            }),
+                        },
+                        seeds: base.seeds.clone(),
+                        dir: out
+                            .join("runs")
+                            .join(space)
+                            .join(format!("ablation-{}", slug(&a.name)))
+                            .join(slug(&value)),
+                    });
                 }
             }
             ablations.push(AblationInfo {
@@ -505,12 +532,19 @@ impl Plan {
             config: text.to_owned(),
             machine: machine(),
             versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
-            runs: runs.iter().map(|r| r.dir.strip_prefix(&out).unwrap_or(&r.dir).to_owned()).collect(),
+            groups: groups
+                .iter()
+                .map(|g| PlannedGroup {
+                    dir: g.dir.strip_prefix(&out).unwrap_or(&g.dir).to_owned(),
+                    seeds: g.seeds.clone(),
+                })
+                .collect(),
+            runs: Vec::new(),
             references: Vec::new(),
         };
         Ok(Self {
             name: config.name,
-            runs,
+            groups,
             out,
             info,
             evaluator,
@@ -526,12 +560,22 @@ impl Plan {
     /// The spaces of the runs, each once, in plan order.
     pub fn spaces(&self) -> Vec<&str> {
         let mut spaces: Vec<&str> = Vec::new();
-        for run in &self.runs {
-            if !spaces.contains(&run.space.as_str()) {
-                spaces.push(&run.space);
+        for group in &self.groups {
+            if !spaces.contains(&group.space.as_str()) {
+                spaces.push(&group.space);
             }
         }
         spaces
+    }
+
+    /// Every run, made as it is asked for (a plan holds groups of seeds, never a list of every run).
+    pub fn runs(&self) -> impl Iterator<Item = PlannedRun> + '_ {
+        self.groups.iter().flat_map(RunGroup::runs)
+    }
+
+    /// How many runs it plans.
+    pub fn run_count(&self) -> u64 {
+        self.groups.iter().map(|g| g.seeds.len()).sum()
     }
 }
 
@@ -545,4 +589,55 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{} {}, {cpu}, {cores} core(s)", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use genius_core::catalog::{BuildError, Catalogs, Entry};
+    use genius_core::testing::{ToySpace, ToyTable, UniformOptimizer};
+    use genius_core::{Evaluator, Optimizer, SearchSpace};
+
+    use super::*;
+
+    fn catalogs() -> Catalogs {
+        let mut c = Catalogs::default();
+        c.spaces.add([Entry::new("toy", "", |_, _| Ok(Arc::new(ToySpace::new()) as Arc<dyn SearchSpace>))]);
+        for name in ["a", "b"] {
+            c.optimizers.add([Entry::new(name, "", |settings, _| match &settings {
+                serde_json::Value::Object(m) if !m.is_empty() => Err(BuildError::Settings("no settings".into())),
+                _ => Ok(Box::new(UniformOptimizer) as Box<dyn Optimizer>),
+            })]);
+        }
+        c.evaluators.add([Entry::new("table", "", |_, _| Ok(Arc::new(ToyTable::new()) as Arc<dyn Evaluator>))]);
+        c
+    }
+
+    #[test]
+    fn a_million_seeds_plan_as_groups_not_as_a_million_runs() {
+        let text = "name = \"big\"\nspaces = [\"toy\"]\nseeds = 3\nbudgets = [5]\n\
+                    [[optimizer]]\nname = \"a\"\n[[optimizer]]\nname = \"b\"\nseeds = [4, 9]\n";
+        let overrides = Overrides { out: Some("out".into()), ..Overrides::default() };
+        let plan = Plan::parse(Path::new("big.toml"), text, &catalogs(), &overrides).unwrap();
+        let dirs: Vec<PathBuf> = plan.runs().map(|r| r.dir).collect();
+        let expected = ["out/runs/toy/a/seed-0", "out/runs/toy/a/seed-1", "out/runs/toy/a/seed-2"]
+            .into_iter()
+            .chain(["out/runs/toy/b/seed-4", "out/runs/toy/b/seed-9"])
+            .map(PathBuf::from)
+            .collect::<Vec<_>>();
+        assert_eq!(dirs, expected);
+        for run in plan.runs() {
+            assert!(plan.info.planned(run.dir.strip_prefix("out").unwrap()), "{}", run.dir.display());
+        }
+
+        let overrides = Overrides { seeds: Some(1_000_000), ..overrides };
+        let plan = Plan::parse(Path::new("big.toml"), text, &catalogs(), &overrides).unwrap();
+        assert_eq!(plan.run_count(), 2_000_000);
+        assert_eq!(plan.groups.len(), 2);
+        let grid_json = serde_json::to_vec(&plan.info).unwrap();
+        assert!(grid_json.len() < 4096, "grid.json describes the plan, it does not list it: {} bytes", grid_json.len());
+        assert!(plan.info.planned(Path::new("runs/toy/b/seed-999999")));
+        assert!(!plan.info.planned(Path::new("runs/toy/b/seed-1000000")));
+    }
 }

@@ -18,6 +18,6 @@ pub mod run;
 pub mod study;
 
 pub use error::{GridError, Result, chain};
-pub use experiment::{Component, Overrides, Plan, PlannedRun};
+pub use experiment::{Component, Overrides, Plan, PlannedRun, RunGroup};
 pub use run::{GridOutcome, GridProgress, Runner, SpaceParts, finished};
 pub use study::{StudyParts, StudySetup, run_or_resume, stop_on_ctrl_c};

@@ -80,8 +80,8 @@ pub fn finished(dir: &Path, budget: usize) -> bool {
 
 impl Plan {
     /// The runs a report still needs.
-    pub fn todo(&self) -> Vec<&PlannedRun> {
-        self.runs.iter().filter(|r| !finished(&r.dir, r.budget)).collect()
+    pub fn todo(&self) -> Vec<PlannedRun> {
+        self.runs().filter(|r| !finished(&r.dir, r.budget)).collect()
     }
 
     /// The space and evaluator of every space of the plan, built from `catalogs` with the plan's evaluator (the
@@ -142,7 +142,6 @@ impl Runner {
         let halt = self.stop.child_token();
         let mut handles = Vec::new();
         for run in plan.todo() {
-            let run = run.clone();
             let part = parts
                 .get(&run.space)
                 .ok_or_else(|| GridError::Run(format!("no evaluator was built for space `{}`", run.space)))?

@@ -162,11 +162,92 @@ pub struct GridInfo {
     pub machine: String,
     /// Versions of genius and its toolchain.
     pub versions: String,
-    /// The run directories the grid planned, relative to its directory; any other run below it is left out of the
-    /// report (a run of an earlier plan with more seeds, a stray search). Empty: every run below it belongs.
+    /// The runs the grid planned, as groups of seeds below one directory (relative to the grid's); any other run
+    /// below it is left out of the report (a run of an earlier plan with more seeds, a stray search). A plan of a
+    /// million seeds is a few groups, never a million paths.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<PlannedGroup>,
+    /// The run directories a grid of an earlier genius planned, one by one (read from its `grid.json`; new grids
+    /// write `groups`). Both empty: every run below the grid belongs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<PathBuf>,
     /// Published results to show beside the comparison's own (reference rows, never pooled with its runs).
     pub references: Vec<ReferenceRow>,
+}
+
+/// The seeds of a group of runs: `0..count`, or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedSet {
+    /// Seeds `0..count`.
+    Count(u64),
+    /// These seeds.
+    List(Vec<u64>),
+}
+
+impl SeedSet {
+    /// How many seeds.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Count(n) => *n,
+            Self::List(list) => list.len() as u64,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `seed` is one of them.
+    pub fn contains(&self, seed: u64) -> bool {
+        match self {
+            Self::Count(n) => seed < *n,
+            Self::List(list) => list.contains(&seed),
+        }
+    }
+
+    /// The seeds, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let (count, list) = match self {
+            Self::Count(n) => (*n, &[][..]),
+            Self::List(list) => (0, list.as_slice()),
+        };
+        (0..count).chain(list.iter().copied())
+    }
+}
+
+/// Runs a grid planned in one directory, one per seed: `<dir>/seed-<seed>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedGroup {
+    /// The directory of the runs (relative to the grid's).
+    pub dir: PathBuf,
+    /// Their seeds.
+    pub seeds: SeedSet,
+}
+
+/// The directory name of the run with `seed` in a group.
+pub fn seed_dir(seed: u64) -> String {
+    format!("seed-{seed}")
+}
+
+impl GridInfo {
+    /// Whether the grid lists the runs it planned (else every run below it belongs).
+    pub fn lists_runs(&self) -> bool {
+        !self.groups.is_empty() || !self.runs.is_empty()
+    }
+
+    /// Whether the run directory `relative` (to the grid's) is one the grid planned.
+    pub fn planned(&self, relative: &Path) -> bool {
+        if self.runs.iter().any(|r| r == relative) {
+            return true;
+        }
+        let (Some(parent), Some(name)) = (relative.parent(), relative.file_name().and_then(|n| n.to_str())) else {
+            return false;
+        };
+        let Some(seed) = name.strip_prefix("seed-").and_then(|s| s.parse::<u64>().ok()) else { return false };
+        seed_dir(seed) == name && self.groups.iter().any(|g| g.dir == parent && g.seeds.contains(seed))
+    }
 }
 
 /// The files a report wrote.
@@ -375,7 +456,6 @@ fn members(
 ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), ReportError> {
     use std::collections::{BTreeMap, HashSet};
     let failed: HashSet<PathBuf> = failures.iter().map(|f| dir.join(&f.dir)).collect();
-    let planned: HashSet<&Path> = grid.map(|g| g.runs.iter().map(PathBuf::as_path).collect()).unwrap_or_default();
     let mut members = Vec::new();
     let mut stray = Vec::new();
     let mut seen: BTreeMap<(String, RunLabel, u64), PathBuf> = BTreeMap::new();
@@ -386,7 +466,7 @@ fn members(
         let relative = d.strip_prefix(dir).unwrap_or(&d).to_owned();
         let foreign = match grid {
             // A run the grid did not plan is not part of this comparison (a run of an earlier plan with more seeds).
-            Some(_) if !planned.is_empty() => !planned.contains(relative.as_path()),
+            Some(info) if info.lists_runs() => !info.planned(&relative),
             // For a grid that lists no runs: a run of another experiment (or of none: a plain search), or of an
             // optimizer the grid does not have.
             Some(info) => {
@@ -414,4 +494,33 @@ fn members(
 fn describe(m: &RunMeta) -> String {
     let ablation = m.label.ablation.as_ref().map(|a| format!(", {} = {}", a.setting, a.value));
     format!("space {}, optimizer {}{}, seed {}", m.space, m.label.optimizer, ablation.unwrap_or_default(), m.seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grid_plans_the_seeds_of_its_groups_and_the_runs_an_older_one_listed() {
+        let info = GridInfo {
+            groups: vec![
+                PlannedGroup { dir: "runs/s/random".into(), seeds: SeedSet::Count(1_000_000) },
+                PlannedGroup { dir: "runs/s/tpe".into(), seeds: SeedSet::List(vec![3, 7]) },
+            ],
+            runs: vec!["runs/s/old/seed-0".into()],
+            ..GridInfo::default()
+        };
+        assert!(info.lists_runs());
+        for yes in ["runs/s/random/seed-0", "runs/s/random/seed-999999", "runs/s/tpe/seed-7", "runs/s/old/seed-0"] {
+            assert!(info.planned(Path::new(yes)), "{yes}");
+        }
+        for no in ["runs/s/random/seed-1000000", "runs/s/random/seed-01", "runs/s/tpe/seed-4", "runs/s/x/seed-0"] {
+            assert!(!info.planned(Path::new(no)), "{no}");
+        }
+        assert!(!GridInfo::default().lists_runs());
+        assert_eq!(SeedSet::List(vec![3, 7]).iter().collect::<Vec<_>>(), [3, 7]);
+        assert_eq!(SeedSet::Count(3).iter().collect::<Vec<_>>(), [0, 1, 2]);
+        let json = serde_json::to_string(&info.groups[0]).unwrap();
+        assert_eq!(json, r#"{"dir":"runs/s/random","seeds":{"count":1000000}}"#);
+    }
 }

@@ -50,6 +50,7 @@ async fn grid(root: &Path) {
         config: "name = \"toy grid\"".into(),
         machine: "test".into(),
         versions: "test".into(),
+        groups: Vec::new(),
         runs: Vec::new(),
         references: Vec::new(),
     };

@@ -43,7 +43,7 @@ settings = { initial_samples = 2 }
 "#;
     let overrides = Overrides { out: Some(dir.path().to_owned()), ..Overrides::default() };
     let plan = Plan::parse(Path::new("example.toml"), experiment, &catalogs, &overrides).unwrap();
-    assert_eq!(plan.runs.len(), 2);
+    assert_eq!(plan.runs().count(), 2);
     let parts = plan.parts(&catalogs, dir.path()).unwrap();
     let runner = Runner {
         catalogs: Arc::new(catalogs),
