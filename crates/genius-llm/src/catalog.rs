@@ -49,6 +49,12 @@ pub const SETTINGS: &[Setting] = &[
         "\"repair\"",
         "a proposal already evaluated: ask again (repair) or accept it (evaluate)",
     ),
+    Setting::new(
+        "mask_evaluated",
+        SettingKind::Bool,
+        "true",
+        "the embedded model's decoder masks every architecture already evaluated (off: an ablation)",
+    ),
     Setting::new("reject_duplicates", SettingKind::Bool, "", "the former form of `duplicates`, read from old run logs"),
     Setting::new(
         "on_cannot_improve",

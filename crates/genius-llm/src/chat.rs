@@ -76,6 +76,11 @@ pub struct ChatRequest {
     /// The schema of the expected answer (structured output), or `None` for free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<JsonSchema>,
+    /// Values the answer must not contain (the architectures already evaluated, as objects of the schema): a
+    /// provider that decodes under the schema (the embedded model) masks them token by token; the others ignore it
+    /// and are never sent it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<serde_json::Value>,
 }
 
 impl ChatRequest {

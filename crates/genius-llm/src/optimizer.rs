@@ -295,6 +295,7 @@ impl Genius {
             max_tokens: self.settings.max_tokens,
             seed: self.settings.seed,
             schema: schema.cloned(),
+            exclude: Vec::new(),
         }
     }
 
@@ -564,6 +565,8 @@ impl Optimizer for Genius {
         let (mut messages, reported) = self.opening(protocol, space, &brief, disguise.as_ref(), &words, ctx.history);
         let mut purpose = "propose";
         let (mut repairs, mut violations) = (0usize, 0usize);
+        // Well-formed proposals of this ask sent back (duplicates, violations): masked too in the next call.
+        let mut asked: Vec<Architecture> = Vec::new();
         let outcome = loop {
             let schema = (self.settings.structured_output.unwrap_or(false) && !self.free_text)
                 .then(|| schema::answer(space, brief.notation, k, protocol != Protocol::Stateless));
@@ -572,6 +575,19 @@ impl Optimizer for Genius {
                 // The embedded model samples with the request's seed: one drawn from the study's generator for every
                 // call, so that the study's seed decides the run, and the same seed repeats it (and its replay).
                 request.seed = Some(rand::Rng::next_u64(ctx.rng));
+            }
+            if request.schema.is_some() && self.settings.mask_evaluated && self.settings.llm == crate::local::PROVIDER {
+                // The embedded model's decoder masks every architecture evaluated, and those this ask already
+                // proposed (a duplicate written another way, sent back): it cannot repeat itself.
+                let shown = |a: &Architecture| disguise.as_ref().map_or_else(|| a.clone(), |d| d.show(a));
+                let mut seen: Vec<&Architecture> = Vec::new();
+                for a in ctx.history.iter().map(|o| &o.arch).chain(&asked) {
+                    if !a.is_empty() && !seen.contains(&a) {
+                        seen.push(a);
+                    }
+                }
+                request.exclude =
+                    seen.into_iter().map(|a| schema::architecture_value(space, brief.notation, &shown(a))).collect();
             }
             let reply = self.call(ctx, request, purpose).await?;
             messages.push(Message::assistant(reply.content.clone()));
@@ -603,6 +619,7 @@ impl Optimizer for Genius {
                     )
                 }
                 Verdict::Repair { kind, problem, message, duplicates, violating } => {
+                    asked.extend(duplicates.iter().chain(&violating).cloned());
                     (kind, problem, message, duplicates, violating)
                 }
             };

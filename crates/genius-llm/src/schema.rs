@@ -2,7 +2,7 @@
 //! options (indices or labels, as the space's notation writes them). It keeps to the subset every provider's strict
 //! mode accepts: every property required, no additional properties, no length limits.
 
-use genius_core::{Notation, SearchSpace};
+use genius_core::{Architecture, Notation, SearchSpace};
 use serde_json::{Value, json};
 
 use crate::chat::JsonSchema;
@@ -44,6 +44,28 @@ pub fn architecture(space: &dyn SearchSpace, notation: Notation) -> Value {
         required.push(json!(name));
     }
     json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+}
+
+/// `arch` as the object [`architecture`]'s schema writes it (`{"layer_1": 0, ...}`, the options as its `enum`s
+/// give them).
+pub fn architecture_value(space: &dyn SearchSpace, notation: Notation, arch: &Architecture) -> Value {
+    let mut object = serde_json::Map::new();
+    for (i, dim) in space.dimensions().iter().enumerate() {
+        let choice = arch.choice(i);
+        let value = match notation {
+            Notation::Choices => json!(choice),
+            _ => {
+                let numbers: Option<Vec<f64>> = dim.options.iter().map(|o| o.trim().parse::<f64>().ok()).collect();
+                match numbers {
+                    Some(ns) if ns.iter().all(|x| x.fract() == 0.0) => json!(ns[choice] as i64),
+                    Some(ns) => json!(ns[choice]),
+                    None => json!(dim.options[choice]),
+                }
+            }
+        };
+        object.insert(property(&dim.name), value);
+    }
+    Value::Object(object)
 }
 
 /// The schema of an answer: `k` architectures (one as `architecture`, several as `architectures`), after an

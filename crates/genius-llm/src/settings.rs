@@ -160,6 +160,10 @@ pub struct GeniusSettings {
     pub max_violations: usize,
     /// What to do when the model proposes an architecture already evaluated.
     pub duplicates: DuplicateHandling,
+    /// Whether the embedded model's constrained decoder masks, token by token, every architecture already evaluated
+    /// in the run, so that it never proposes a duplicate (a model over an API is not masked: a duplicate gets the
+    /// repair message). Off for an ablation.
+    pub mask_evaluated: bool,
     /// The former form of `duplicates` (`true` is `repair`, `false` is `evaluate`), read from older run logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reject_duplicates: Option<bool>,
@@ -209,6 +213,7 @@ impl Default for GeniusSettings {
             max_repairs: 3,
             max_violations: 10,
             duplicates: DuplicateHandling::Repair,
+            mask_evaluated: true,
             reject_duplicates: None,
             on_cannot_improve: OnCannotImprove::Stop,
             on_repairs_exhausted: OnRepairsExhausted::Fail,

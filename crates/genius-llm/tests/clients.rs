@@ -27,6 +27,7 @@ fn request() -> ChatRequest {
         max_tokens: Some(500),
         seed: Some(7),
         schema: None,
+        exclude: Vec::new(),
     }
 }
 

@@ -88,6 +88,7 @@ fn request(space: &dyn SearchSpace, notation: Notation, k: usize, analysis: bool
         max_tokens: None,
         seed: Some(seed),
         schema: Some(schema::answer(space, notation, k, analysis)),
+        exclude: Vec::new(),
     }
 }
 
@@ -226,5 +227,98 @@ async fn studies_in_every_protocol_propose_valid_designs_and_repeat_with_their_s
             let (other, recorded_other) = study(space, protocol, 12, 3).await;
             assert!(other != trials || replies(&recorded_other) != replies(&recorded), "another seed differs");
         }
+    }
+}
+
+/// Five positions of three options each (243 architectures): room for a 30-query search, with a short prompt.
+struct Grid {
+    dims: Vec<genius_core::Dimension>,
+}
+
+impl Grid {
+    fn new() -> Self {
+        let dims = (1..=5).map(|i| genius_core::Dimension::new(format!("layer {i}"), ["a", "b", "c"])).collect();
+        Self { dims }
+    }
+}
+
+impl SearchSpace for Grid {
+    fn name(&self) -> &str {
+        "grid"
+    }
+    fn dimensions(&self) -> &[genius_core::Dimension] {
+        &self.dims
+    }
+    fn brief(&self) -> Option<genius_core::SpaceBrief> {
+        Some(genius_core::SpaceBrief {
+            task: "The network is scored on a toy task; the objective is to maximize its score.".into(),
+            operations: vec!["0 is a thin layer, 1 a medium layer, 2 a wide layer".into()],
+            notes: Vec::new(),
+            layout: "input -> layer 1 -> ... -> layer 5 -> output".into(),
+            notation: Notation::Choices,
+            answer_format: "a list of 5 ids, one per layer".into(),
+            example: "[0, 1, 2, 0, 1]".into(),
+            tables: Vec::new(),
+            dialogue: genius_core::Dialogue::Fresh,
+        })
+    }
+}
+
+/// A score made up for [`Grid`].
+struct GridScore {
+    spec: genius_core::MetricSpec,
+}
+
+impl GridScore {
+    fn new() -> Self {
+        let metric = genius_core::Metric {
+            name: "score".into(),
+            direction: genius_core::Direction::Maximize,
+            visibility: genius_core::Visibility::Search,
+            description: "a made-up score".into(),
+        };
+        Self { spec: genius_core::MetricSpec { metrics: vec![metric], search: "score".into(), report: "score".into() } }
+    }
+}
+
+#[genius_core::async_trait]
+impl genius_core::Evaluator for GridScore {
+    fn name(&self) -> &str {
+        "grid-score"
+    }
+    fn metrics(&self) -> &genius_core::MetricSpec {
+        &self.spec
+    }
+    async fn evaluate(
+        &self,
+        arch: &genius_core::Architecture,
+    ) -> Result<genius_core::Evaluation, genius_core::EvalError> {
+        let score = arch.choices().iter().enumerate().map(|(i, &c)| f64::from(c) * (i as f64 + 1.0)).sum::<f64>();
+        Ok(genius_core::Evaluation { metrics: [("score".to_owned(), 50.0 + score)].into(), ..Default::default() })
+    }
+}
+
+#[tokio::test]
+async fn with_masking_the_embedded_model_never_proposes_a_duplicate_in_30_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(ProtocolChoice::Stateless);
+    assert!(settings.mask_evaluated, "masking is on by default");
+    let genius = Genius::new(settings, Arc::new(LocalModel::open(&model_path()).unwrap())).unwrap();
+    let outcome = Study::new(Arc::new(Grid::new()), Arc::new(GridScore::new()), Box::new(genius))
+        .seed(5)
+        .budget(Budget::evaluations(30))
+        .run_in(dir.path())
+        .await
+        .unwrap();
+    assert_eq!(outcome.trials.len(), 30);
+    let distinct: std::collections::BTreeSet<&[u16]> = outcome.trials.iter().map(|t| t.arch.choices()).collect();
+    assert_eq!(distinct.len(), 30, "every proposal is new");
+    let recorded = Recorded::read(dir.path()).unwrap();
+    // Not one duplicate was even written: no repair was needed, and every call after the first masked the history.
+    assert!(!recorded.events.iter().any(|e| e.event.kind == REPLY_PROBLEM), "no reply was sent back");
+    let made = calls(&recorded.events);
+    assert_eq!(made.len(), 30);
+    for (i, call) in made.iter().enumerate() {
+        assert_eq!(call.request.exclude.len(), i, "call {} masks the {i} architectures before it", i + 1);
     }
 }

@@ -819,3 +819,92 @@ async fn constraint_violations_have_their_own_bound_and_a_last_violation_is_reco
     }
     assert_eq!(events(&tmp.path().join("b"), "gave_up")[0]["action"], "record the proposal as an invalid trial");
 }
+
+/// A chat model that says it is the embedded model, answers from a script and keeps every request.
+struct ScriptedLocal {
+    replies: std::sync::Mutex<std::collections::VecDeque<String>>,
+    requests: std::sync::Mutex<Vec<genius_llm::chat::ChatRequest>>,
+}
+
+#[genius_core::async_trait]
+impl ChatModel for ScriptedLocal {
+    fn info(&self) -> genius_llm::chat::ModelInfo {
+        genius_llm::chat::ModelInfo {
+            provider: "local".into(),
+            model: "scripted.gguf".into(),
+            endpoint: None,
+            structured_output: true,
+        }
+    }
+    async fn chat(
+        &self,
+        request: &genius_llm::chat::ChatRequest,
+    ) -> Result<genius_llm::chat::Exchange, genius_llm::LlmError> {
+        self.requests.lock().unwrap().push(request.clone());
+        let content = self.replies.lock().unwrap().pop_front().expect("a scripted reply");
+        Ok(genius_llm::chat::Exchange {
+            reply: genius_llm::chat::ChatReply {
+                content,
+                finish_reason: Some("stop".into()),
+                refusal: None,
+                model: None,
+                tokens: Default::default(),
+            },
+            source: genius_llm::chat::Source::Local,
+            usage: Default::default(),
+            latency_s: 0.0,
+            retries: Vec::new(),
+        })
+    }
+}
+
+/// The requests a 3-query study sent, its model replying `[0, 0, 0]`, `[0, 0, 0]` again (a duplicate), then new
+/// designs.
+async fn masked_requests(llm: &str, mask: bool) -> Vec<Vec<Value>> {
+    let answers = ["[0, 0, 0]", "[0, 0, 0]", "[1, 0, 0]", "[2, 0, 0]"];
+    let model = Arc::new(ScriptedLocal {
+        replies: std::sync::Mutex::new(
+            answers
+                .iter()
+                .map(|a| {
+                    let c: Vec<u64> = serde_json::from_str(a).unwrap();
+                    json!({"architecture": {"depth": c[0], "width": c[1], "op": c[2]}}).to_string()
+                })
+                .collect(),
+        ),
+        requests: std::sync::Mutex::new(Vec::new()),
+    });
+    let settings = GeniusSettings {
+        llm: llm.into(),
+        model: Some("scripted.gguf".into()),
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+        structured_output: Some(true),
+        cache: CacheMode::Off,
+        protocol: ProtocolChoice::Stateless,
+        mask_evaluated: mask,
+        ..GeniusSettings::default()
+    };
+    let genius = Genius::new(settings, model.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
+        .seed(1)
+        .budget(Budget::evaluations(3))
+        .run_in(dir.path())
+        .await
+        .unwrap();
+    assert_eq!(outcome.trials.len(), 3);
+    let header = Recorded::read(dir.path()).unwrap().header;
+    assert_eq!(header.optimizer.settings["mask_evaluated"], json!(mask), "the run config records the setting");
+    model.requests.lock().unwrap().iter().map(|r| r.exclude.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_embedded_model_is_sent_every_architecture_evaluated_to_mask_unless_that_is_off() {
+    let arch = |d: u64| json!({"depth": d, "width": 0, "op": 0});
+    // Call 1: nothing evaluated; call 2 (a duplicate of trial 1, sent back): trial 1; call 3: trial 1, and the
+    // duplicate this ask proposed (the same design, listed once); call 4: trials 1 and 2.
+    assert_eq!(masked_requests("local", true).await, [vec![], vec![arch(0)], vec![arch(0)], vec![arch(0), arch(1)]]);
+    // Off for an ablation, and never for a model behind an API (the repair message stays).
+    assert!(masked_requests("local", false).await.iter().all(Vec::is_empty));
+    assert!(masked_requests("openai-compatible", true).await.iter().all(Vec::is_empty));
+}

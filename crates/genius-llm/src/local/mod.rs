@@ -90,9 +90,9 @@ pub fn missing_model_help(path: &Path) -> String {
 
 /// Why this build cannot run the embedded model, and what to do.
 pub fn unavailable_help() -> String {
-    "this genius was built without the embedded model (the cargo feature `local`): build it with `cargo install \
-     --path crates/genius-cli --features local` (or `cargo build --features local`), or use a provider: --llm \
-     openai:MODEL, --llm anthropic:MODEL, --llm openai-compatible:MODEL --llm-base-url URL"
+    "this genius was built without the embedded model (the cargo feature `local`, on by default, left out by \
+     --no-default-features): build it with `cargo install --path crates/genius-cli --features local`, or use a \
+     provider: --llm openai:MODEL, --llm anthropic:MODEL, --llm openai-compatible:MODEL --llm-base-url URL"
         .into()
 }
 

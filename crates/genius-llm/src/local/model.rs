@@ -5,7 +5,13 @@
 //!   template of SmolLM2 and Qwen2.5; others are refused by name).
 //! - With a JSON schema in the request (structured output, on for this provider), decoding is constrained to it
 //!   ([`super::constrained`]): the bytes the schema forces are appended without asking the model, and at every
-//!   choice only the tokens the schema allows are sampled from. The reply is always one answer of the schema.
+//!   choice only the tokens the schema allows are sampled from. The reply is always one answer of the schema. The
+//!   request's `exclude` (the architectures already evaluated) is masked too: the reply never repeats one of them.
+//!   Free text costs no look at the vocabulary: the tokens that are plain text are sorted by length once, and at a
+//!   free-text choice those that fit are all allowed.
+//! - A prompt that begins like an earlier one (the growing conversation; the stateless prompts, which share their
+//!   instructions and the results before the newest) runs from the longest kept prefix with its attention cache.
+//!   Prompts are computed in chunks cut at fixed positions, so that a reply is the same whatever was cached.
 //! - Sampling is seeded: a generator from the request's seed (ChaCha8, as every seeded stream of genius) draws
 //!   every token, so the same model file, request and seed give the same reply. Temperature 0 takes the most
 //!   likely token (the lowest id on a tie).
@@ -27,8 +33,13 @@ use super::tokenizer::{PreTokenizer, Tokenizer};
 use crate::LlmError;
 use crate::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source, Tokens};
 
-/// Prompt tokens run through the model at once (bounds the attention scores' memory).
-const CHUNK: usize = 256;
+/// Prompt tokens run through the model at once (bounds the attention scores' memory). Prompts are cut at multiples
+/// of it, counted from the first token, whatever was cached: every prompt token is then computed alike (the same
+/// shapes, the same order of sums), so that a reply never depends on what the engine answered before.
+const CHUNK: usize = 64;
+
+/// The prompt prefixes kept with their attention cache (see [`Engine::complete`]).
+const KEPT: usize = 2;
 
 /// The most tokens of a reply with no schema and no `max_tokens`.
 const FREE_TOKENS: usize = 512;
@@ -67,6 +78,21 @@ pub struct Engine {
     tokenizer: Tokenizer,
     /// Token ids by their first byte (control tokens left out), for masking.
     by_first_byte: Vec<Vec<u32>>,
+    /// The tokens that are plain free text (printable ASCII but `"` and `\\`), shortest first: inside a string with
+    /// room for `n` more bytes, those of at most `n` bytes are allowed without a look at each.
+    plain: Vec<u32>,
+    /// The byte lengths of `plain`, in the same order.
+    plain_len: Vec<usize>,
+    /// The tokens with a `"` (that may close a string and go on): checked one by one.
+    quoted: Vec<u32>,
+    /// The tokens of a reply with no schema: text, and the end of the turn.
+    unconstrained: Vec<u32>,
+    /// Prompt prefixes (cut at multiples of [`CHUNK`]) with the model holding their attention cache, longest last:
+    /// a prompt that begins with one (the growing conversation, the stateless prompts that share their
+    /// instructions and the results so far) runs from there.
+    kept: Vec<(Vec<u32>, ModelWeights)>,
+    /// The previous prompt.
+    last_prompt: Vec<u32>,
     im_start: u32,
     im_end: u32,
     eos: Option<u32>,
@@ -159,8 +185,35 @@ impl Engine {
                 by_first_byte[usize::from(b)].push(id);
             }
         }
+        let mut plain: Vec<u32> = (0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens"))
+            .filter(|&t| !tokenizer.is_control(t) && !tokenizer.token_bytes(t).is_empty())
+            .filter(|&t| tokenizer.token_bytes(t).iter().all(|&b| super::constrained::plain(b)))
+            .collect();
+        plain.sort_by_key(|&t| (tokenizer.token_bytes(t).len(), t));
+        let plain_len = plain.iter().map(|&t| tokenizer.token_bytes(t).len()).collect();
+        let quoted = (0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens"))
+            .filter(|&t| !tokenizer.is_control(t) && tokenizer.token_bytes(t).contains(&b'"'))
+            .collect();
+        let unconstrained = (0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens"))
+            .filter(|&t| !tokenizer.is_control(t) || t == im_end || Some(t) == eos)
+            .collect();
         let name = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
-        Ok(Self { weights, tokenizer, by_first_byte, im_start, im_end, eos, device, name })
+        Ok(Self {
+            unconstrained,
+            weights,
+            tokenizer,
+            by_first_byte,
+            plain,
+            plain_len,
+            quoted,
+            kept: Vec::new(),
+            last_prompt: Vec::new(),
+            im_start,
+            im_end,
+            eos,
+            device,
+            name,
+        })
     }
 
     /// The tokenizer.
@@ -210,16 +263,54 @@ impl Engine {
         Ok(logits)
     }
 
+    /// Runs the prompt: from the longest kept prefix of it, in chunks cut at multiples of [`CHUNK`], keeping the
+    /// model at two cuts for the next prompts: the last before the point where this prompt leaves the previous one
+    /// (what the stateless prompts share: instructions and the results before the newest), and the last before its
+    /// end (a conversation goes on after it). The logits after the last token.
+    fn run_prompt(&mut self, prompt: &[u32]) -> Result<Vec<f32>, LlmError> {
+        let start =
+            self.kept.iter().rposition(|(ids, _)| ids.len() < prompt.len() && prompt.starts_with(ids)).map_or(0, |i| {
+                self.weights = self.kept[i].1.clone();
+                self.kept[i].0.len()
+            });
+        let shared = self.last_prompt.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let cut = |n: usize| n / CHUNK * CHUNK;
+        let mut marks: Vec<usize> = [cut(shared), cut(prompt.len() - 1)].into_iter().filter(|&m| m > 0).collect();
+        marks.dedup();
+        let mut kept: Vec<(Vec<u32>, ModelWeights)> =
+            self.kept.drain(..).filter(|(ids, _)| marks.contains(&ids.len()) && prompt.starts_with(ids)).collect();
+        let mut logits = Vec::new();
+        let mut pos = start;
+        while pos < prompt.len() {
+            let end = (cut(pos) + CHUNK).min(prompt.len());
+            logits = self.feed(&prompt[pos..end], pos)?;
+            pos = end;
+            if marks.contains(&pos) && !kept.iter().any(|(ids, _)| ids.len() == pos) {
+                kept.push((prompt[..pos].to_vec(), self.weights.clone()));
+            }
+        }
+        kept.sort_by_key(|(ids, _)| ids.len());
+        let extra = kept.len().saturating_sub(KEPT);
+        kept.drain(..extra);
+        self.kept = kept;
+        self.last_prompt = prompt.to_vec();
+        Ok(logits)
+    }
+
     /// One completion of `request`.
     pub fn complete(&mut self, request: &ChatRequest) -> Result<Completion, LlmError> {
-        let grammar = request.schema.as_ref().map(|s| Grammar::from_schema(&s.schema)).transpose()?;
+        let grammar = request
+            .schema
+            .as_ref()
+            .map(|s| Grammar::from_schema(&s.schema).map(|g| g.excluding(&request.exclude)))
+            .transpose()?;
         let temperature = request.temperature.unwrap_or(0.0);
         let top_p = request.top_p.unwrap_or(1.0);
         let limit = request.max_tokens.map_or(if grammar.is_some() { usize::MAX } else { FREE_TOKENS }, |n| n as usize);
         let mut rng = genius_core::rng::seeded(request.seed.unwrap_or(0));
         let prompt = self.prompt(request);
         let started = Instant::now();
-        let mut logits = self.feed(&prompt, 0)?;
+        let mut logits = self.run_prompt(&prompt)?;
         let mut timing =
             Timing { prompt_tokens: prompt.len(), prompt_s: started.elapsed().as_secs_f64(), ..Timing::default() };
         let reply_started = Instant::now();
@@ -261,10 +352,7 @@ impl Engine {
                     break "stop";
                 }
             } else {
-                let allowed: Vec<u32> = (0..u32::try_from(logits.len()).expect("a vocabulary"))
-                    .filter(|&t| !self.tokenizer.is_control(t) || t == self.im_end || Some(t) == self.eos)
-                    .collect();
-                let Some(token) = sample(&logits, &allowed, temperature, top_p, &mut rng) else {
+                let Some(token) = sample(&logits, &self.unconstrained, temperature, top_p, &mut rng) else {
                     return Err(LlmError::Settings("the model has no tokens to sample".into()));
                 };
                 if token == self.im_end || Some(token) == self.eos {
@@ -283,6 +371,13 @@ impl Engine {
 
     /// The tokens the grammar allows after `m`.
     fn allowed(&self, g: &Grammar, m: &Matcher) -> Vec<u32> {
+        if let Some(room) = m.text_room(g) {
+            // Free text: every plain token that fits, and the few with a quote that the grammar takes.
+            let fits = self.plain_len.partition_point(|&n| n <= room);
+            let mut out = self.plain[..fits].to_vec();
+            out.extend(self.quoted.iter().copied().filter(|&t| m.accepts(g, self.tokenizer.token_bytes(t))));
+            return out;
+        }
         m.next_bytes(g)
             .into_iter()
             .flat_map(|b| self.by_first_byte[usize::from(b)].iter().copied())
@@ -332,28 +427,33 @@ fn load_weights(
 }
 
 /// Draws a token of `allowed` from `logits`: the most likely at temperature 0 (the lowest id on a tie), else from
-/// the softmax at `temperature`, cut to the smallest set holding `top_p` of the mass.
+/// the softmax at `temperature` (in the order of the token ids, whatever the order of `allowed`), cut to the smallest
+/// set holding `top_p` of the mass when `top_p` is below 1.
 fn sample(logits: &[f32], allowed: &[u32], temperature: f64, top_p: f64, rng: &mut impl Rng) -> Option<u32> {
-    let mut scored: Vec<(u32, f64)> = allowed.iter().map(|&t| (t, f64::from(logits[t as usize]))).collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let &(best, top) = scored.first()?;
+    let logit = |t: u32| f64::from(logits[t as usize]);
+    let best = allowed.iter().copied().max_by(|&a, &b| logit(a).total_cmp(&logit(b)).then(b.cmp(&a)))?;
     if temperature <= 0.0 {
         return Some(best);
     }
-    let mut weights: Vec<f64> = scored.iter().map(|(_, l)| ((l - top) / temperature).exp()).collect();
-    let total: f64 = weights.iter().sum();
-    let mut kept = weights.len();
+    let top = logit(best);
+    let mut ids = allowed.to_vec();
     if top_p < 1.0 {
+        ids.sort_by(|&a, &b| logit(b).total_cmp(&logit(a)).then(a.cmp(&b)));
+    } else {
+        ids.sort_unstable();
+    }
+    let mut weights: Vec<f64> = ids.iter().map(|&t| ((logit(t) - top) / temperature).exp()).collect();
+    if top_p < 1.0 {
+        let total: f64 = weights.iter().sum();
         let mut mass = 0.0;
         for (i, w) in weights.iter().enumerate() {
             mass += w / total;
             if mass >= top_p {
-                kept = i + 1;
+                weights.truncate(i + 1);
                 break;
             }
         }
     }
-    weights.truncate(kept);
     let total: f64 = weights.iter().sum();
     // 53 random bits as a number in [0, 1).
     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
@@ -361,10 +461,10 @@ fn sample(logits: &[f32], allowed: &[u32], temperature: f64, top_p: f64, rng: &m
     for (i, w) in weights.iter().enumerate() {
         acc += w;
         if u < acc {
-            return Some(scored[i].0);
+            return Some(ids[i]);
         }
     }
-    Some(scored[kept - 1].0)
+    Some(ids[weights.len() - 1])
 }
 
 /// The embedded model as a [`ChatModel`]: one engine behind a lock, run on a blocking thread.
@@ -397,6 +497,14 @@ impl LocalModel {
     /// The model file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Forgets the prompt prefixes kept with their attention cache (a benchmark's cold start; replies do not
+    /// depend on them).
+    pub fn forget_prompts(&self) {
+        let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        engine.kept.clear();
+        engine.last_prompt.clear();
     }
 
     /// One completion, on this thread (it takes seconds: call it from a blocking thread in async code).
