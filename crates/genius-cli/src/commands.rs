@@ -161,7 +161,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let executor = match &args.executor {
         Some(name) => {
             let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &space_name, &evaluator, data.path())
+            let executor = registry::executor(name, settings, &dir, &space_name, args.space_file.as_deref(), &evaluator, data.path())
                 .with_context(|| match &args.executor_config {
                     Some(path) => format!("--executor {name} --executor-config {}", path.display()),
                     None => format!("--executor {name}"),

@@ -172,6 +172,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let progress = Arc::new(Bar { bar: bar.clone(), trials: AtomicU64::new(0) });
     let data_dir = data.path().to_owned();
     let job_data_dir = data_dir.clone();
+    let space_files = plan.space_files.clone();
     let runner = Runner {
         catalogs: Arc::new(catalogs.clone()),
         data_dir,
@@ -179,7 +180,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         fail_fast: args.fail_fast,
         stop: stop_on_ctrl_c(),
         job_setup: Some(Arc::new(move |dir: &Path, space: &str, evaluator: &Arc<dyn Evaluator>| {
-            registry::job_setup(dir, space, &**evaluator, &job_data_dir).map_err(|e| format!("{e:#}"))
+            let space_file = space_files.get(space).map(PathBuf::as_path);
+            registry::job_setup(dir, space, space_file, &**evaluator, &job_data_dir).map_err(|e| format!("{e:#}"))
         })),
         progress,
     };

@@ -22,7 +22,7 @@ use crate::registry;
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// The search space (see `genius spaces`).
-    #[arg(long, value_name = "SPACE", value_parser = clap::builder::PossibleValuesParser::new(registry::space_names()))]
+    #[arg(long, value_name = "SPACE")]
     pub space: String,
 
     /// The architecture, in any text form of its space (see `genius arch`).
@@ -51,6 +51,12 @@ pub struct EvaluatorConfig {
     /// Its settings, as [`Evaluator::settings`] gives them (`train`).
     #[serde(default)]
     pub settings: toml::Table,
+    /// The space file of the space searched, when it is not a built-in one (an absolute path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_file: Option<PathBuf>,
+    /// The run directory, for an evaluator that keeps files per run (`command`: `<run>/commands/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_dir: Option<PathBuf>,
 }
 
 /// The name of the evaluator file a run's jobs read, in the job directory.
@@ -77,7 +83,7 @@ impl EvaluatorConfig {
             _ => toml::Table::new(),
         };
         let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
-        Ok(Self { name: evaluator.name().to_owned(), data_dir: Some(data_dir), settings })
+        Ok(Self { name: evaluator.name().to_owned(), data_dir: Some(data_dir), settings, space_file: None, run_dir: None })
     }
 
     /// Writes the file (through a temporary file and a rename).
@@ -97,13 +103,19 @@ impl EvaluatorConfig {
     /// The space `space` and this evaluator of it, built by name from the catalog (with the settings a run header
     /// records, as [`Evaluator::settings`] gives them).
     pub fn build(&self, space: &str) -> Result<(Arc<dyn SearchSpace>, Arc<dyn Evaluator>)> {
-        let built = registry::space(space)?;
+        let built = match &self.space_file {
+            Some(file) => registry::catalogs().space_file(file)?.0,
+            None => registry::space(space)?,
+        };
         let settings = serde_json::to_value(&self.settings)?;
         let data = match &self.data_dir {
             Some(dir) => DataDir::new(dir),
             None => DataDir::resolve(None),
         };
-        let context = BuildContext::new(space, 0, data.path()).with_space(&built);
+        let mut context = BuildContext::new(space, 0, data.path()).with_space(&built);
+        if let Some(dir) = &self.run_dir {
+            context = context.with_run_dir(dir);
+        }
         let evaluator = registry::catalogs().evaluators.build(&self.name, settings, &context)?;
         Ok((built, evaluator))
     }

@@ -93,31 +93,43 @@ pub async fn evaluator(
     Ok(entry.build(settings, &context)?)
 }
 
-/// The executor `name` with `settings` (its configuration file's keys), for a run in `run_dir` on `space`: its jobs
-/// run `genius evaluate` (this very program) with the evaluator written to `run_dir/jobs/evaluator.toml`.
+/// The executor `name` with `settings` (its configuration file's keys), for a run in `run_dir` on `space` (read from
+/// `space_file` when it is not a built-in one): its jobs run `genius evaluate` (this very program) with the evaluator
+/// written to `run_dir/jobs/evaluator.toml`.
 pub fn executor(
     name: &str,
     settings: serde_json::Value,
     run_dir: &Path,
     space: &str,
+    space_file: Option<&Path>,
     evaluator: &Arc<dyn Evaluator>,
     data_dir: &Path,
 ) -> Result<Arc<dyn Executor>> {
     let entry = catalogs().executors.find(name)?;
     entry.check(settings.clone())?;
-    let jobs = job_setup(run_dir, space, &**evaluator, data_dir)?;
+    let jobs = job_setup(run_dir, space, space_file, &**evaluator, data_dir)?;
     let context = BuildContext::new(space, 0, data_dir).with_jobs(evaluator, &jobs);
     Ok(entry.build(settings, &context)?)
 }
 
 /// The job directory of a run and the command its jobs run: this program's `evaluate`, with the evaluator written
 /// to the job directory.
-pub fn job_setup(run_dir: &Path, space: &str, evaluator: &dyn Evaluator, data_dir: &Path) -> Result<JobSetup> {
+pub fn job_setup(
+    run_dir: &Path,
+    space: &str,
+    space_file: Option<&Path>,
+    evaluator: &dyn Evaluator,
+    data_dir: &Path,
+) -> Result<JobSetup> {
     let job_dir = std::path::absolute(run_dir.join("jobs"))
         .with_context(|| format!("cannot make {} absolute", run_dir.display()))?;
     std::fs::create_dir_all(&job_dir).with_context(|| format!("cannot create {}", job_dir.display()))?;
     let config_path = job_dir.join(crate::evaluate_cmd::EVALUATOR_FILE);
-    crate::evaluate_cmd::EvaluatorConfig::of(evaluator, data_dir)?.write(&config_path)?;
+    let mut config = crate::evaluate_cmd::EvaluatorConfig::of(evaluator, data_dir)?;
+    let absolute = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot make {} absolute", p.display()));
+    config.space_file = space_file.map(absolute).transpose()?;
+    config.run_dir = Some(absolute(run_dir)?);
+    config.write(&config_path)?;
     let program = std::env::current_exe().context("cannot find this program's path for the jobs to run")?;
     let utf8 = |p: &Path| p.to_str().map(str::to_owned).ok_or_else(|| anyhow!("{} is not valid UTF-8", p.display()));
     let command = vec![

@@ -212,6 +212,33 @@ async fn your_own_program_scores_a_space_file_and_a_comparison_runs_on_it() {
     assert_eq!(dirs, distinct.len(), "one directory per evaluation, numbered on across the resume");
     assert!(out.join(format!("commands/{}/result.json", dirs - 1)).is_file());
 
+    // As an executor's job runs it (SLURM): the job file names the space file and the run directory, and
+    // `genius evaluate` rebuilds the command evaluator from it, keeping the evaluation's files in that run.
+    let catalogs = genius_cli::registry::catalogs();
+    let space_file = tmp.path().join("space.toml");
+    let (space, _) = catalogs.space_file(&space_file).unwrap();
+    let job_run = tmp.path().join("job-run");
+    let settings: Value = toml::from_str::<toml::Table>(&std::fs::read_to_string(tmp.path().join("command.toml")).unwrap())
+        .map(|t| serde_json::to_value(t).unwrap())
+        .unwrap();
+    let context = genius_core::catalog::BuildContext::new(space.name(), 0, tmp.path())
+        .with_space(&space)
+        .with_run_dir(&job_run)
+        .with_config_dir(tmp.path());
+    let evaluator = catalogs.evaluators.build("command", settings, &context).unwrap();
+    let jobs =
+        genius_cli::registry::job_setup(&job_run, space.name(), Some(&space_file), &*evaluator, tmp.path()).unwrap();
+    let arch = space.format(&space.sample(&mut genius_core::rng::seeded(5)));
+    let result = tmp.path().join("job-result.json");
+    let mut cmd = genius();
+    cmd.current_dir("/").args(&jobs.command[1..]).arg("--arch").arg(&arch).arg("--out").arg(&result);
+    let (status, stdout, stderr) = output(cmd).await;
+    assert!(status.status.success(), "{stdout}\n{stderr}");
+    let job: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!(job["outcome"]["status"], "complete", "{job}");
+    assert!(job["outcome"]["evaluation"]["metrics"]["val_acc"].is_number(), "{job}");
+    assert!(job_run.join("commands/0/result.json").is_file(), "the job's files are in the run: {job}");
+
     // A comparison: the space file and the command evaluator from an experiment file.
     std::fs::write(
         tmp.path().join("experiment.toml"),
