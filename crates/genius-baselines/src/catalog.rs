@@ -41,7 +41,7 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
     &[
         OptimizerEntry {
             name: "random",
-            summary: "random search: uniform proposals",
+            summary: "random search: uniform proposals; any number of objectives",
             settings: crate::random_search::SETTINGS,
             build: |v| {
                 let s = settings::<RandomSearchSettings>("random", v)?;
@@ -75,7 +75,7 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
         },
         OptimizerEntry {
             name: "nsga2",
-            summary: "NSGA-II, Deb et al. 2002: Pareto ranks and crowding (several objectives)",
+            summary: "NSGA-II, Deb et al. 2002: Pareto ranks and crowding; any number of objectives",
             settings: crate::nsga2::SETTINGS,
             build: |v| Ok(Box::new(Nsga2::new(settings::<Nsga2Settings>("nsga2", v)?)?)),
         },

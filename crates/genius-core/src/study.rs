@@ -333,7 +333,7 @@ impl Study {
         if self.objective.is_multi() && !self.optimizer.multi_objective() {
             return Err(StudyError::Settings(format!(
                 "optimizer `{}` searches a single objective, and this study has {} ({}); choose one that searches \
-                 several (`genius optimizers` marks them), or give one objective",
+                 several (`genius optimizers` says \"any number of objectives\" of them), or give one objective",
                 self.optimizer.name(),
                 self.objective.count(),
                 self.objective

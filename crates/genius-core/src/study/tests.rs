@@ -166,7 +166,8 @@ async fn a_single_objective_optimizer_is_refused_for_several_objectives_and_sing
     assert_eq!(
         err.to_string(),
         "invalid study settings: optimizer `one` searches a single objective, and this study has 2 (val_acc:max, \
-         params:min); choose one that searches several (`genius optimizers` marks them), or give one objective"
+         params:min); choose one that searches several (`genius optimizers` says \"any number of objectives\" of \
+         them), or give one objective"
     );
     // A single-objective run writes no trace of several objectives: no `also`, no `front`.
     let dir = tempfile::tempdir().unwrap();
