@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use genius_core::catalog::{BuildContext, Catalogs, JobSetup};
 use genius_core::executor::Executor;
-use genius_core::{Budget, CancellationToken, Evaluator, Recorded, SearchSpace, StopReason, StudyEvent};
+use genius_core::{Budget, CancellationToken, Evaluator, Objective, Recorded, SearchSpace, StopReason, StudyEvent};
 use genius_report::{FAILURES_FILE, FailedRun, GRID_FILE};
 
 use crate::error::{GridError, Result, chain};
@@ -21,6 +21,9 @@ pub struct SpaceParts {
     pub space: Arc<dyn SearchSpace>,
     /// Its evaluator.
     pub evaluator: Arc<dyn Evaluator>,
+    /// What its runs optimize (the experiment's `objectives`, checked against the evaluator's metrics); `None` for
+    /// the evaluator's search metric.
+    pub objective: Option<Objective>,
 }
 
 /// What a grid reports while it runs (a progress bar); every method does nothing by default.
@@ -83,8 +86,9 @@ impl Plan {
     }
 
     /// The space and evaluator of every space of the plan, built from `catalogs` with the plan's evaluator (the
-    /// training seed of a training evaluator is 0: every run of the grid trains a design alike). What the evaluator
-    /// needs on disk (see [`genius_core::catalog::Resource`]) must be there already.
+    /// training seed of a training evaluator is 0: every run of the grid trains a design alike), and the objective of
+    /// its runs checked against the evaluator's metrics. What the evaluator needs on disk (see
+    /// [`genius_core::catalog::Resource`]) must be there already.
     pub fn parts(&self, catalogs: &Catalogs, data_dir: &Path) -> Result<BTreeMap<String, SpaceParts>> {
         let entry = catalogs.evaluators.find(&self.evaluator.name)?;
         let mut parts = BTreeMap::new();
@@ -94,7 +98,8 @@ impl Plan {
             let evaluator = entry
                 .build(self.evaluator.settings.clone(), &context.with_space(&space))
                 .map_err(|e| GridError::Experiment(format!("[evaluator] {e}")))?;
-            parts.insert(name.to_owned(), SpaceParts { space, evaluator });
+            let objective = self.objective(name, evaluator.metrics())?;
+            parts.insert(name.to_owned(), SpaceParts { space, evaluator, objective });
         }
         Ok(parts)
     }
@@ -143,7 +148,7 @@ impl Runner {
                 seed: run.seed,
                 budget: Budget::evaluations(run.budget),
                 settings: plan.study.clone(),
-                objective: None,
+                objective: part.objective.clone(),
                 context: Some(serde_json::json!({ "compare": run.label, "experiment": plan.name })),
                 stop: halt.clone(),
             };
