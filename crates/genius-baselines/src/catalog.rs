@@ -5,8 +5,8 @@ use genius_core::{Optimizer, OptimizerError};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Evolution, EvolutionSettings, LocalSearch, LocalSearchSettings, RandomSearch, RandomSearchSettings, Reinforce,
-    ReinforceSettings, Tpe, TpeSettings,
+    Evolution, EvolutionSettings, LocalSearch, LocalSearchSettings, Nsga2, Nsga2Settings, RandomSearch,
+    RandomSearchSettings, Reinforce, ReinforceSettings, Tpe, TpeSettings,
 };
 
 /// An optimizer this crate provides.
@@ -41,7 +41,7 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
     &[
         OptimizerEntry {
             name: "random",
-            summary: "random search: uniform proposals",
+            summary: "random search: uniform proposals; any number of objectives",
             settings: crate::random_search::SETTINGS,
             build: |v| {
                 let s = settings::<RandomSearchSettings>("random", v)?;
@@ -72,6 +72,12 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
             summary: "tree-structured Parzen estimator, as Optuna's default sampler",
             settings: crate::tpe::SETTINGS,
             build: |v| Ok(Box::new(Tpe::new(settings::<TpeSettings>("tpe", v)?)?)),
+        },
+        OptimizerEntry {
+            name: "nsga2",
+            summary: "NSGA-II, Deb et al. 2002: Pareto ranks and crowding; any number of objectives",
+            settings: crate::nsga2::SETTINGS,
+            build: |v| Ok(Box::new(Nsga2::new(settings::<Nsga2Settings>("nsga2", v)?)?)),
         },
     ]
 }

@@ -7,6 +7,8 @@
 //! - [`Reinforce`]: a factorised categorical policy trained by REINFORCE with a moving-average baseline, as in
 //!   NAS-Bench-201.
 //! - [`Tpe`]: the tree-structured Parzen estimator for categorical dimensions, as Optuna's default sampler.
+//! - [`Nsga2`]: NSGA-II (Deb et al., 2002), for several objectives at once (a Pareto front); with one, an elitist
+//!   genetic algorithm. [`RandomSearch`] ignores the objectives, so it is the multi-objective random baseline too.
 //!
 //! Each takes a settings struct whose defaults are the published ones, refuses unknown fields when deserialized, and
 //! checks its values (`check`, also run by `new`). All draw randomness only from the study's generator, do no IO, and
@@ -25,12 +27,14 @@ pub mod catalog;
 mod common;
 mod evolution;
 mod local_search;
+mod nsga2;
 mod random_search;
 mod reinforce;
 mod tpe;
 
 pub use evolution::{Evolution, EvolutionSettings};
 pub use local_search::{LocalSearch, LocalSearchSettings};
+pub use nsga2::{Nsga2, Nsga2Settings};
 pub use random_search::{RandomSearch, RandomSearchSettings};
 pub use reinforce::{Reinforce, ReinforceSettings};
 pub use tpe::{Tpe, TpeSettings};

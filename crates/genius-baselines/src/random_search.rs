@@ -100,6 +100,12 @@ impl Optimizer for RandomSearch {
             self.seen.extend(trials.iter().map(|t| t.arch.clone()));
         }
     }
+
+    /// Uniform proposals do not depend on the objectives, so random search is the baseline of a multi-objective
+    /// search too.
+    fn multi_objective(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ fn optimizers() -> Vec<(String, serde_json::Value)> {
         ("reinforce", serde_json::json!({"learning_rate": 0.05})),
         ("tpe", serde_json::json!({"multivariate": false})),
         ("tpe", serde_json::json!({"avoid_duplicates": true, "n_startup_trials": 3, "constant_liar": false})),
+        ("nsga2", serde_json::json!({"population_size": 5, "mutation_prob": 0.5, "crossover_prob": 1.0})),
     ];
     for (name, settings) in variants {
         if catalog::find(name).is_some() {
@@ -271,6 +272,15 @@ fn every_optimizer_asks_and_is_told_in_batches_of_any_size() {
                 assert_eq!(archs(&outcome), archs(&go(5)), "{label}: not repeatable");
             }
         }
+    }
+}
+
+/// genius-core's own suite for optimizer entries (settings documented and round-tripped, unknown settings refused,
+/// valid and seed-deterministic proposals; for one that searches several objectives, in a two-objective study too).
+#[tokio::test]
+async fn every_catalog_entry_passes_the_core_conformance_suite() {
+    for entry in catalog::entries() {
+        genius_core::testing::conformance::optimizer(&entry).await;
     }
 }
 

@@ -151,6 +151,12 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N")]
     pub budget: usize,
 
+    /// What to optimize, as METRIC:max or METRIC:min (a metric of the evaluator, or params or flops). Repeat it for
+    /// a multi-objective search, whose result is a Pareto front, e.g. --objective val_acc_200:max --objective
+    /// flops:min [default: the evaluator's search metric].
+    #[arg(long = "objective", value_name = "METRIC:max|min", value_parser = parse_goal)]
+    pub objectives: Vec<genius_core::Goal>,
+
     /// Also stop after this much wall-clock time, e.g. 90s, 10m, 2h.
     #[arg(long, value_name = "DURATION", value_parser = humantime_duration)]
     pub wall_time: Option<f64>,
@@ -319,4 +325,9 @@ pub struct LlmArgs {
 
 fn humantime_duration(s: &str) -> Result<f64, String> {
     humantime::parse_duration(s).map(|d| d.as_secs_f64()).map_err(|e| format!("{e} (write e.g. 90s, 10m, 2h)"))
+}
+
+/// `METRIC:max` or `METRIC:min`.
+fn parse_goal(text: &str) -> Result<genius_core::Goal, String> {
+    text.parse().map_err(|e: genius_core::ObjectiveError| e.to_string())
 }

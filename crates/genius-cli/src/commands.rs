@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use genius_core::catalog::{Catalog, Kind, Range};
 use genius_core::{
-    Budget, DuplicatePolicy, Flush, MetricSpec, Recorded, SearchSpace, StopReason, StudyOutcome, StudySettings,
+    Budget, DuplicatePolicy, Flush, MetricSpec, Objective, Recorded, SearchSpace, StopReason, StudyOutcome,
+    StudySettings,
 };
 use genius_grid::{StudyParts, StudySetup, stop_on_ctrl_c};
 
@@ -161,20 +162,32 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let executor = match &args.executor {
         Some(name) => {
             let settings = registry::optimizer_settings(args.executor_config.as_deref(), &[])?;
-            let executor = registry::executor(name, settings, &dir, &space_name, args.space_file.as_deref(), &evaluator, data.path())
-                .with_context(|| match &args.executor_config {
-                    Some(path) => format!("--executor {name} --executor-config {}", path.display()),
-                    None => format!("--executor {name}"),
-                })?;
+            let executor = registry::executor(
+                name,
+                settings,
+                &dir,
+                &space_name,
+                args.space_file.as_deref(),
+                &evaluator,
+                data.path(),
+            )
+            .with_context(|| match &args.executor_config {
+                Some(path) => format!("--executor {name} --executor-config {}", path.display()),
+                None => format!("--executor {name}"),
+            })?;
             Some(executor)
         }
         None => None,
+    };
+    let objective = match args.objectives.as_slice() {
+        [] => Objective::from_spec(&spec),
+        goals => Objective::goals(&spec, goals.iter().cloned()).context("--objective")?,
     };
     let setup = StudySetup {
         seed: args.seed,
         budget,
         settings,
-        objective: None,
+        objective: Some(objective.clone()),
         context: Some(context),
         stop: stop_on_ctrl_c(),
     };
@@ -184,15 +197,16 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     study.check()?;
     writeln!(
         out,
-        "search: {} with {}, budget {} evaluations, seed {}\nrun log: {}",
+        "search: {} with {}, budget {} evaluations, seed {}{}\nrun log: {}",
         space_name,
         args.optimizer,
         args.budget,
         args.seed,
+        if objective.is_multi() { format!(", objectives {objective}") } else { String::new() },
         dir.display()
     )?;
     let outcome = study.run_in(&dir).await?;
-    report(&*space, &spec, &outcome, &dir, out)
+    report(&*space, &spec, &objective, &outcome, &dir, out)
 }
 
 /// `genius resume`.
@@ -259,13 +273,48 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
         .observe(Progress::new(budget.evaluations, &metric, args.progress.quiet));
     study.check()?;
     let outcome = study.resume(recorded).await?;
-    report(&*space, &header.metrics, &outcome, &args.dir, out)
+    report(&*space, &header.metrics, &header.objective, &outcome, &args.dir, out)
+}
+
+/// Prints the Pareto front of a multi-objective study: each trial on it with every objective's value and, held out,
+/// the reported metric (shown, never searched).
+fn front(
+    space: &dyn SearchSpace,
+    spec: &MetricSpec,
+    objective: &Objective,
+    outcome: &StudyOutcome,
+    out: &mut impl Write,
+) -> Result<()> {
+    let front = &outcome.summary.front;
+    writeln!(out, "Pareto front of {objective}: {} trial(s)", front.len())?;
+    let held_out = (spec.report != spec.search && !objective.all().iter().any(|g| g.metric == spec.report))
+        .then_some(spec.report.as_str());
+    for &i in front {
+        let trial = &outcome.trials[i];
+        let Some(eval) = trial.evaluation.as_ref() else { continue };
+        let mut values: Vec<String> = objective
+            .all()
+            .iter()
+            .map(|g| match (g.metric.as_str(), eval.value(&g.metric)) {
+                ("flops", Some(v)) => format!("flops {:.2} M", v / 1e6),
+                ("params", Some(v)) => format!("params {:.3} M", v / 1e6),
+                (name, Some(v)) => format!("{name} {v:.2}"),
+                (name, None) => format!("{name} -"),
+            })
+            .collect();
+        if let Some(report) = held_out.and_then(|m| eval.metrics.get(m).map(|v| (m, v))) {
+            values.push(format!("[{} {:.2}, held out]", report.0, report.1));
+        }
+        writeln!(out, "  trial {i:>4}  {}  {}", space.format(&trial.arch), values.join(", "))?;
+    }
+    Ok(())
 }
 
 /// Prints how a study ended and its best architecture, in the paper's style: `93.05 (rank 8 / 6561)`.
 fn report(
     space: &dyn SearchSpace,
     spec: &MetricSpec,
+    objective: &Objective,
     outcome: &StudyOutcome,
     dir: &Path,
     out: &mut impl Write,
@@ -319,6 +368,9 @@ fn report(
             }
         }
         None => writeln!(out, "no trial succeeded")?,
+    }
+    if objective.is_multi() {
+        front(space, spec, objective, outcome, out)?;
     }
     if s.stop == StopReason::Interrupted {
         writeln!(out, "interrupted; continue with: genius resume {}", dir.display())?;

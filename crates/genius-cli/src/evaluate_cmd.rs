@@ -83,7 +83,13 @@ impl EvaluatorConfig {
             _ => toml::Table::new(),
         };
         let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
-        Ok(Self { name: evaluator.name().to_owned(), data_dir: Some(data_dir), settings, space_file: None, run_dir: None })
+        Ok(Self {
+            name: evaluator.name().to_owned(),
+            data_dir: Some(data_dir),
+            settings,
+            space_file: None,
+            run_dir: None,
+        })
     }
 
     /// Writes the file (through a temporary file and a rename).

@@ -60,6 +60,65 @@ fn a_seed_gives_the_same_trials_and_another_seed_different_ones() {
 }
 
 /// Starts a long search, waits until its log holds `lines` trials, then sends `signal`.
+#[test]
+fn a_multi_objective_search_records_its_objectives_and_prints_its_pareto_front() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mo");
+    let mut cmd = genius(&data_dir());
+    cmd.args(["search", "--space", "nas-bench-201-cifar10", "--optimizer", "nsga2", "--set", "population_size=8"])
+        .args(["--objective", "val_acc_200:max", "--objective", "flops:min", "--budget", "24", "--quiet", "--out"])
+        .arg(&dir);
+    let (out, stdout, stderr) = run(&mut cmd);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("objectives val_acc_200:max, flops:min"), "{stdout}");
+    let recorded = Recorded::read(&dir).unwrap();
+    let objective = &recorded.header.objective;
+    assert_eq!(objective.to_string(), "val_acc_200:max, flops:min");
+    let front = recorded.summary.as_ref().unwrap().front.clone();
+    assert!(!front.is_empty());
+    assert!(
+        stdout.contains(&format!("Pareto front of val_acc_200:max, flops:min: {} trial(s)", front.len())),
+        "{stdout}"
+    );
+    // Each point of the front is printed with both objectives and, marked held out, the test accuracy.
+    for &i in &front {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(&format!("trial {i:>4} "))).unwrap();
+        assert!(line.contains("val_acc_200 ") && line.contains("flops ") && line.contains("held out]"), "{line}");
+    }
+    // A resume keeps the recorded objectives.
+    let mut resume = genius(&data_dir());
+    resume.args(["resume", "--quiet", "--budget", "30"]).arg(&dir);
+    let (out, stdout, stderr) = run(&mut resume);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Pareto front of val_acc_200:max, flops:min"), "{stdout}");
+    assert_eq!(&Recorded::read(&dir).unwrap().header.objective, objective);
+}
+
+#[test]
+fn bad_objectives_name_the_metric_and_what_there_is() {
+    let data = data_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let attempt = |optimizer: &str, objectives: &[&str]| {
+        let mut cmd = genius(&data);
+        cmd.args(["search", "--space", "nas-bench-201-cifar10", "--optimizer", optimizer, "--budget", "3"])
+            .arg("--out")
+            .arg(tmp.path().join("x"));
+        for o in objectives {
+            cmd.args(["--objective", o]);
+        }
+        fails(&mut cmd)
+    };
+    let err = attempt("nsga2", &["val_acc_200:max", "latency:min"]);
+    assert!(err.contains("unknown metric `latency`; this evaluator reports: val_acc_200, params, flops"), "{err}");
+    let err = attempt("nsga2", &["val_acc_200:max", "test_acc_200:max"]);
+    assert!(err.contains("metric `test_acc_200` is held out"), "{err}");
+    let err = attempt("nsga2", &["flops:smallest"]);
+    assert!(err.contains("`flops:smallest` is not METRIC:max or METRIC:min"), "{err}");
+    let err = attempt("evolution", &["val_acc_200:max", "flops:min"]);
+    assert!(err.contains("optimizer `evolution` searches a single objective"), "{err}");
+    assert!(!tmp.path().join("x").join("trials.jsonl").exists(), "nothing is written");
+}
+
 fn interrupt(data: &Path, dir: &Path, budget: usize, lines: usize, signal: &str) -> Output {
     let child = search(data, dir, 3, budget).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let log = dir.join("trials.jsonl");

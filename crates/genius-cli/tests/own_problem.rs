@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use genius_core::Recorded;
+use genius_core::{Recorded, SpaceExt};
 use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -218,9 +218,10 @@ async fn your_own_program_scores_a_space_file_and_a_comparison_runs_on_it() {
     let space_file = tmp.path().join("space.toml");
     let (space, _) = catalogs.space_file(&space_file).unwrap();
     let job_run = tmp.path().join("job-run");
-    let settings: Value = toml::from_str::<toml::Table>(&std::fs::read_to_string(tmp.path().join("command.toml")).unwrap())
-        .map(|t| serde_json::to_value(t).unwrap())
-        .unwrap();
+    let settings: Value =
+        toml::from_str::<toml::Table>(&std::fs::read_to_string(tmp.path().join("command.toml")).unwrap())
+            .map(|t| serde_json::to_value(t).unwrap())
+            .unwrap();
     let context = genius_core::catalog::BuildContext::new(space.name(), 0, tmp.path())
         .with_space(&space)
         .with_run_dir(&job_run)

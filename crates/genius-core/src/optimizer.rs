@@ -93,4 +93,11 @@ pub trait Optimizer: Send {
 
     /// Tells it the outcome of trials it proposed, in proposal order.
     fn tell(&mut self, trials: &[Observation]);
+
+    /// Whether it searches several objectives at once ([`Objective::is_multi`]), ranking trials by
+    /// [`Observation::scores`]. A study with several objectives refuses an optimizer that does not. The default:
+    /// it does not (it ranks by [`Observation::score`], the first objective).
+    fn multi_objective(&self) -> bool {
+        false
+    }
 }

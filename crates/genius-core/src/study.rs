@@ -126,6 +126,11 @@ pub struct Summary {
     pub invalid: usize,
     /// The best trial by the objective (the search metric, feasible only).
     pub best: Option<Trial>,
+    /// For a multi-objective search, the indices of the trials on the Pareto front of every objective (evaluated
+    /// here, feasible, not dominated by another trial; a duplicate counts through its original), in trial order.
+    /// Empty, and absent from `summary.json`, for a single objective.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub front: Vec<usize>,
     /// The evaluator's optimum by the reported metric, when it knows it.
     pub optimum: Option<Optimum>,
     /// When it ended (RFC 3339, UTC).
@@ -318,13 +323,38 @@ impl Study {
         }
     }
 
-    /// Checks the budget, the settings and the objective, as every run does before it starts.
+    /// Checks the budget, the settings and the objective, as every run does before it starts. A multi-objective
+    /// study needs an optimizer that searches several objectives ([`Optimizer::multi_objective`]).
     pub fn check(&self) -> Result<(), StudyError> {
         self.budget.check().map_err(StudyError::Settings)?;
         self.settings.check().map_err(StudyError::Settings)?;
         self.evaluator.metrics().check().map_err(StudyError::Settings)?;
         self.objective.check(self.evaluator.metrics())?;
+        if self.objective.is_multi() && !self.optimizer.multi_objective() {
+            return Err(StudyError::Settings(format!(
+                "optimizer `{}` searches a single objective, and this study has {} ({}); choose one that searches \
+                 several (`genius optimizers` says \"any number of objectives\" of them), or give one objective",
+                self.optimizer.name(),
+                self.objective.count(),
+                self.objective
+            )));
+        }
         Ok(())
+    }
+
+    /// The trials on the Pareto front of a multi-objective study: complete, feasible, and not dominated.
+    fn front(&self, state: &State) -> Vec<usize> {
+        if !self.objective.is_multi() {
+            return Vec::new();
+        }
+        let points: Vec<(usize, Vec<f64>)> = state
+            .history
+            .iter()
+            .filter(|o| !o.duplicate)
+            .filter_map(|o| o.scores(&self.objective).map(|s| (o.trial, s)))
+            .collect();
+        let scores: Vec<&[f64]> = points.iter().map(|(_, s)| s.as_slice()).collect();
+        crate::pareto::non_dominated(&scores).into_iter().map(|i| points[i].0).collect()
     }
 
     /// Runs the study in memory, with no run log.
@@ -563,6 +593,7 @@ impl Study {
             failed: count(|s| matches!(s, TrialStatus::Failed { .. })),
             invalid: count(|s| matches!(s, TrialStatus::Invalid { .. })),
             best: state.best.map(|i| state.trials[i].clone()),
+            front: self.front(&state),
             optimum: self.evaluator.optimum(),
             finished_at: now(),
         };

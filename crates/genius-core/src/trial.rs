@@ -140,4 +140,19 @@ impl Observation {
             failure,
         }
     }
+
+    /// Every objective of `objective` turned so that larger is better, for a feasible trial that has them all: its
+    /// point in objective space. Read from what the search may see (a held-out metric is never here, and an
+    /// objective cannot name one), so a multi-objective optimizer ranks by this.
+    pub fn scores(&self, objective: &Objective) -> Option<Vec<f64>> {
+        self.score?;
+        let values = objective.values_by(|name| {
+            self.metrics.get(name).copied().or_else(|| match name {
+                "params" => self.params.map(|p| p as f64),
+                "flops" => self.flops.map(|f| f as f64),
+                _ => None,
+            })
+        })?;
+        objective.oriented(values)
+    }
 }

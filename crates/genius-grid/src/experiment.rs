@@ -2,7 +2,9 @@
 //!
 //! An experiment is a TOML file: a `name`, the `spaces`, `seeds` and `budgets`, one `[[optimizer]]` per optimizer
 //! (with its `label`, `settings`, own `budget` and `seeds`), `[[ablation]]`s varying one setting of one of them,
-//! and optional `[study]`, `[evaluator]` and `[executor]` tables (see experiments/quickstart.toml). [`Plan::read`]
+//! and optional `[study]`, `[evaluator]` and `[executor]` tables (see experiments/quickstart.toml), and optional
+//! `objectives` (`["val_acc_200:max", "flops:min"]` for every space, or a table of such lists by space; see
+//! experiments/multi-objective.toml). [`Plan::read`]
 //! checks every name against the catalogs and every setting with its plug-in, naming the file and line of what is
 //! wrong, before anything runs.
 
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use genius_core::catalog::{Catalogs, is_space_file};
-use genius_core::{DuplicatePolicy, StudySettings};
+use genius_core::{DuplicatePolicy, Goal, MetricSpec, Objective, StudySettings};
 use genius_report::{AblationInfo, AblationPoint, GridInfo, PlannedGroup, RunLabel, SeedSet, seed_dir};
 use serde::Deserialize;
 use toml::Spanned;
@@ -35,6 +37,14 @@ macro_rules! bail {
 enum Seeds {
     Count(u64),
     List(Vec<u64>),
+}
+
+/// The objectives of the grid's runs: one list for every space, or a list per space (their metrics differ).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ObjectivesConfig {
+    All(Vec<String>),
+    BySpace(BTreeMap<String, Vec<String>>),
 }
 
 /// An optimizer of the grid.
@@ -118,6 +128,9 @@ struct ExperimentConfig {
     baseline: Option<String>,
     #[serde(default)]
     study: StudyConfig,
+    /// What every run optimizes [default: the evaluator's search metric].
+    #[serde(default)]
+    objectives: Option<Spanned<ObjectivesConfig>>,
     #[serde(default)]
     executor: Option<ExecutorConfig>,
     #[serde(default)]
@@ -225,6 +238,8 @@ pub struct Plan {
     pub space_files: BTreeMap<String, PathBuf>,
     /// The experiment file's directory: relative paths in its settings are relative to it.
     pub config_dir: PathBuf,
+    /// The objectives of each space's runs, by space; a space not here optimizes its evaluator's search metric.
+    pub objectives: BTreeMap<String, Vec<Goal>>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -513,6 +528,10 @@ impl Plan {
                 values,
             });
         }
+        let objectives = match &config.objectives {
+            Some(o) => objectives(path, text, o, &config.spaces)?,
+            None => BTreeMap::new(),
+        };
         let study = StudySettings {
             duplicates: config.study.duplicates.unwrap_or_default(),
             batch_size: config.study.batch_size.unwrap_or(1),
@@ -554,7 +573,14 @@ impl Plan {
             reference: config.reference,
             space_files,
             config_dir,
+            objectives,
         })
+    }
+
+    /// The objective of `space`'s runs, checked against its evaluator's metrics `spec` (every metric known, none held
+    /// out): `None` for the evaluator's default.
+    pub fn objective(&self, space: &str, spec: &MetricSpec) -> Result<Option<Objective>> {
+        objective_of(space, self.objectives.get(space).map(Vec::as_slice), spec)
     }
 
     /// The spaces of the runs, each once, in plan order.
@@ -577,6 +603,51 @@ impl Plan {
     pub fn run_count(&self) -> u64 {
         self.groups.iter().map(|g| g.seeds.len()).sum()
     }
+}
+
+/// The `objectives` of an experiment by space, each `METRIC:max|min`, checked for syntax (the metrics are checked
+/// against each space's evaluator when it is built: [`Plan::objective`]).
+fn objectives(
+    path: &Path,
+    text: &str,
+    config: &Spanned<ObjectivesConfig>,
+    spaces: &[Spanned<String>],
+) -> Result<BTreeMap<String, Vec<Goal>>> {
+    let error = |message: String| at(path, text, config.span(), format!("`objectives`: {message}"));
+    let goals = |list: &[String]| -> Result<Vec<Goal>> {
+        if list.is_empty() {
+            return Err(error("an empty list; give at least one METRIC:max or METRIC:min".into()));
+        }
+        list.iter().map(|g| g.parse::<Goal>().map_err(|e| error(e.to_string()))).collect()
+    };
+    let names: Vec<&String> = spaces.iter().map(Spanned::get_ref).collect();
+    match config.get_ref() {
+        ObjectivesConfig::All(list) => {
+            let goals = goals(list)?;
+            Ok(names.into_iter().map(|s| (s.clone(), goals.clone())).collect())
+        }
+        ObjectivesConfig::BySpace(by_space) => {
+            if let Some(other) = by_space.keys().find(|k| !names.contains(k)) {
+                let known = names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(error(format!("space `{other}` is not among the experiment's spaces ({known})")));
+            }
+            if let Some(missing) = names.iter().find(|s| !by_space.contains_key(s.as_str())) {
+                return Err(error(format!(
+                    "no objectives for space `{missing}`; give every space its list, or one list for all"
+                )));
+            }
+            by_space.iter().map(|(space, list)| Ok((space.clone(), goals(list)?))).collect()
+        }
+    }
+}
+
+/// The objective of `space`'s runs from its `goals` (if the experiment gives any), checked against its evaluator's
+/// metrics `spec`: `None` for the evaluator's default.
+pub(crate) fn objective_of(space: &str, goals: Option<&[Goal]>, spec: &MetricSpec) -> Result<Option<Objective>> {
+    let Some(goals) = goals else { return Ok(None) };
+    Objective::goals(spec, goals.iter().cloned())
+        .map(Some)
+        .map_err(|e| experiment!("`objectives` of space `{space}`: {e}"))
 }
 
 /// A one-line description of this machine.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use genius_core::catalog::{BuildContext, Catalogs, JobSetup};
 use genius_core::executor::Executor;
-use genius_core::{Budget, CancellationToken, Evaluator, Recorded, SearchSpace, StopReason, StudyEvent};
+use genius_core::{Budget, CancellationToken, Evaluator, Objective, Recorded, SearchSpace, StopReason, StudyEvent};
 use genius_report::{FAILURES_FILE, FailedRun, GRID_FILE};
 
 use crate::error::{GridError, Result, chain};
@@ -23,6 +23,9 @@ pub struct SpaceParts {
     pub evaluator: Option<Arc<dyn Evaluator>>,
     /// The record of its space file for the run headers, if it was read from one.
     pub space_file: Option<serde_json::Value>,
+    /// What its runs optimize (the experiment's `objectives`, checked against the evaluator's metrics); `None` for
+    /// the evaluator's search metric (and, for an evaluator built per run, checked as each run builds it).
+    pub objective: Option<Objective>,
 }
 
 /// What a grid reports while it runs (a progress bar); every method does nothing by default.
@@ -85,8 +88,9 @@ impl Plan {
     }
 
     /// The space and evaluator of every space of the plan, built from `catalogs` with the plan's evaluator (the
-    /// training seed of a training evaluator is 0: every run of the grid trains a design alike). What the evaluator
-    /// needs on disk (see [`genius_core::catalog::Resource`]) must be there already.
+    /// training seed of a training evaluator is 0: every run of the grid trains a design alike), and the objective of
+    /// its runs checked against the evaluator's metrics. What the evaluator needs on disk (see
+    /// [`genius_core::catalog::Resource`]) must be there already.
     pub fn parts(&self, catalogs: &Catalogs, data_dir: &Path) -> Result<BTreeMap<String, SpaceParts>> {
         let entry = catalogs.evaluators.find(&self.evaluator.name)?;
         let mut parts = BTreeMap::new();
@@ -99,14 +103,16 @@ impl Plan {
                 }
                 None => (catalogs.spaces.build(name, serde_json::Value::Null, &context)?, None),
             };
-            let evaluator = if entry.per_run() {
-                None
+            let (evaluator, objective) = if entry.per_run() {
+                (None, None)
             } else {
                 let context = context.with_space(&space).with_config_dir(&self.config_dir);
                 let built = entry.build(self.evaluator.settings.clone(), &context);
-                Some(built.map_err(|e| GridError::Experiment(format!("[evaluator] {e}")))?)
+                let evaluator = built.map_err(|e| GridError::Experiment(format!("[evaluator] {e}")))?;
+                let objective = self.objective(name, evaluator.metrics())?;
+                (Some(evaluator), objective)
             };
-            parts.insert(name.to_owned(), SpaceParts { space, evaluator, space_file });
+            parts.insert(name.to_owned(), SpaceParts { space, evaluator, space_file, objective });
         }
         Ok(parts)
     }
@@ -151,11 +157,12 @@ impl Runner {
                 (self.catalogs.clone(), self.data_dir.clone(), self.job_setup.clone());
             let executor = plan.executor.clone();
             let (evaluator, config_dir) = (plan.evaluator.clone(), plan.config_dir.clone());
-            let setup = StudySetup {
+            let goals = plan.objectives.get(&run.space).cloned();
+            let mut setup = StudySetup {
                 seed: run.seed,
                 budget: Budget::evaluations(run.budget),
                 settings: plan.study.clone(),
-                objective: None,
+                objective: part.objective.clone(),
                 context: Some(match &part.space_file {
                     Some(record) => serde_json::json!({
                         "compare": run.label,
@@ -181,7 +188,10 @@ impl Runner {
                     None => {
                         let context =
                             context.with_space(&part.space).with_run_dir(&run.dir).with_config_dir(&config_dir);
-                        catalogs.evaluators.build(&evaluator.name, evaluator.settings.clone(), &context)?
+                        let built = catalogs.evaluators.build(&evaluator.name, evaluator.settings.clone(), &context)?;
+                        setup.objective =
+                            crate::experiment::objective_of(&run.space, goals.as_deref(), built.metrics())?;
+                        built
                     }
                 };
                 let optimizer =

@@ -81,6 +81,7 @@ fn main() {
                     failed: 0,
                     invalid: 0,
                     best: None,
+                    front: Vec::new(),
                     optimum: None,
                     finished_at: "2026-12-01T00:00:00Z".into(),
                 };

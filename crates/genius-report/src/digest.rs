@@ -1,11 +1,13 @@
 //! What a report keeps of a run: its labels, the steps of its incumbent and its model usage at the report's budgets.
 //! A digest is read in one pass over the run's log and holds none of its trials, so a report's memory grows with the
-//! number of runs and budgets, not with the number of trials.
+//! number of runs and budgets, not with the number of trials. A multi-objective run's digest also keeps its Pareto
+//! front at each of the report's budgets (fronts are small: the non-dominated trials only).
 
 use std::path::{Path, PathBuf};
 
+use genius_core::pareto::dominates;
 use genius_core::run_log::EventRecord;
-use genius_core::{Optimum, Recorded, RunHeader, StopReason, Trial, Usage};
+use genius_core::{Optimum, Recorded, RunHeader, StopReason, Trial, TrialStatus, Usage};
 
 use crate::ReportError;
 use crate::anytime::{Incumbent, IncumbentTracker};
@@ -34,6 +36,50 @@ pub struct RunDigest {
     usage_at: Vec<(usize, Usage)>,
     /// Model usage over the whole run.
     total_usage: Usage,
+    /// A multi-objective run's Pareto front after `b` evaluations, for each budget `b` asked for that is below
+    /// `evaluations`, in increasing order of `b` (points only).
+    fronts_at: Vec<(usize, Vec<Vec<f64>>)>,
+    /// A multi-objective run's final Pareto front, in trial order; empty for a single objective.
+    pub front: Vec<FrontPoint>,
+}
+
+/// A trial on a multi-objective run's Pareto front.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontPoint {
+    /// The trial's index.
+    pub trial: usize,
+    /// The architecture's text form.
+    pub text: String,
+    /// Every objective's value, each turned so that larger is better (the objectives' order).
+    pub scores: Vec<f64>,
+    /// The reported metric (held out when it is not searched): shown per point, never part of the front.
+    pub reported: Option<f64>,
+}
+
+/// The non-dominated trials so far, updated one trial at a time (a point equal to one on the front adds nothing).
+#[derive(Debug, Default)]
+struct FrontTracker {
+    points: Vec<FrontPoint>,
+}
+
+impl FrontTracker {
+    fn push(&mut self, meta: &RunMeta, trial: &Trial) {
+        if !matches!(trial.status, TrialStatus::Complete) {
+            return;
+        }
+        let Some(eval) = trial.evaluation.as_ref() else { return };
+        let Some(scores) = meta.objective.scores(eval) else { return };
+        if self.points.iter().any(|p| p.scores == scores || dominates(&p.scores, &scores)) {
+            return;
+        }
+        self.points.retain(|p| !dominates(&scores, &p.scores));
+        let reported = eval.metrics.get(&meta.metrics.report).copied();
+        self.points.push(FrontPoint { trial: trial.index, text: trial.text.clone(), scores, reported });
+    }
+
+    fn scores(&self) -> Vec<Vec<f64>> {
+        self.points.iter().map(|p| p.scores.clone()).collect()
+    }
 }
 
 /// Folds trials into a digest's incumbent steps and notes the asks its budgets end at.
@@ -43,16 +89,35 @@ struct Folder<'a> {
     steps: Vec<Incumbent>,
     /// `(budget, ask of that evaluation)`.
     asks: Vec<(usize, u64)>,
+    front: FrontTracker,
+    /// `(budget, front after that evaluation)` of a multi-objective run; the last one recorded for a budget counts.
+    fronts: Vec<(usize, Vec<Vec<f64>>)>,
 }
 
 impl<'a> Folder<'a> {
     fn new(budgets: &'a [usize]) -> Self {
-        Self { budgets, tracker: IncumbentTracker::default(), steps: Vec::new(), asks: Vec::new() }
+        Self {
+            budgets,
+            tracker: IncumbentTracker::default(),
+            steps: Vec::new(),
+            asks: Vec::new(),
+            front: FrontTracker::default(),
+            fronts: Vec::new(),
+        }
     }
 
     fn push(&mut self, meta: &RunMeta, trial: &Trial) {
         let Some(now) = self.tracker.push(trial, &meta.objective, &meta.metrics) else { return };
         let evaluations = self.tracker.evaluations();
+        if meta.objective.is_multi() {
+            self.front.push(meta, trial);
+            if self.budgets.contains(&evaluations) {
+                match self.fronts.last_mut() {
+                    Some((b, front)) if *b == evaluations => *front = self.front.scores(),
+                    _ => self.fronts.push((evaluations, self.front.scores())),
+                }
+            }
+        }
         if let Some(now) = now
             && self.steps.last().is_none_or(|last| last.trial != now.trial)
         {
@@ -79,6 +144,9 @@ impl<'a> Folder<'a> {
                 }
             }
         }
+        let mut fronts_at: Vec<(usize, Vec<Vec<f64>>)> =
+            self.fronts.into_iter().filter(|(b, _)| *b < evaluations).collect();
+        fronts_at.sort_by_key(|(b, _)| *b);
         RunDigest {
             dir: dir.to_owned(),
             budget: meta.planned.map(|b| b.max(evaluations)),
@@ -89,6 +157,8 @@ impl<'a> Folder<'a> {
             steps: self.steps,
             usage_at,
             total_usage,
+            fronts_at,
+            front: self.front.points,
         }
     }
 }
@@ -145,6 +215,20 @@ impl RunDigest {
         let k = budget.min(self.evaluations);
         let after = self.steps.partition_point(|s| s.evaluations <= k);
         after.checked_sub(1).map(|i| &self.steps[i])
+    }
+
+    /// A multi-objective run's Pareto front (objective vectors, larger is better) after `budget` evaluations, or at the
+    /// end of a run that spent no more; `None` for a single-objective run, or a budget below the run's evaluations
+    /// that the digest was not asked to keep.
+    pub fn front_at(&self, budget: usize) -> Option<Vec<Vec<f64>>> {
+        if !self.meta.objective.is_multi() {
+            return None;
+        }
+        if budget >= self.evaluations {
+            return Some(self.front.iter().map(|p| p.scores.clone()).collect());
+        }
+        let i = self.fronts_at.binary_search_by_key(&budget, |(b, _)| *b).ok()?;
+        Some(self.fronts_at[i].1.clone())
     }
 
     /// Optimizer usage (model calls, tokens, money) up to `budget` evaluations: through the ask of the last of them,

@@ -346,13 +346,29 @@ fn collect(dir: &Path, mut table: Option<&mut trials_table::TrialsTable>) -> Res
     } else {
         info.budgets.clone()
     };
+    let groups = summary::group(&runs);
+    let references = references(&runs, &kept);
     let mut rows = Vec::new();
-    for (key, group) in &summary::group(&runs) {
+    for (key, group) in &groups {
         for &b in &budgets {
-            rows.extend(summary::row(key, group, b));
+            let Some(mut row) = summary::row(key, group, b) else { continue };
+            if let Some(reference) = references.get(&key.space) {
+                summary::add_hypervolume(&mut row, group, reference);
+            }
+            rows.push(row);
         }
     }
     Ok(ReportData { info: GridInfo { budgets, ..info }, runs, failures, stray, rows })
+}
+
+/// The hypervolume reference point of each space with multi-objective runs (see [`summary::Reference`]), from the
+/// fronts the digests kept at `budgets`.
+fn references(runs: &[RunDigest], budgets: &[usize]) -> std::collections::BTreeMap<String, summary::Reference> {
+    let mut by_space: std::collections::BTreeMap<String, Vec<&RunDigest>> = std::collections::BTreeMap::new();
+    for run in runs.iter().filter(|r| r.meta.objective.is_multi()) {
+        by_space.entry(run.meta.space.clone()).or_default().push(run);
+    }
+    by_space.into_iter().filter_map(|(space, rs)| Some((space, summary::Reference::of(&rs, budgets)?))).collect()
 }
 
 /// Reads every run below `dir` (or `dir` itself when it is a run directory, and `dir/grid.json` and
@@ -441,6 +457,68 @@ pub fn report_plots(data: &ReportData) -> Result<Vec<ReportPlot>, ReportError> {
         for (stem, svg) in [(format!("{space}-anytime"), svg), (format!("{space}-final"), dist)] {
             out.push(ReportPlot { space: space.clone(), stem, svg });
         }
+        out.extend(multi_objective_plots(data, space, &main)?);
+    }
+    Ok(out)
+}
+
+/// A space's multi-objective plots, when its rows have hypervolumes: the mean hypervolume against evaluations (at
+/// the report's budgets, with a 95% band) and the final Pareto fronts of every run in the first two objectives.
+fn multi_objective_plots(
+    data: &ReportData,
+    space: &str,
+    main: &[(&summary::GroupKey, &Vec<&RunDigest>)],
+) -> Result<Vec<ReportPlot>, ReportError> {
+    let rows: Vec<&SummaryRow> =
+        data.rows.iter().filter(|r| r.space == space && r.ablation.is_empty() && r.hv_mean.is_some()).collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let curves: Vec<plot::Curve> = main
+        .iter()
+        .map(|(k, _)| {
+            let mut points: Vec<(usize, f64, f64, f64)> = rows
+                .iter()
+                .filter(|r| r.optimizer == k.optimizer)
+                .map(|r| {
+                    let d = stats::Describe::of(&r.hv_values);
+                    let half = 1.96 * d.sem();
+                    (r.budget, d.mean, d.mean - half, d.mean + half)
+                })
+                .collect();
+            points.sort_by_key(|p| p.0);
+            plot::Curve { label: k.optimizer.clone(), points }
+        })
+        .collect();
+    let reference = &rows[0].hv_reference;
+    let hv = plot::curves_svg(
+        &format!("{space}: hypervolume ({})", rows[0].objectives),
+        &format!("hypervolume above {reference}"),
+        &curves,
+    )?;
+    let mut out = vec![ReportPlot { space: space.to_owned(), stem: format!("{space}-hypervolume"), svg: hv }];
+    let first = main.iter().flat_map(|(_, g)| g.iter()).find(|r| r.meta.objective.is_multi());
+    if let Some(run) = first {
+        let goals = run.meta.objective.all();
+        let natural = |g: &genius_core::Goal, v: f64| g.direction.oriented(v);
+        let groups: Vec<(String, Vec<(f64, f64)>)> = main
+            .iter()
+            .map(|(k, g)| {
+                let points = g
+                    .iter()
+                    .filter(|r| r.meta.objective.all() == goals)
+                    .flat_map(|r| r.front.iter())
+                    .map(|p| (natural(&goals[0], p.scores[0]), natural(&goals[1], p.scores[1])))
+                    .collect();
+                (k.optimizer.clone(), points)
+            })
+            .collect();
+        let svg = plot::fronts_svg(
+            &format!("{space}: Pareto fronts of every run"),
+            (&goals[0].to_string(), &goals[1].to_string()),
+            &groups,
+        )?;
+        out.push(ReportPlot { space: space.to_owned(), stem: format!("{space}-fronts"), svg });
     }
     Ok(out)
 }

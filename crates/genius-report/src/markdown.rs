@@ -18,6 +18,95 @@ pub fn cell(row: &SummaryRow) -> String {
     s
 }
 
+/// A space's multi-objective section, when its rows have hypervolumes: mean ± sd of the hypervolume of the runs'
+/// Pareto fronts and their mean size at each budget, then the same comparison against the baseline as the metric's
+/// (difference of means with its bootstrap interval, Mann–Whitney U) on the hypervolumes.
+fn hypervolume(
+    out: &mut String,
+    info: &GridInfo,
+    in_space: &[&&SummaryRow],
+    optimizers: &[String],
+    budgets: &[usize],
+    header: &[String],
+) {
+    let with_hv: Vec<&&SummaryRow> = in_space.iter().copied().filter(|r| r.hv_mean.is_some()).collect();
+    let Some(first) = with_hv.first() else { return };
+    let _ = writeln!(
+        out,
+        "Multi-objective ({}): hypervolume of each run's Pareto front (exact; larger is better) above the reference \
+         point {}, which lies a tenth of each objective's range beyond the worst point of every front compared here; \
+         mean ± sample standard deviation over seeds, with the mean number of trials on a front:\n",
+        first.objectives, first.hv_reference
+    );
+    let find = |o: &str, b: usize| with_hv.iter().find(|r| r.optimizer == o && r.budget == b);
+    let body: Vec<Vec<String>> = optimizers
+        .iter()
+        .filter(|o| with_hv.iter().any(|r| &r.optimizer == *o))
+        .map(|o| {
+            std::iter::once(o.clone())
+                .chain(budgets.iter().map(|&b| {
+                    find(o, b).map_or("–".into(), |r| {
+                        format!(
+                            "{} ± {} ({:.1} on the front)",
+                            significant(r.hv_mean.unwrap_or_default()),
+                            significant(r.hv_std.unwrap_or_default()),
+                            r.front_size.unwrap_or_default()
+                        )
+                    })
+                }))
+                .collect()
+        })
+        .collect();
+    table(out, header, &body);
+    let baseline = info
+        .baseline
+        .clone()
+        .filter(|b| optimizers.contains(b))
+        .or_else(|| optimizers.iter().find(|o| o.as_str() == "random").cloned());
+    let Some(base) = baseline else { return };
+    let others: Vec<&String> = optimizers.iter().filter(|o| **o != base && find(o, budgets[0]).is_some()).collect();
+    if others.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Hypervolume against `{base}`: difference of means with its 95% bootstrap interval (2,000 resamples), and \
+         the two-sided Mann–Whitney U p-value:\n"
+    );
+    let body: Vec<Vec<String>> = others
+        .iter()
+        .map(|o| {
+            std::iter::once((*o).clone())
+                .chain(budgets.iter().map(|&b| match (find(o, b), find(&base, b)) {
+                    (Some(x), Some(y)) if x.hv_values.len() > 1 && y.hv_values.len() > 1 => {
+                        let (lo, hi) = bootstrap_mean_difference(&x.hv_values, &y.hv_values, 2000, 0);
+                        let p = mann_whitney(&x.hv_values, &y.hv_values);
+                        let p = if p < 0.001 { "p < 0.001".to_owned() } else { format!("p = {p:.3}") };
+                        let diff = x.hv_mean.unwrap_or_default() - y.hv_mean.unwrap_or_default();
+                        format!("{} [{}, {}], {p}", signed(diff), signed(lo), signed(hi))
+                    }
+                    _ => "–".into(),
+                }))
+                .collect()
+        })
+        .collect();
+    table(out, header, &body);
+}
+
+/// `v` to four significant digits (hypervolumes span many orders of magnitude with FLOPs as an objective).
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    if v.abs() >= 1e6 { format!("{v:.3e}") } else { format!("{v:.digits$}") }
+}
+
+/// [`significant`] with its sign.
+fn signed(v: f64) -> String {
+    if v >= 0.0 { format!("+{}", significant(v)) } else { significant(v) }
+}
+
 fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", header.iter().map(|_| "---|").collect::<String>());
@@ -133,6 +222,8 @@ pub fn render(
                 table(&mut out, &header, &body);
             }
         }
+
+        hypervolume(&mut out, info, &in_space, &optimizers, &budgets, &header);
 
         let usage: Vec<Vec<String>> = optimizers
             .iter()

@@ -51,6 +51,11 @@ fn plot_error(e: impl std::fmt::Display) -> ReportError {
 
 /// Best-so-far curves, one per optimizer, each with its band, as an SVG document.
 pub fn anytime_svg(title: &str, metric: &str, curves: &[Curve]) -> Result<String, ReportError> {
+    curves_svg(title, &format!("{metric} of the incumbent"), curves)
+}
+
+/// Curves against evaluations, one per optimizer, each with its band, as an SVG document; `y` names the y axis.
+pub fn curves_svg(title: &str, y: &str, curves: &[Curve]) -> Result<String, ReportError> {
     let budget = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)).max().unwrap_or(1).max(2);
     // Start the y axis where the curves have settled a little, so early random picks do not flatten the plot.
     let settle = (budget / 10).max(1);
@@ -71,12 +76,7 @@ pub fn anytime_svg(title: &str, metric: &str, curves: &[Curve]) -> Result<String
             .y_label_area_size(64)
             .build_cartesian_2d(1f64..budget as f64, (lo - pad)..(hi + pad))
             .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("evaluations")
-            .y_desc(format!("{metric} of the incumbent"))
-            .draw()
-            .map_err(plot_error)?;
+        chart.configure_mesh().x_desc("evaluations").y_desc(y).draw().map_err(plot_error)?;
         for (i, c) in curves.iter().enumerate() {
             let col = color(i);
             let mut band: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0 as f64, p.3.min(hi + pad))).collect();
@@ -164,6 +164,56 @@ pub fn distribution_svg(title: &str, metric: &str, groups: &[(String, Vec<f64>)]
                 }))
                 .map_err(plot_error)?;
         }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Pareto fronts of two objectives, in their own units: for each optimizer, every point of its runs' final fronts
+/// (pooled over seeds), as an SVG document.
+pub fn fronts_svg(
+    title: &str,
+    (x_name, y_name): (&str, &str),
+    groups: &[(String, Vec<(f64, f64)>)],
+) -> Result<String, ReportError> {
+    let all = || groups.iter().flat_map(|g| g.1.iter().copied());
+    let range = |f: fn((f64, f64)) -> f64| {
+        let (lo, hi) = all().map(f).fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if lo > hi {
+            (0.0, 1.0)
+        } else {
+            let pad = ((hi - lo) * 0.05).max(1e-9 + hi.abs() * 1e-6);
+            (lo - pad, hi + pad)
+        }
+    };
+    let ((x0, x1), (y0, y1)) = (range(|p| p.0), range(|p| p.1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (860, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_error)?;
+        chart.configure_mesh().x_desc(x_name).y_desc(y_name).draw().map_err(plot_error)?;
+        for (i, (label, points)) in groups.iter().enumerate() {
+            let col = color(i);
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, col.mix(0.7).filled())))
+                .map_err(plot_error)?
+                .label(label.clone())
+                .legend(move |(x, y)| Circle::new((x + 9, y), 3, col.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use genius_core::Direction;
+use genius_core::{Direction, Goal};
 use serde::Serialize;
 
 use crate::ReportError;
@@ -55,9 +55,23 @@ pub struct SummaryRow {
     pub tokens: f64,
     /// Mean money (US dollars) up to this budget.
     pub cost_usd: f64,
+    /// A multi-objective group's objectives (`val_acc_200:max flops:min`); empty for a single objective.
+    pub objectives: String,
+    /// Mean hypervolume of the runs' Pareto fronts at this budget (2 or 3 objectives; larger is better).
+    pub hv_mean: Option<f64>,
+    /// Its sample standard deviation.
+    pub hv_std: Option<f64>,
+    /// Mean number of trials on a run's front.
+    pub front_size: Option<f64>,
+    /// The hypervolume's reference point, in the objectives' own units (`val_acc_200=…;flops=…`), shared by every
+    /// row of the space.
+    pub hv_reference: String,
     /// The values over runs, for tests and plots (not written to CSV).
     #[serde(skip)]
     pub values: Vec<f64>,
+    /// The hypervolume of each run, for tests, plots and significance tests (not written to CSV).
+    #[serde(skip)]
+    pub hv_values: Vec<f64>,
 }
 
 /// The key that groups runs into a row (without the budget).
@@ -147,8 +161,101 @@ pub fn row(key: &GroupKey, runs: &[&RunDigest], budget: usize) -> Option<Summary
         llm_calls: calls / n,
         tokens: tokens / n,
         cost_usd: cost / n,
+        objectives: String::new(),
+        hv_mean: None,
+        hv_std: None,
+        front_size: None,
+        hv_reference: String::new(),
         values,
+        hv_values: Vec::new(),
     })
+}
+
+/// The hypervolume reference point of a space's multi-objective runs: worse than every point of every run's front
+/// at every budget kept, by a tenth of each objective's range over those points (so that a front's extreme points
+/// count), derived from the runs compared and recorded in `summary.csv` and `report.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The objectives it is for (runs with other objectives get no hypervolume).
+    pub objectives: Vec<Goal>,
+    /// The point, each objective turned so that larger is better.
+    pub point: Vec<f64>,
+}
+
+impl Reference {
+    /// The reference point of the multi-objective runs of `runs` that share the first one's objectives, from their
+    /// fronts at `budgets` and at their end; `None` when there is no such run or no point at all.
+    pub fn of(runs: &[&RunDigest], budgets: &[usize]) -> Option<Self> {
+        let first = runs.iter().find(|r| r.meta.objective.is_multi())?;
+        let objectives = first.meta.objective.all();
+        let mut lo = vec![f64::INFINITY; objectives.len()];
+        let mut hi = vec![f64::NEG_INFINITY; objectives.len()];
+        for run in runs.iter().filter(|r| r.meta.objective.all() == objectives) {
+            let fronts = budgets.iter().filter_map(|&b| run.front_at(b)).chain(run.front_at(usize::MAX));
+            for point in fronts.flatten() {
+                for (k, &v) in point.iter().enumerate() {
+                    lo[k] = lo[k].min(v);
+                    hi[k] = hi[k].max(v);
+                }
+            }
+        }
+        if lo.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let point = lo
+            .iter()
+            .zip(&hi)
+            .map(|(&l, &h)| {
+                let span = if h > l { h - l } else { l.abs().max(1.0) };
+                l - 0.1 * span
+            })
+            .collect();
+        Some(Self { objectives, point })
+    }
+
+    /// The point in the objectives' own units, as `metric=value` pairs joined by `;`.
+    pub fn describe(&self) -> String {
+        self.objectives
+            .iter()
+            .zip(&self.point)
+            .map(|(g, &v)| format!("{}={}", g.metric, g.direction.oriented(v)))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// The hypervolume of `run`'s front after `budget` evaluations; `None` for a run with other objectives, a
+    /// budget the digest did not keep, or more than 3 objectives.
+    pub fn hypervolume(&self, run: &RunDigest, budget: usize) -> Option<f64> {
+        if run.meta.objective.all() != self.objectives {
+            return None;
+        }
+        genius_core::pareto::hypervolume(&run.front_at(budget)?, &self.point).ok()
+    }
+}
+
+/// Fills the hypervolume columns of `row` (the group `runs` at its budget) against `reference`: mean and sd over the
+/// runs that have a front there (runs planned below the budget left out, as for the other columns).
+pub fn add_hypervolume(row: &mut SummaryRow, runs: &[&RunDigest], reference: &Reference) {
+    let budget = row.budget;
+    let mut values = Vec::new();
+    let mut sizes = Vec::new();
+    for run in runs.iter().filter(|r| r.budget.is_none_or(|planned| planned >= budget)) {
+        if let Some(hv) = reference.hypervolume(run, budget) {
+            values.push(hv);
+            sizes.push(run.front_at(budget).map_or(0, |f| f.len()) as f64);
+        }
+    }
+    if values.is_empty() {
+        return;
+    }
+    let d = Describe::of(&values);
+    let objective = reference.objectives.iter().map(Goal::to_string).collect::<Vec<_>>().join(" ");
+    row.objectives = objective;
+    row.hv_mean = Some(d.mean);
+    row.hv_std = Some(d.std);
+    row.front_size = Some(sizes.iter().sum::<f64>() / sizes.len() as f64);
+    row.hv_reference = reference.describe();
+    row.hv_values = values;
 }
 
 /// Writes `rows` as CSV.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use genius_core::testing::{ToySpace, ToyTable, UniformOptimizer};
-use genius_core::{Budget, DuplicatePolicy, Study, StudySettings};
+use genius_core::{Budget, Direction, DuplicatePolicy, Evaluator, Study, StudySettings};
 use genius_report::{AblationInfo, GRID_FILE, GridInfo, write_report};
 
 async fn grid(root: &Path) {
@@ -243,4 +243,103 @@ async fn trials_parquet_holds_every_trial_with_architectures_as_strings() {
     let from_csv: Vec<String> = csv.records().map(|r| r.unwrap()[7].to_owned()).collect();
     assert_eq!(rows, from_csv.len(), "the same rows as trials.csv");
     assert_eq!(archs, from_csv, "the same architectures, in the same order");
+}
+
+/// A two-objective grid (toy `val_acc:max`, `params:min`): two optimizer labels, five seeds each.
+async fn multi_objective_grid(root: &Path) {
+    let goals =
+        [genius_core::Goal::new("val_acc", Direction::Maximize), genius_core::Goal::new("params", Direction::Minimize)];
+    let objective = genius_core::Objective::goals(ToyTable::new().metrics(), goals).unwrap();
+    for (label, duplicates) in [("uniform", DuplicatePolicy::Count), ("uniform-free", DuplicatePolicy::Free)] {
+        for seed in 0..5 {
+            let dir = root.join("runs").join("toy").join(label).join(format!("seed-{seed}"));
+            Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
+                .seed(seed)
+                .objective(objective.clone())
+                .budget(Budget::evaluations(12))
+                .settings(StudySettings { duplicates, ..Default::default() })
+                .context(serde_json::json!({ "compare": { "optimizer": label }, "experiment": "mo grid" }))
+                .run_in(&dir)
+                .await
+                .unwrap();
+        }
+    }
+    let info = GridInfo {
+        name: "mo grid".into(),
+        budgets: vec![4, 12],
+        spaces: vec!["toy".into()],
+        optimizers: vec!["uniform".into(), "uniform-free".into()],
+        baseline: Some("uniform".into()),
+        ..GridInfo::default()
+    };
+    std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_multi_objective_grid_reports_hypervolumes_equal_to_brute_force_fronts_plots_and_tests() {
+    let tmp = tempfile::tempdir().unwrap();
+    multi_objective_grid(tmp.path()).await;
+    let files = write_report(tmp.path()).unwrap();
+    let mo: Vec<&genius_report::SummaryRow> = files.rows.iter().filter(|r| r.hv_mean.is_some()).collect();
+    assert_eq!(mo.len(), 4, "two labels at two budgets");
+    // One reference point for the space, in the objectives' own units.
+    let reference_text = &mo[0].hv_reference;
+    assert!(mo.iter().all(|r| &r.hv_reference == reference_text && r.objectives == "val_acc:max params:min"));
+    let reference: Vec<f64> = reference_text
+        .split(';')
+        .zip([Direction::Maximize, Direction::Minimize])
+        .map(|(kv, d)| d.oriented(kv.split_once('=').unwrap().1.parse::<f64>().unwrap()))
+        .collect();
+    // Every run's hypervolume at every budget is that of its first `budget` evaluations' front, found by brute force
+    // from the whole log (the report streamed it through its digest).
+    let objective = genius_core::Recorded::header(&tmp.path().join("runs/toy/uniform/seed-0")).unwrap().objective;
+    for row in &mo {
+        let mut expected = Vec::new();
+        for seed in 0..5 {
+            let dir = tmp.path().join("runs/toy").join(&row.optimizer).join(format!("seed-{seed}"));
+            let recorded = genius_core::Recorded::read(&dir).unwrap();
+            let mut counted = 0;
+            let mut points: Vec<Vec<f64>> = Vec::new();
+            for t in &recorded.trials {
+                if t.counted {
+                    counted += 1;
+                }
+                if counted > row.budget {
+                    break;
+                }
+                if let Some(p) = t.evaluation.as_ref().and_then(|e| objective.scores(e)) {
+                    assert!(p.iter().zip(&reference).all(|(x, r)| x > r), "the reference is below every point");
+                    points.push(p);
+                }
+            }
+            let front: Vec<Vec<f64>> =
+                genius_core::pareto::non_dominated(&points).into_iter().map(|i| points[i].clone()).collect();
+            expected.push(genius_core::pareto::hypervolume(&front, &reference).unwrap());
+        }
+        assert_eq!(row.hv_values.len(), 5);
+        for (got, want) in row.hv_values.iter().zip(&expected) {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{} at {}: {got} vs {want}",
+                row.optimizer,
+                row.budget
+            );
+        }
+    }
+    let summary = std::fs::read_to_string(&files.summary).unwrap();
+    let header = summary.lines().next().unwrap();
+    assert!(header.ends_with("objectives,hv_mean,hv_std,front_size,hv_reference"), "{header}");
+    let report = std::fs::read_to_string(&files.report).unwrap();
+    assert!(report.contains("Multi-objective (val_acc:max params:min): hypervolume"), "{report}");
+    assert!(report.contains("Hypervolume against `uniform`:"), "{report}");
+    for stem in ["toy-hypervolume", "toy-fronts"] {
+        assert!(files.plots.iter().any(|p| p.ends_with(format!("{stem}.svg"))), "{stem}");
+        assert!(report.contains(&format!("plots/{stem}.svg")), "{report}");
+    }
+    // Each point of a run's front carries its held-out reported metric (shown, never searched).
+    let data = genius_report::report_data(tmp.path()).unwrap();
+    for run in &data.runs {
+        assert!(!run.front.is_empty());
+        assert!(run.front.iter().all(|p| p.reported.is_some()));
+    }
 }

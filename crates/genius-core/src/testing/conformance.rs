@@ -28,7 +28,10 @@ use crate::catalog::{BuildContext, Entry, Evaluators, Executors, Optimizers, Spa
 use crate::testing::{ToySpace, ToyTable};
 use rand::SeedableRng;
 
-use crate::{Architecture, Budget, EvalError, SearchRng, SearchSpace, SpaceExt, Study, rng};
+use crate::{
+    Architecture, Budget, Direction, EvalError, Evaluator, Goal, Objective, SearchRng, SearchSpace, SpaceExt, Study,
+    rng,
+};
 
 /// Spaces up to this size are checked architecture by architecture; larger ones on samples.
 pub const EXHAUSTIVE: u128 = 20_000;
@@ -214,7 +217,9 @@ pub fn space_entry(entry: &Entry<Spaces>) {
 /// An optimizer's catalog entry (one that builds with its defaults): it builds from `null` and `{}` under its own
 /// name; its recorded settings build the same optimizer again (a resume does this); every key of its recorded
 /// settings is documented, with a default in its range; an unknown setting is refused; and on the toy space it
-/// proposes only valid architectures, the same ones again for the same seed.
+/// proposes only valid architectures, the same ones again for the same seed. One that searches several objectives
+/// ([`Optimizer::multi_objective`](crate::Optimizer::multi_objective)) does the same in a two-objective study
+/// (`val_acc:max`, `params:min`), whose summary names a Pareto front.
 pub async fn optimizer(entry: &Entry<Optimizers>) {
     let name = entry.name.as_str();
     let context = BuildContext::new("toy", 0, Path::new("."));
@@ -237,25 +242,35 @@ pub async fn optimizer(entry: &Entry<Optimizers>) {
         entry.build(serde_json::json!({"no_such_setting": 1}), &context).is_err(),
         "{name}: an unknown setting is refused"
     );
-    let run = |seed: u64| async move {
+    let multi = entry.build(serde_json::Value::Null, &context).expect("builds").multi_objective();
+    let run = |seed: u64, several: bool| async move {
         let optimizer = entry.build(serde_json::Value::Null, &context).expect("builds");
         let space = Arc::new(ToySpace::new());
-        let outcome = Study::new(space.clone(), Arc::new(ToyTable::new()), optimizer)
-            .seed(seed)
-            .budget(Budget::evaluations(12))
-            .run()
-            .await
-            .unwrap_or_else(|e| panic!("{name}: a study on the toy space fails: {e}"));
+        let table = Arc::new(ToyTable::new());
+        let mut study = Study::new(space.clone(), table.clone(), optimizer).seed(seed).budget(Budget::evaluations(12));
+        if several {
+            let goals = [Goal::new("val_acc", Direction::Maximize), Goal::new("params", Direction::Minimize)];
+            study = study.objective(Objective::goals(table.metrics(), goals).expect("toy objectives"));
+        }
+        let outcome = study.run().await.unwrap_or_else(|e| panic!("{name}: a study on the toy space fails: {e}"));
         for trial in &outcome.trials {
             if !trial.arch.is_empty() {
                 space.validate(&trial.arch).unwrap_or_else(|e| panic!("{name}: proposed an invalid design: {e}"));
             }
         }
+        if several {
+            assert!(!outcome.summary.front.is_empty(), "{name}: a two-objective study has a Pareto front");
+        }
         outcome.trials.iter().map(|t| t.arch.clone()).collect::<Vec<_>>()
     };
-    let first = run(7).await;
+    let first = run(7, false).await;
     assert!(!first.is_empty(), "{name}: proposes something");
-    assert_eq!(run(7).await, first, "{name}: the same seed proposes the same designs");
+    assert_eq!(run(7, false).await, first, "{name}: the same seed proposes the same designs");
+    if multi {
+        let first = run(7, true).await;
+        assert!(!first.is_empty(), "{name}: proposes something for two objectives");
+        assert_eq!(run(7, true).await, first, "{name}: the same seed proposes the same designs for two objectives");
+    }
 }
 
 /// An evaluator's catalog entry, built with `settings` for `space` reading data from `data_dir`: it builds under its

@@ -191,6 +191,9 @@ impl Optimizer for UniformOptimizer {
         Ok((0..n).map(|_| ctx.space.sample(ctx.rng)).collect())
     }
     fn tell(&mut self, _trials: &[Observation]) {}
+    fn multi_objective(&self) -> bool {
+        true
+    }
 }
 
 /// Proposes a fixed list of architectures in order, then nothing; remembers what it was told.
@@ -223,5 +226,8 @@ impl Optimizer for ScriptedOptimizer {
     }
     fn tell(&mut self, trials: &[Observation]) {
         self.told.extend_from_slice(trials);
+    }
+    fn multi_objective(&self) -> bool {
+        true
     }
 }
