@@ -312,7 +312,7 @@ mod tests {
         let c = catalogs();
         assert!(c.spaces.get("nas-bench-201-cifar10").is_some());
         assert!(optimizer_names().contains(&genius_llm::NAME));
-        assert_eq!(evaluator_names(), ["table", "train"]);
+        assert_eq!(evaluator_names(), ["table", "train", "command"]);
         assert_eq!(executor_names(), ["slurm"]);
         assert_eq!(chat_optimizers(), [genius_llm::NAME]);
     }
