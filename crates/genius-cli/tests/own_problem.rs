@@ -236,8 +236,8 @@ async fn your_own_program_scores_a_space_file_and_a_comparison_runs_on_it() {
     let (status, stdout, stderr) = output(cmd).await;
     assert!(status.status.success(), "{stdout}\n{stderr}");
     let job: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
-    assert_eq!(job["outcome"]["status"], "complete", "{job}");
-    assert!(job["outcome"]["evaluation"]["metrics"]["val_acc"].is_number(), "{job}");
+    assert_eq!(job["status"], "complete", "{job}");
+    assert!(job["evaluation"]["metrics"]["val_acc"].is_number(), "{job}");
     assert!(job_run.join("commands/0/result.json").is_file(), "the job's files are in the run: {job}");
 
     // A comparison: the space file and the command evaluator from an experiment file.
