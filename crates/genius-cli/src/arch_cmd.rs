@@ -15,7 +15,7 @@ use crate::{data_cmd, registry};
 #[derive(Debug, Args)]
 pub struct ArchArgs {
     /// The search space (see `genius spaces`).
-    #[arg(long, value_name = "SPACE")]
+    #[arg(long, value_name = "SPACE", value_parser = clap::builder::PossibleValuesParser::new(crate::registry::space_names()))]
     pub space: String,
 
     /// The architecture, in any text form the space reads (e.g. `02012100`, `[64, 576, ...]`, a NAS-Bench-201 cell
@@ -30,10 +30,30 @@ pub struct ArchArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: crate::args::JsonArgs,
 }
 
 /// `genius arch`.
 pub async fn arch(args: &ArchArgs, out: &mut impl Write) -> Result<Ended> {
+    if !args.json.json {
+        return arch_text(args, out, &mut serde_json::Map::new()).await;
+    }
+    let mut doc = serde_json::Map::new();
+    arch_text(args, &mut std::io::sink(), &mut doc).await?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    Ok(Ended::Done)
+}
+
+/// `genius arch` as text on `out`, and as the JSON document `doc`.
+async fn arch_text(
+    args: &ArchArgs,
+    out: &mut impl Write,
+    doc: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Ended> {
+    use serde_json::json;
     // The space's own catalog: its parameter and FLOPs calculator and its table, beyond the generic entry.
     registry::catalogs().spaces.find(&args.space)?;
     let entry = genius_spaces::catalog::find(&args.space)
@@ -45,17 +65,29 @@ pub async fn arch(args: &ArchArgs, out: &mut impl Write) -> Result<Ended> {
     writeln!(out, "choices    {}", Notation::Choices.write(&*space, &arch))?;
     writeln!(out, "labels     {}", Notation::Labels.write(&*space, &arch))?;
     writeln!(out, "index      {} of {}", space.index_of(&arch), space.cardinality())?;
+    doc.insert("space".into(), json!(entry.name));
+    doc.insert("canonical".into(), json!(space.format(&arch)));
+    doc.insert("choices".into(), json!(Notation::Choices.write(&*space, &arch)));
+    doc.insert("labels".into(), json!(Notation::Labels.write(&*space, &arch)));
+    doc.insert("index".into(), json!(space.index_of(&arch).to_string()));
+    doc.insert("of".into(), json!(space.cardinality().to_string()));
     let mut counted = None;
     if let Some((params, flops)) = entry.cost(&arch) {
         writeln!(out, "params     {params} ({:.3} M)", params as f64 / 1e6)?;
         writeln!(out, "FLOPs      {flops} ({:.2} M)", flops as f64 / 1e6)?;
         counted = Some((params, flops));
+        doc.insert("params".into(), json!(params));
+        doc.insert("flops".into(), json!(flops));
     }
     if space.is_constrained() {
         match space.check(&arch) {
             Ok(()) => writeln!(out, "constraint satisfied")?,
-            Err(v) => writeln!(out, "constraint VIOLATED: {v}")?,
+            Err(v) => {
+                doc.insert("violation".into(), json!(v.to_string()));
+                writeln!(out, "constraint VIOLATED: {v}")?
+            }
         }
+        doc.insert("constraint_satisfied".into(), json!(space.check(&arch).is_ok()));
     }
     if entry.table.is_none() || args.no_table {
         return Ok(Ended::Done);
@@ -65,6 +97,16 @@ pub async fn arch(args: &ArchArgs, out: &mut impl Write) -> Result<Ended> {
     let spec = table.metrics().clone();
     let eval = table.lookup(&arch);
     writeln!(out, "table      {}", entry.table.map_or("", |f| f.relative))?;
+    doc.insert("table".into(), json!(entry.table.map_or("", |f| f.relative)));
+    doc.insert("metrics".into(), json!(eval.metrics));
+    doc.insert("rank".into(), json!(eval.rank.map(|r| json!({"rank": r.rank, "of": r.of}))));
+    doc.insert("optimum".into(), json!(table.optimum().map(|o| o.value)));
+    doc.insert("searched_metric".into(), json!(spec.search));
+    doc.insert("reported_metric".into(), json!(spec.report));
+    if counted.is_none() {
+        doc.insert("params".into(), json!(eval.params));
+        doc.insert("flops".into(), json!(eval.flops));
+    }
     for metric in &spec.metrics {
         let value = eval.metrics[&metric.name];
         let role = match (metric.name == spec.search, metric.name == spec.report) {

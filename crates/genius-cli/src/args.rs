@@ -10,12 +10,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Neural architecture search with a large language model as the optimizer, head to head with classic baselines on
 /// tabular benchmarks and real training.
 #[derive(Debug, Parser)]
-#[command(name = "genius", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "genius", version, propagate_version = true, max_term_width = 100, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit statuses, as `genius --help` lists them.
+pub const EXIT_STATUS: &str = "Exit status:
+  0    done (also when the reader of the output went away, e.g. `genius compare ... | head -1`)
+  1    an error; the message says what went wrong and what to do
+  2    a wrong command line (an unknown flag, a bad value); the message shows the usage
+  130  stopped by Ctrl-C with the run log intact (`genius resume DIR` or the same `genius compare` continues)";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -49,6 +56,24 @@ pub enum Command {
     /// Serve a live web view of the runs and grids below a directory: trials, curves, the model's conversation and
     /// the report's tables (read only; on 127.0.0.1 unless --host says otherwise).
     Dashboard(crate::dashboard_cmd::DashboardArgs),
+    /// Print a shell completion script: e.g. `genius completions bash > ~/.local/share/bash-completion/completions/genius`.
+    Completions(CompletionsArgs),
+}
+
+/// `genius completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Machine-readable output.
+#[derive(Debug, Clone, Args)]
+pub struct JsonArgs {
+    /// Print the result as one JSON document on stdout instead of text (for scripts).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where benchmark tables are read from.
@@ -87,12 +112,20 @@ pub struct ProgressArgs {
     pub quiet: bool,
 }
 
-/// `genius spaces`.
+/// `genius spaces [NAME]`.
 #[derive(Debug, Args)]
 pub struct SpacesArgs {
+    /// Print this one space: its size, its table and where it is, its settings.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArgs,
 }
 
 /// `genius optimizers | evaluators | executors [NAME]`.
@@ -101,6 +134,10 @@ pub struct ListArgs {
     /// Print this one's settings: name, type, default, allowed range and what it does.
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArgs,
 }
 
 /// Whether a re-proposed architecture uses up budget.
@@ -148,7 +185,7 @@ pub struct SearchArgs {
     pub optimizer_config: Option<PathBuf>,
 
     /// Evaluations (queries) the search may spend.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub budget: usize,
 
     /// What to optimize, as METRIC:max or METRIC:min (a metric of the evaluator, or params or flops). Repeat it for
@@ -162,7 +199,7 @@ pub struct SearchArgs {
     pub wall_time: Option<f64>,
 
     /// The seed of every random choice of the search.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole_u64)]
     pub seed: u64,
 
     /// The run directory [default: runs/<space>-<optimizer>-seed<seed>-<time>].
@@ -170,11 +207,11 @@ pub struct SearchArgs {
     pub out: Option<PathBuf>,
 
     /// Architectures proposed (and evaluated) together.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = positive)]
     pub batch_size: usize,
 
     /// Evaluations running at once within a batch.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = positive)]
     pub concurrency: usize,
 
     /// Whether re-proposing an evaluated architecture uses up budget.
@@ -216,13 +253,18 @@ pub struct SearchArgs {
     #[allow(missing_docs)]
     pub data: DataArgs,
 
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub train: TrainArgs,
-
+    // Before the training options: their heading would take in whatever comes after them.
     #[command(flatten)]
     #[allow(missing_docs)]
     pub progress: ProgressArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub train: TrainArgs,
 }
 
 /// How candidates are trained with `--evaluator train`.
@@ -248,15 +290,15 @@ pub struct TrainArgs {
     pub device: String,
 
     /// Training epochs per candidate [default: 5].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub epochs: Option<usize>,
 
     /// Training images per candidate, a seeded subset (proxy training) [default: all but the validation images].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub subset: Option<usize>,
 
     /// Side of the square images the networks train on [default: the network's, e.g. 32].
-    #[arg(long, value_name = "PIXELS")]
+    #[arg(long, value_name = "PIXELS", allow_negative_numbers = true, value_parser = positive)]
     pub resolution: Option<usize>,
 
     /// A training setting as KEY=VALUE with a TOML value (repeatable), e.g. --train learning_rate=0.1 --train
@@ -277,7 +319,7 @@ pub struct ResumeArgs {
     pub dir: PathBuf,
 
     /// A new evaluation budget (to extend a finished run) instead of the recorded one.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive)]
     pub budget: Option<usize>,
 
     /// A new wall-clock limit (over every session of the run), e.g. 2h.
@@ -314,13 +356,54 @@ pub struct LlmArgs {
     pub llm_base_url: Option<String>,
 
     /// Also stop when the model has used this many tokens (prompt and completion).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_u64)]
     pub token_budget: Option<u64>,
 
     /// Also stop when the model has cost this many US dollars (it needs the model's price in dollars per million
     /// tokens: --set price.input=2.5 --set price.output=10).
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", allow_negative_numbers = true, value_parser = dollars)]
     pub cost_budget: Option<f64>,
+}
+
+/// A whole number of 1 or more, e.g. a budget: `-5`, `0`, `ten` and `2.5` are refused with what to write instead.
+pub fn positive(s: &str) -> Result<usize, String> {
+    let n = whole(s, 1)?;
+    usize::try_from(n).map_err(|_| format!("{n} is too large"))
+}
+
+/// [`positive`] as a `u64`.
+pub fn positive_u64(s: &str) -> Result<u64, String> {
+    whole(s, 1)
+}
+
+/// A whole number of 0 or more, e.g. a seed.
+pub fn whole_u64(s: &str) -> Result<u64, String> {
+    whole(s, 0)
+}
+
+/// A whole number of `min` or more.
+fn whole(s: &str, min: u64) -> Result<u64, String> {
+    let t = s.trim();
+    let wanted = format!("a whole number of {min} or more, e.g. 10");
+    if let Ok(n) = t.parse::<u64>() {
+        return if n >= min { Ok(n) } else { Err(format!("it is too small; write {wanted}")) };
+    }
+    Err(match t.parse::<f64>() {
+        Ok(v) if v < 0.0 => format!("it is negative; write {wanted}"),
+        Ok(v) if v.is_finite() && v.fract() != 0.0 => format!("it is not whole; write {wanted}"),
+        Ok(v) if v.is_finite() && v < 1.8e19 => format!("write it without a decimal point or exponent: {wanted}"),
+        Ok(_) => "it is too large".into(),
+        Err(_) => format!("it is not a number; write {wanted}"),
+    })
+}
+
+/// An amount of US dollars: a positive number, e.g. 2.5.
+fn dollars(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("it must be a positive number of US dollars, e.g. 2.5".into()),
+        Err(_) => Err("not a number; write US dollars as e.g. 2.5".into()),
+    }
 }
 
 fn humantime_duration(s: &str) -> Result<f64, String> {

@@ -24,22 +24,68 @@ pub enum Ended {
     Interrupted,
 }
 
-/// `genius spaces`.
+/// `genius spaces [NAME]`.
 pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
     let data = args.data.resolve();
-    let width = genius_spaces::catalog::spaces().iter().map(|s| s.name.len()).max().unwrap_or(0);
-    writeln!(out, "{:<width$} {:>14}  {:<8}  DESCRIPTION", "SPACE", "ARCHITECTURES", "DATA")?;
-    for entry in genius_spaces::catalog::spaces() {
-        let status = match entry.table {
-            Some(file) if file.present_in(&data) => "present",
-            Some(_) => "missing",
-            None => "no table",
+    let all = genius_spaces::catalog::spaces();
+    let chosen: Vec<&genius_spaces::catalog::SpaceEntry> = match &args.name {
+        Some(name) => {
+            registry::catalogs().spaces.find(name)?;
+            all.iter().filter(|s| s.name == name).collect()
+        }
+        None => all.iter().collect(),
+    };
+    let status = |entry: &genius_spaces::catalog::SpaceEntry| match entry.table {
+        Some(file) if file.present_in(&data) => "present",
+        Some(_) => "missing",
+        None => "no table",
+    };
+    if args.json.json {
+        let rows: Vec<serde_json::Value> = chosen
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "name": e.name,
+                    "summary": e.summary,
+                    // Exact where JSON's integers reach, else a float.
+                    "architectures": u64::try_from(e.cardinality())
+                        .map_or_else(|_| serde_json::Value::from(e.cardinality() as f64), serde_json::Value::from),
+                    "data": status(e),
+                    "table": e.table.map(|f| data.path().join(f.relative)),
+                })
+            })
+            .collect();
+        let doc = match args.name {
+            Some(_) => rows.into_iter().next().unwrap_or_default(),
+            None => serde_json::json!({ "data_dir": data.path(), "spaces": rows }),
         };
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(Ended::Done);
+    }
+    if args.name.is_some() {
+        let entry = chosen[0];
+        writeln!(out, "{}: {}", entry.name, entry.summary)?;
+        writeln!(out, "  architectures  {}", entry.cardinality())?;
+        match entry.table {
+            Some(file) => {
+                writeln!(out, "  table          {} ({})", data.path().join(file.relative).display(), status(entry))?
+            }
+            None => writeln!(
+                out,
+                "  table          none: search it with --evaluator train (see `genius evaluators train`)"
+            )?,
+        }
+        writeln!(out, "  settings       none")?;
+        return Ok(Ended::Done);
+    }
+    let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    writeln!(out, "{:<width$} {:>14}  {:<8}  DESCRIPTION", "SPACE", "ARCHITECTURES", "DATA")?;
+    for entry in all {
         let size = match entry.cardinality() {
             n if n < 1_000_000_000_000 => n.to_string(),
             n => format!("{:.3e}", n as f64),
         };
-        writeln!(out, "{:<width$} {size:>14}  {status:<8}  {}", entry.name, entry.summary)?;
+        writeln!(out, "{:<width$} {size:>14}  {:<8}  {}", entry.name, status(entry), entry.summary)?;
     }
     writeln!(out, "\ndata directory: {data}")?;
     let missing = genius_spaces::catalog::files().iter().filter(|f| !f.present_in(&data)).count();
@@ -54,22 +100,48 @@ pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
 }
 
 /// `genius optimizers [NAME]`: every optimizer with its summary, or one with its settings.
-pub fn optimizers(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
-    list(&registry::catalogs().optimizers, name, out)
+pub fn optimizers(name: Option<&str>, json: bool, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().optimizers, name, json, out)
 }
 
 /// `genius evaluators [NAME]`.
-pub fn evaluators(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
-    list(&registry::catalogs().evaluators, name, out)
+pub fn evaluators(name: Option<&str>, json: bool, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().evaluators, name, json, out)
 }
 
 /// `genius executors [NAME]`.
-pub fn executors(name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
-    list(&registry::catalogs().executors, name, out)
+pub fn executors(name: Option<&str>, json: bool, out: &mut impl Write) -> Result<Ended> {
+    list(&registry::catalogs().executors, name, json, out)
+}
+
+/// A setting as JSON: what the settings table prints.
+fn setting_json(s: &genius_core::catalog::Setting) -> serde_json::Value {
+    serde_json::json!({
+        "name": s.name,
+        "type": s.kind.to_string(),
+        "default": (!s.default.is_empty()).then_some(s.default),
+        "range": (s.range != Range::Any).then(|| s.range.to_string()),
+        "doc": s.doc,
+    })
 }
 
 /// Lists a catalog: a line per entry, or one entry's settings (name, type, default, range, what it does).
-fn list<K: Kind>(catalog: &Catalog<K>, name: Option<&str>, out: &mut impl Write) -> Result<Ended> {
+fn list<K: Kind>(catalog: &Catalog<K>, name: Option<&str>, json: bool, out: &mut impl Write) -> Result<Ended> {
+    if json {
+        let entry_json = |e: &genius_core::catalog::Entry<K>| {
+            serde_json::json!({
+                "name": e.name,
+                "summary": e.summary,
+                "settings": e.settings.iter().map(setting_json).collect::<Vec<_>>(),
+            })
+        };
+        let doc = match name {
+            Some(name) => entry_json(catalog.find(name)?),
+            None => serde_json::Value::Array(catalog.entries().iter().map(entry_json).collect()),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(Ended::Done);
+    }
     let Some(name) = name else {
         let width = catalog.entries().iter().map(|e| e.name.len()).max().unwrap_or(0).max(12);
         for entry in catalog.entries() {
@@ -95,9 +167,24 @@ fn list<K: Kind>(catalog: &Catalog<K>, name: Option<&str>, out: &mut impl Write)
     Ok(Ended::Done)
 }
 
+/// The default run directory: `runs/<space>-<optimizer>-seed<seed>-<UTC time to the millisecond>-<tag>`, where the
+/// tag is a short hash of the whole command line and this process, so that two searches started in the same
+/// millisecond (a loop over `--set gamma=...`) still get their own directories; a directory that exists anyway is
+/// never reused (`-2`, `-3`, ... is appended).
 fn default_out(space: &str, optimizer: &str, seed: u64) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "-");
-    PathBuf::from("runs").join(format!("{space}-{optimizer}-seed{seed}-{}", stamp.trim_end_matches('Z')))
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now();
+    let stamp = humantime::format_rfc3339_millis(now).to_string().replace(':', "-");
+    let hashed = (std::env::args().collect::<Vec<_>>(), std::process::id(), now);
+    let tag = std::collections::hash_map::RandomState::new().hash_one(hashed) & 0xffff;
+    let base = format!("{space}-{optimizer}-seed{seed}-{}-{tag:04x}", stamp.trim_end_matches('Z'));
+    let mut dir = PathBuf::from("runs").join(&base);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
+    }
+    dir
 }
 
 /// `genius search`.
@@ -195,18 +282,77 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
         .assemble(setup)
         .observe(Progress::new(Some(args.budget), &spec.search, args.progress.quiet));
     study.check()?;
-    writeln!(
-        out,
-        "search: {} with {}, budget {} evaluations, seed {}{}\nrun log: {}",
-        space_name,
-        args.optimizer,
-        args.budget,
-        args.seed,
-        if objective.is_multi() { format!(", objectives {objective}") } else { String::new() },
-        dir.display()
-    )?;
+    if !args.json.json {
+        writeln!(
+            out,
+            "search: {} with {}, budget {} evaluations, seed {}{}\nrun log: {}",
+            space_name,
+            args.optimizer,
+            args.budget,
+            args.seed,
+            if objective.is_multi() { format!(", objectives {objective}") } else { String::new() },
+            dir.display()
+        )?;
+    }
     let outcome = study.run_in(&dir).await?;
+    if args.json.json {
+        return report_json(&*space, &spec, &objective, &outcome, &dir, out);
+    }
     report(&*space, &spec, &objective, &outcome, &dir, out)
+}
+
+/// [`report`] as one JSON document: the run directory, how it stopped, the spend, and the best trial.
+fn report_json(
+    space: &dyn SearchSpace,
+    spec: &MetricSpec,
+    objective: &Objective,
+    outcome: &StudyOutcome,
+    dir: &Path,
+    out: &mut impl Write,
+) -> Result<Ended> {
+    let s = &outcome.summary;
+    let best = s.best.as_ref().and_then(|b| b.evaluation.as_ref().map(|e| (b, e))).map(|(best, eval)| {
+        serde_json::json!({
+            "trial": best.index,
+            "architecture": space.format(&best.arch),
+            "metrics": eval.metrics,
+            "rank": eval.rank.map(|r| serde_json::json!({"rank": r.rank, "of": r.of})),
+            "params": eval.params,
+            "flops": eval.flops,
+        })
+    });
+    let mut doc = serde_json::json!({
+        "run_dir": dir,
+        "stop": s.stop.to_string(),
+        "trials": s.spend.trials,
+        "evaluated": s.completed,
+        "duplicates": s.duplicates,
+        "failed": s.failed,
+        "invalid": s.invalid,
+        "elapsed_s": s.spend.elapsed_s,
+        "searched_metric": spec.search,
+        "reported_metric": spec.report,
+        "optimum": s.optimum.as_ref().map(|o| o.value),
+        "best": best,
+    });
+    if objective.is_multi() {
+        // The front's points by their objectives only: a held-out metric is reported by `best`, never listed here.
+        let front: Vec<serde_json::Value> = s
+            .front
+            .iter()
+            .filter_map(|&i| {
+                let trial = &outcome.trials[i];
+                let eval = trial.evaluation.as_ref()?;
+                let values: serde_json::Map<String, serde_json::Value> =
+                    objective.all().iter().map(|g| (g.metric.clone(), eval.value(&g.metric).into())).collect();
+                Some(serde_json::json!({"trial": i, "architecture": space.format(&trial.arch), "objectives": values}))
+            })
+            .collect();
+        doc["objectives"] = objective.to_string().into();
+        doc["front"] = front.into();
+    }
+    writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    Ok(if s.stop == StopReason::Interrupted { Ended::Interrupted } else { Ended::Done })
 }
 
 /// `genius resume`.

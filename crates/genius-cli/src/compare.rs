@@ -26,13 +26,13 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Run seeds 0..N instead of the config's seeds.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = crate::args::positive_u64)]
     pub seeds: Option<u64>,
     /// Report at this single budget (evaluations) instead of the config's budgets.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = crate::args::positive)]
     pub budget: Option<usize>,
     /// Runs at once [default: the config's `jobs`, else the number of cores].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = crate::args::positive)]
     pub jobs: Option<usize>,
     /// The output directory [default: the config's `out`, else runs/<name>].
     #[arg(long, value_name = "DIR")]
@@ -108,6 +108,19 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     let plan = Plan::read(&args.config, registry::catalogs(), &overrides)?;
     if args.check {
         print_plan(&args.config, &plan, out)?;
+        // What would stop the runs on this machine though the plan is valid (a key not exported): a warning, as
+        // the plan may be checked on one machine and run on another.
+        let mut warned: Vec<String> = Vec::new();
+        for group in &plan.groups {
+            let entry = registry::catalogs().optimizers.find(&group.optimizer.name)?;
+            for warning in entry.warnings(&group.optimizer.settings) {
+                let line = format!("warning: optimizer `{}`: {warning}", group.label.optimizer);
+                if !warned.contains(&line) {
+                    writeln!(out, "{line}")?;
+                    warned.push(line);
+                }
+            }
+        }
         return Ok(Ended::Done);
     }
     // Every optimizer of the plan is built once before any run starts, so that a missing API key is one error now

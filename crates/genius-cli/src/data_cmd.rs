@@ -92,6 +92,10 @@ pub struct InfoArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: crate::args::JsonArgs,
 }
 
 /// Runs a `genius data` subcommand.
@@ -552,21 +556,69 @@ fn spaces_named(name: Option<&str>) -> Result<Vec<&'static SpaceEntry>> {
 /// `genius data info`.
 fn info(args: &InfoArgs, out: &mut impl Write) -> Result<Ended> {
     let dir = args.data.resolve();
-    writeln!(out, "data directory: {dir}")?;
+    let json = args.json.json;
+    let mut tables = Vec::new();
+    if !json {
+        writeln!(out, "data directory: {dir}")?;
+    }
     for entry in spaces_named(args.name.as_deref())? {
         let file = entry.table.expect("tabled spaces only");
-        writeln!(out)?;
+        if !json {
+            writeln!(out)?;
+        }
         if !file.present_in(&dir) {
             if args.name.is_some() {
                 bail!("{}", missing_help(entry.name, &file, &dir));
             }
-            writeln!(out, "{}: missing ({})", entry.name, fetch_command(entry.name, &dir))?;
+            if json {
+                tables.push(serde_json::json!({"space": entry.name, "file": file.relative, "present": false}));
+            } else {
+                writeln!(out, "{}: missing ({})", entry.name, fetch_command(entry.name, &dir))?;
+            }
             continue;
         }
         let table = entry.load_table(&dir).expect("a tabled space")?;
-        describe(entry, &table, out)?;
+        if json {
+            tables.push(describe_json(entry, &table));
+        } else {
+            describe(entry, &table, out)?;
+        }
+    }
+    if json {
+        let doc = serde_json::json!({"data_dir": dir.path(), "tables": tables});
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(Ended::Done)
+}
+
+/// [`describe`] as JSON.
+fn describe_json(entry: &SpaceEntry, table: &Table) -> serde_json::Value {
+    let spec = table.metrics();
+    let metrics: Vec<serde_json::Value> = spec
+        .metrics
+        .iter()
+        .map(|metric| {
+            let values = table.column(&metric.name).expect("a metric of the table");
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let max = values.iter().cloned().fold(f64::MIN, f64::max);
+            let min = values.iter().cloned().fold(f64::MAX, f64::min);
+            serde_json::json!({"name": metric.name, "max": max, "mean": mean, "min": min})
+        })
+        .collect();
+    serde_json::json!({
+        "space": entry.name,
+        "summary": entry.summary,
+        "file": entry.table.map(|f| f.relative),
+        "present": true,
+        "architectures": table.rows().len(),
+        "searched_metric": spec.search,
+        "reported_metric": spec.report,
+        "metrics": metrics,
+        "optimum": table.optimum().map(|o| serde_json::json!({
+            "value": o.value,
+            "architecture": table.space().format(&o.arch),
+        })),
+    })
 }
 
 /// The statistics of one table.

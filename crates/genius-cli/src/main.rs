@@ -12,7 +12,9 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match run(cli, &mut stdout).await {
         Ok(Ended::Done) => ExitCode::SUCCESS,
-        Ok(Ended::Interrupted) => ExitCode::from(130),
+        Ok(Ended::Interrupted) => ExitCode::from(genius_cli::EXIT_INTERRUPTED),
+        // The reader went away (`genius compare ... | head -1`): nothing is wrong, there is just no one to tell.
+        Err(e) if genius_cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

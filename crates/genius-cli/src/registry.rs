@@ -236,6 +236,39 @@ pub fn evaluator_settings(
     command_config: Option<&Path>,
 ) -> Result<serde_json::Value> {
     let entry = catalogs().evaluators.find(name)?;
+    if !entry.settings.iter().any(|s| s.name == "epochs") {
+        // Training flags given to an evaluator that trains nothing would be silently ignored.
+        let given: Vec<&str> = [
+            ("--dataset", args.dataset != "fashion-mnist"),
+            ("--dataset-dir", args.dataset_dir.is_some()),
+            ("--backend", args.backend != "burn"),
+            ("--device", args.device != "cpu"),
+            ("--epochs", args.epochs.is_some()),
+            ("--subset", args.subset.is_some()),
+            ("--resolution", args.resolution.is_some()),
+            ("--train", !args.train_settings.is_empty()),
+            ("--train-config", args.train_config.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            let trainers: Vec<&str> = catalogs()
+                .evaluators
+                .entries()
+                .iter()
+                .filter(|e| e.settings.iter().any(|s| s.name == "epochs"))
+                .map(|e| e.name.as_str())
+                .collect();
+            bail!(
+                "{} {} for training, which --evaluator {name} does not do; add --evaluator {} or leave {} out",
+                given.join(", "),
+                if given.len() == 1 { "is" } else { "are" },
+                trainers.join(" or --evaluator "),
+                if given.len() == 1 { "it" } else { "them" },
+            );
+        }
+    }
     if name == genius_command::NAME {
         let path = command_config
             .ok_or_else(|| anyhow!("--evaluator {name} needs its settings: --command-config FILE (see --help)"))?;
@@ -281,11 +314,28 @@ pub fn optimizer_settings(file: Option<&Path>, overrides: &[String]) -> Result<s
             .ok_or_else(|| anyhow!("--set `{item}` is not KEY=VALUE (e.g. --set without_replacement=true)"))?;
         let key = key.trim();
         let parsed: toml::Table = toml::from_str(&format!("v = {}", value.trim()))
+            .or_else(|_| toml::from_str(&format!("v = {}", spelled_number(value.trim()).ok_or(())?)).map_err(|_| ()))
             .or_else(|_| toml::from_str(&format!("v = {:?}", value.trim())))
             .with_context(|| format!("--set {key}: `{value}` is not a TOML value"))?;
         table.insert(key.to_owned(), parsed["v"].clone());
     }
     Ok(serde_json::to_value(table)?)
+}
+
+/// A number as people write it but TOML refuses, in TOML: `.001` is `0.001`, `-.5` is `-0.5`, `1.` is `1.0`.
+fn spelled_number(value: &str) -> Option<String> {
+    let (sign, digits) = match value.strip_prefix(['-', '+']) {
+        Some(rest) => (&value[..1], rest),
+        None => ("", value),
+    };
+    let fixed = if digits.starts_with('.') {
+        format!("{sign}0{digits}")
+    } else if digits.ends_with('.') {
+        format!("{sign}{digits}0")
+    } else {
+        return None;
+    };
+    fixed.parse::<f64>().ok().map(|_| fixed)
 }
 
 #[cfg(test)]
@@ -297,6 +347,8 @@ mod tests {
         let v = optimizer_settings(None, &["a=true".into(), "b = 3".into(), "c=0.5".into(), "d=tournament".into()])
             .unwrap();
         assert_eq!(v, serde_json::json!({"a": true, "b": 3, "c": 0.5, "d": "tournament"}));
+        let v = optimizer_settings(None, &["a=.001".into(), "b=-.5".into(), "c=2.".into(), "d=.x".into()]).unwrap();
+        assert_eq!(v, serde_json::json!({"a": 0.001, "b": -0.5, "c": 2.0, "d": ".x"}));
         let err = optimizer_settings(None, &["nonsense".into()]).unwrap_err();
         assert!(err.to_string().contains("is not KEY=VALUE"));
     }

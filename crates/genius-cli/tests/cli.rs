@@ -231,7 +231,7 @@ fn bad_inputs_exit_non_zero_with_one_clear_message() {
     assert!(e.contains("gpt-5") && e.contains("possible values"), "{e}");
 
     let e = fails(&mut search(&data, &out("e"), 0, 0));
-    assert!(e.contains("evaluation budget is 0"), "{e}");
+    assert!(e.contains("'0' for '--budget <N>'") && e.contains("1 or more"), "{e}");
     assert!(!out("e").exists(), "nothing is created for a refused run");
 
     std::fs::write(out("file"), b"").unwrap();

@@ -201,7 +201,10 @@ fn config_errors_name_the_line_before_anything_runs() {
     let e = config_error(&GRID.replace("values = [false, true]", "values = [false, 3]"));
     assert!(e.contains("line 20") && e.contains("without_replacement = 3"), "{e}");
     let e = config_error(&GRID.replace("jobs = 2", "jobs = 2\n[evaluator]\nname = \"trian\""));
-    assert!(e.contains("line 8") && e.contains("unknown evaluator `trian`; known: table, train"), "{e}");
+    assert!(
+        e.contains("line 8") && e.contains("unknown evaluator `trian`; did you mean `train`?; known: table, train"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -340,8 +340,12 @@ fn arch_reads_any_text_form_and_prints_canonical_cost_and_rank() {
 
     let (_, stderr) = fails(genius(&data).args(["arch", "--space", "nas-bench-201-cifar10", "33312"]));
     assert!(stderr.contains("expected 6 operations, found 5"), "{stderr}");
+    // An unknown space is refused with the known ones and the nearest suggested.
     let (_, stderr) = fails(genius(&data).args(["arch", "--space", "nas-bench-999", "0"]));
-    assert!(stderr.contains("unknown space `nas-bench-999`"), "{stderr}");
+    assert!(
+        stderr.contains("'nas-bench-999'") && stderr.contains("similar value exists: 'nas-bench-macro'"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -122,8 +122,8 @@ impl fmt::Display for Range {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Any => f.write_str("any"),
-            Self::AtLeast(Bound::Inclusive(l)) => write!(f, ">= {l}"),
-            Self::AtLeast(Bound::Exclusive(l)) => write!(f, "> {l}"),
+            Self::AtLeast(Bound::Inclusive(l)) => write!(f, ">= {}", number(*l)),
+            Self::AtLeast(Bound::Exclusive(l)) => write!(f, "> {}", number(*l)),
             Self::Between(low, high) => {
                 let (open, l) = match low {
                     Bound::Inclusive(l) => ('[', l),
@@ -133,8 +133,36 @@ impl fmt::Display for Range {
                     Bound::Inclusive(h) => (']', h),
                     Bound::Exclusive(h) => (')', h),
                 };
-                write!(f, "{open}{l}, {h}{close}")
+                write!(f, "{open}{}, {}{close}", number(*l), number(*h))
             }
+        }
+    }
+}
+
+/// A bound as a person writes it: `0.5`, `1000000`, `2.2e-308` (never three hundred digits).
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-4..1e15).contains(&a) { format!("{v}") } else { format!("{v:e}") }
+}
+
+impl Range {
+    /// The allowed values in words, e.g. "greater than 0 and at most 1", "at least 1".
+    pub fn words(&self) -> String {
+        let low = |b: &Bound| match *b {
+            Bound::Inclusive(l) => format!("at least {}", number(l)),
+            Bound::Exclusive(l) => format!("greater than {}", number(l)),
+        };
+        let high = |b: &Bound| match *b {
+            Bound::Inclusive(h) => format!("at most {}", number(h)),
+            Bound::Exclusive(h) => format!("less than {}", number(h)),
+        };
+        match self {
+            Self::Any => "any value".into(),
+            Self::AtLeast(l) => low(l),
+            Self::Between(Bound::Inclusive(l), Bound::Inclusive(h)) => {
+                format!("between {} and {}", number(*l), number(*h))
+            }
+            Self::Between(l, h) => format!("{} and {}", low(l), high(h)),
         }
     }
 }
@@ -171,22 +199,13 @@ impl Setting {
         let numeric = matches!(self.kind, SettingKind::Integer | SettingKind::Number);
         if numeric && value.is_null() && self.range != Range::Any {
             // serde_json writes NaN and the infinities as null.
-            return Err(format!("`{name}` must be a finite number in {} (got {value})", self.range));
+            return Err(format!("`{name}` must be a finite number, {} (got {value})", self.range.words()));
         }
         let Some(number) = value.as_f64() else { return Ok(()) };
         if self.range.contains(number) {
             return Ok(());
         }
-        let bound = |b: &Bound| match *b {
-            Bound::Inclusive(v) => format!("{v}"),
-            Bound::Exclusive(v) => format!("{v} (exclusive)"),
-        };
-        Err(match &self.range {
-            Range::Any => unreachable!("any value is allowed"),
-            Range::AtLeast(Bound::Inclusive(l)) => format!("`{name}` must be at least {l} (got {value})"),
-            Range::AtLeast(Bound::Exclusive(l)) => format!("`{name}` must be above {l} (got {value})"),
-            Range::Between(l, h) => format!("`{name}` must be between {} and {} (got {value})", bound(l), bound(h)),
-        })
+        Err(format!("`{name}` must be {} (got {value})", self.range.words()))
     }
 }
 
@@ -201,6 +220,72 @@ pub fn check_settings(plugin: &str, documented: &[Setting], settings: &serde_jso
         }
     }
     Ok(())
+}
+
+/// A serde message in a user's words: "invalid type: string \".001\", expected f64" becomes "expected a number, got
+/// the text \".001\"", "expected usize" "expected a whole number (0 or more)". Other text is kept as it is.
+///
+/// ```
+/// use genius_core::catalog::plain_words;
+/// assert_eq!(plain_words("invalid type: string \"x\", expected f64"), "expected a number, got the text \"x\"");
+/// assert_eq!(plain_words("invalid value: integer `-5`, expected usize"), "expected a whole number (0 or more), got -5");
+/// ```
+pub fn plain_words(message: &str) -> String {
+    message.lines().map(plain_line).collect::<Vec<_>>().join("\n")
+}
+
+fn plain_line(line: &str) -> String {
+    const TYPES: &[(&str, &str)] = &[
+        ("usize", "a whole number (0 or more)"),
+        ("u64", "a whole number (0 or more)"),
+        ("u32", "a whole number (0 or more)"),
+        ("u16", "a whole number (0 or more)"),
+        ("u8", "a whole number (0 or more)"),
+        ("isize", "a whole number"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("a sequence", "a list"),
+        ("a map", "a table"),
+    ];
+    let expected = |text: &str| -> String {
+        for (rust, plain) in TYPES {
+            if let Some(rest) = text.strip_prefix(rust)
+                && !rest.starts_with(|c: char| c.is_ascii_alphanumeric())
+            {
+                return format!("{plain}{rest}");
+            }
+        }
+        text.to_owned()
+    };
+    let got = |kind: &str| -> String {
+        let quoted = |prefix: &str| kind.strip_prefix(prefix).map(|v| v.trim_matches('`').to_owned());
+        if let Some(v) = kind.strip_prefix("string ") {
+            format!("the text {v}")
+        } else if let Some(v) = quoted("integer ").or_else(|| quoted("floating point ")).or_else(|| quoted("boolean "))
+        {
+            v
+        } else {
+            match kind {
+                "sequence" => "a list".into(),
+                "map" => "a table".into(),
+                other => other.to_owned(),
+            }
+        }
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(at) = line.find(prefix) {
+            let rest = &line[at + prefix.len()..];
+            if let Some((kind, wanted)) = rest.split_once(", expected ") {
+                return format!("{}expected {}, got {}", &line[..at], expected(wanted), got(kind));
+            }
+        }
+    }
+    match line.find("expected ") {
+        Some(at) => format!("{}expected {}", &line[..at], expected(&line[at + "expected ".len()..])),
+        None => line.to_owned(),
+    }
 }
 
 /// Why a part could not be built.
@@ -225,6 +310,16 @@ pub enum BuildError {
     /// The settings are fine but the part cannot be built here (a missing table, key or device).
     #[error("{0}")]
     Failed(String),
+}
+
+impl BuildError {
+    /// The same error with a settings message in a user's words (see [`plain_words`]).
+    pub fn plain(self) -> Self {
+        match self {
+            Self::Settings(m) => Self::Settings(plain_words(&m)),
+            other => other,
+        }
+    }
 }
 
 impl From<OptimizerError> for BuildError {
@@ -398,6 +493,7 @@ type BuildFn<K> = dyn Fn(serde_json::Value, &BuildContext<'_>) -> Result<<K as K
 type CheckFn = dyn Fn(serde_json::Value) -> Result<(), BuildError> + Send + Sync;
 type ResourcesFn = dyn Fn(&serde_json::Value, &BuildContext<'_>) -> Result<Vec<Resource>, BuildError> + Send + Sync;
 type DescribeFn = dyn Fn(&serde_json::Value) -> Option<String> + Send + Sync;
+type WarningsFn = dyn Fn(&serde_json::Value) -> Vec<String> + Send + Sync;
 
 /// One plug-in of kind `K`: its name, summary, settings and how to build it.
 pub struct Entry<K: Kind> {
@@ -412,6 +508,7 @@ pub struct Entry<K: Kind> {
     resources: Option<Arc<ResourcesFn>>,
     describe: Option<Arc<DescribeFn>>,
     per_run: bool,
+    warnings: Option<Arc<WarningsFn>>,
 }
 
 impl<K: Kind> Clone for Entry<K> {
@@ -425,6 +522,7 @@ impl<K: Kind> Clone for Entry<K> {
             resources: self.resources.clone(),
             describe: self.describe.clone(),
             per_run: self.per_run,
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -451,6 +549,7 @@ impl<K: Kind> Entry<K> {
             resources: None,
             describe: None,
             per_run: false,
+            warnings: None,
         }
     }
 
@@ -499,9 +598,21 @@ impl<K: Kind> Entry<K> {
         Self { describe: Some(Arc::new(describe)), ..self }
     }
 
+    /// With what would stop a build on this machine though the settings are valid (an API key not in the
+    /// environment, a model file not downloaded): a plan checked here warns of them rather than failing, since it
+    /// may run elsewhere. The function reads the environment and the disk only, never the network.
+    pub fn with_warnings(self, warnings: impl Fn(&serde_json::Value) -> Vec<String> + Send + Sync + 'static) -> Self {
+        Self { warnings: Some(Arc::new(warnings)), ..self }
+    }
+
+    /// What would stop a build of `settings` here (see [`Entry::with_warnings`]); empty when nothing would.
+    pub fn warnings(&self, settings: &serde_json::Value) -> Vec<String> {
+        self.warnings.as_ref().map_or_else(Vec::new, |w| w(settings))
+    }
+
     /// Builds it from `settings` (a JSON object; `null` or `{}` for the defaults).
     pub fn build(&self, settings: serde_json::Value, context: &BuildContext<'_>) -> Result<K::Built, BuildError> {
-        (self.build)(settings, context)
+        (self.build)(settings, context).map_err(BuildError::plain)
     }
 
     /// Checks `settings` without building anything.
@@ -510,6 +621,7 @@ impl<K: Kind> Entry<K> {
             Some(check) => check(settings),
             None => check_settings(&self.name, self.settings, &settings),
         }
+        .map_err(BuildError::plain)
     }
 
     /// What it needs on disk before [`Entry::build`].
@@ -689,15 +801,35 @@ mod tests {
         assert!(s.check(&serde_json::json!(0.5)).is_ok());
         assert!(s.check(&serde_json::json!(1)).is_ok());
         let err = s.check(&serde_json::json!(0.0)).unwrap_err();
-        assert_eq!(err, "`gamma` must be between 0 (exclusive) and 1 (got 0.0)");
+        assert_eq!(err, "`gamma` must be greater than 0 and at most 1 (got 0.0)");
         // serde_json writes NaN as null.
         let err = s.check(&serde_json::json!(f64::NAN)).unwrap_err();
-        assert_eq!(err, "`gamma` must be a finite number in (0, 1] (got null)");
+        assert_eq!(err, "`gamma` must be a finite number, greater than 0 and at most 1 (got null)");
+        // A bound a person reads at a glance, never 300 digits.
+        let tiny = Setting::new("eps", SettingKind::Number, "", "").range(Range::between(f64::MIN_POSITIVE, 1e300));
+        assert_eq!(tiny.range.to_string(), "[2.2250738585072014e-308, 1e300]");
+        assert_eq!(Range::between(0.0, 1e6).words(), "between 0 and 1000000");
+        assert_eq!(Range::Between(Bound::Inclusive(0.0), Bound::Exclusive(1.0)).words(), "at least 0 and less than 1");
         let n = Setting::new("n", SettingKind::Integer, "10", "count").range(Range::at_least(1.0));
         assert_eq!(n.range.to_string(), ">= 1");
         assert_eq!(n.check(&serde_json::json!(0)).unwrap_err(), "`n` must be at least 1 (got 0)");
         // Not a number: the plug-in's own parsing says what is wrong.
         assert!(n.check(&serde_json::json!("many")).is_ok());
+    }
+
+    #[test]
+    fn serde_messages_read_in_plain_words() {
+        assert_eq!(
+            plain_words("invalid type: floating point `0.5`, expected usize"),
+            "expected a whole number (0 or more), got 0.5"
+        );
+        assert_eq!(
+            plain_words("tpe: invalid type: sequence, expected u64"),
+            "tpe: expected a whole number (0 or more), got a list"
+        );
+        assert_eq!(plain_words("invalid type: boolean `true`, expected a string"), "expected a string, got true");
+        assert_eq!(plain_words("unknown field `pop`, expected one of `a`"), "unknown field `pop`, expected one of `a`");
+        assert_eq!(plain_words("expected u8 or u64"), "expected a whole number (0 or more) or u64");
     }
 
     #[test]

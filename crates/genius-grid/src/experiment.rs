@@ -11,11 +11,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use genius_core::catalog::{Catalogs, is_space_file};
+use genius_core::catalog::{BuildContext, Catalogs, is_space_file, plain_words};
 use genius_core::{DuplicatePolicy, Goal, MetricSpec, Objective, StudySettings};
 use genius_report::{AblationInfo, AblationPoint, GridInfo, PlannedGroup, RunLabel, SeedSet, seed_dir};
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::error::{GridError, Result};
 
@@ -25,15 +26,9 @@ macro_rules! experiment {
     };
 }
 
-macro_rules! bail {
-    ($($t:tt)*) => {
-        return Err(experiment!($($t)*))
-    };
-}
-
 /// Seeds: a count (0..N) or a list.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "must be a number of seeds (e.g. 10) or a list of seeds (e.g. [0, 1, 2])")]
 enum Seeds {
     Count(u64),
     List(Vec<u64>),
@@ -41,7 +36,10 @@ enum Seeds {
 
 /// The objectives of the grid's runs: one list for every space, or a list per space (their metrics differ).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "must be a list of objectives (e.g. [\"val_acc_200:max\", \"flops:min\"]) or a table of such lists by space"
+)]
 enum ObjectivesConfig {
     All(Vec<String>),
     BySpace(BTreeMap<String, Vec<String>>),
@@ -61,7 +59,7 @@ struct OptimizerConfig {
     budget: Option<Spanned<usize>>,
     /// Its own seeds, instead of the grid's (fewer paid LLM runs than free baseline runs).
     #[serde(default)]
-    seeds: Option<Seeds>,
+    seeds: Option<Spanned<Seeds>>,
 }
 
 /// An ablation: one setting of one optimizer of the grid, varied.
@@ -110,38 +108,198 @@ struct EvaluatorConfig {
     settings: Option<Spanned<toml::Table>>,
 }
 
-/// The experiment file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The top-level keys of an experiment file.
+const KEYS: &[&str] = &[
+    "name",
+    "description",
+    "spaces",
+    "seeds",
+    "budgets",
+    "jobs",
+    "out",
+    "baseline",
+    "study",
+    "objectives",
+    "executor",
+    "evaluator",
+    "reference",
+    "optimizer",
+    "ablation",
+];
+
+/// The experiment file, read key by key so that one wrong key does not hide the others: a key that is missing or
+/// wrong is `None` here, its problem recorded.
+#[derive(Debug, Default)]
 struct ExperimentConfig {
-    name: String,
-    #[serde(default)]
+    name: Option<String>,
     description: String,
-    spaces: Vec<Spanned<String>>,
-    seeds: Seeds,
-    budgets: Vec<usize>,
-    #[serde(default)]
-    jobs: Option<usize>,
-    #[serde(default)]
+    spaces: Option<Spanned<Vec<Spanned<String>>>>,
+    seeds: Option<Spanned<Seeds>>,
+    budgets: Option<Spanned<Vec<usize>>>,
+    jobs: Option<Spanned<usize>>,
     out: Option<PathBuf>,
-    #[serde(default)]
-    baseline: Option<String>,
-    #[serde(default)]
+    baseline: Option<Spanned<String>>,
     study: StudyConfig,
     /// What every run optimizes [default: the evaluator's search metric].
-    #[serde(default)]
     objectives: Option<Spanned<ObjectivesConfig>>,
-    #[serde(default)]
     executor: Option<ExecutorConfig>,
-    #[serde(default)]
     evaluator: Option<EvaluatorConfig>,
     /// Published results to show beside the rerun: a file of the data directory (`genius-paper-results-v1.json`).
-    #[serde(default)]
     reference: Option<PathBuf>,
-    #[serde(default, rename = "optimizer")]
     optimizers: Vec<OptimizerConfig>,
-    #[serde(default, rename = "ablation")]
     ablations: Vec<AblationConfig>,
+    /// Whether every key could be read (a wrong `[[optimizer]]` leaves fewer in `optimizers`).
+    complete: bool,
+}
+
+/// Every problem of an experiment file, each with the file and, where it has one, the line.
+struct Problems<'a> {
+    path: &'a Path,
+    text: &'a str,
+    /// Each problem with its line (`usize::MAX` for none), in the order found.
+    list: Vec<(usize, String)>,
+}
+
+impl<'a> Problems<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        Self { path, text, list: Vec::new() }
+    }
+
+    /// A problem at `span` of the file (or of the whole file, with none).
+    fn at(&mut self, span: Option<std::ops::Range<usize>>, message: impl std::fmt::Display) {
+        let problem = match span {
+            Some(span) => {
+                let line = line_of(self.text, span.start);
+                (line, format!("{}, line {line}: {message}", self.path.display()))
+            }
+            None => (usize::MAX, format!("{}: {message}", self.path.display())),
+        };
+        if !self.list.contains(&problem) {
+            self.list.push(problem);
+        }
+    }
+
+    /// A problem of a TOML error: its span and its message in plain words.
+    fn toml(&mut self, what: &str, error: &toml::de::Error, fallback: std::ops::Range<usize>) {
+        let message = plain_words(error.message().trim());
+        let message = if what.is_empty() { message } else { format!("{what}: {message}") };
+        self.at(Some(error.span().unwrap_or(fallback)), message);
+    }
+
+    /// `Ok` when there were none; else every problem, one per line.
+    fn finish(mut self) -> Result<()> {
+        self.list.sort_by_key(|(line, _)| *line);
+        let lines: Vec<String> = self.list.into_iter().map(|(_, text)| text).collect();
+        match lines.len() {
+            0 => Ok(()),
+            1 => Err(GridError::Experiment(lines[0].clone())),
+            n => Err(experiment!("{} has {n} problems:\n{}", self.path.display(), lines.join("\n"))),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.list.len()
+    }
+}
+
+/// `value` read as a `T`, or `None` with its problem recorded (named `what`).
+fn read_as<T: serde::de::DeserializeOwned>(
+    problems: &mut Problems<'_>,
+    what: &str,
+    value: &Spanned<DeValue<'_>>,
+) -> Option<T> {
+    T::deserialize(ValueDeserializer::from(value.clone())).map_err(|e| problems.toml(what, &e, value.span())).ok()
+}
+
+/// An array of tables (`[[optimizer]]`), each read on its own.
+fn read_tables<T: serde::de::DeserializeOwned>(
+    problems: &mut Problems<'_>,
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+) -> (Vec<T>, bool) {
+    match value.get_ref() {
+        DeValue::Array(items) => {
+            let mut read = Vec::new();
+            let mut complete = true;
+            for item in items.iter() {
+                match read_as(problems, &format!("[[{key}]]"), item) {
+                    Some(t) => read.push(t),
+                    None => complete = false,
+                }
+            }
+            (read, complete)
+        }
+        _ => {
+            problems.at(Some(value.span()), format!("`{key}` must be [[{key}]] sections"));
+            (Vec::new(), false)
+        }
+    }
+}
+
+/// "; did you mean `x`?" when one of `known` is close to `name`.
+fn did_you_mean<'k>(name: &str, known: impl IntoIterator<Item = &'k str>) -> String {
+    let best = known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    best.map_or_else(String::new, |(_, k)| format!("; did you mean `{k}`?"))
+}
+
+impl ExperimentConfig {
+    /// Reads every key of `root` it can, recording each problem.
+    fn read(root: &Spanned<DeTable<'_>>, problems: &mut Problems<'_>) -> Self {
+        let mut c = Self { complete: true, ..Self::default() };
+        for (key, value) in root.get_ref().iter() {
+            let k: &str = key.get_ref();
+            let before = problems.count();
+            match k {
+                "name" => c.name = read_as(problems, "`name`", value),
+                "description" => c.description = read_as(problems, "`description`", value).unwrap_or_default(),
+                "spaces" => c.spaces = read_as(problems, "`spaces`", value),
+                "seeds" => c.seeds = read_as(problems, "`seeds`", value),
+                "budgets" => c.budgets = read_as(problems, "`budgets`", value),
+                "jobs" => c.jobs = read_as(problems, "`jobs`", value),
+                "out" => c.out = read_as(problems, "`out`", value),
+                "baseline" => c.baseline = read_as(problems, "`baseline`", value),
+                "study" => c.study = read_as(problems, "[study]", value).unwrap_or_default(),
+                "objectives" => c.objectives = read_as(problems, "`objectives`", value),
+                "executor" => c.executor = read_as(problems, "[executor]", value),
+                "evaluator" => c.evaluator = read_as(problems, "[evaluator]", value),
+                "reference" => c.reference = read_as(problems, "`reference`", value),
+                "optimizer" => {
+                    let (read, complete) = read_tables(problems, k, value);
+                    c.optimizers = read;
+                    c.complete &= complete;
+                }
+                "ablation" => {
+                    let (read, complete) = read_tables(problems, k, value);
+                    c.ablations = read;
+                    c.complete &= complete;
+                }
+                other => problems.at(
+                    Some(key.span()),
+                    format!(
+                        "unknown field `{other}`{}; the fields are {}",
+                        did_you_mean(other, KEYS.iter().copied()),
+                        KEYS.join(", ")
+                    ),
+                ),
+            }
+            c.complete &= problems.count() == before;
+        }
+        for (key, missing, example) in [
+            ("name", c.name.is_none(), "name = \"my-grid\""),
+            ("spaces", c.spaces.is_none(), "spaces = [\"nas-bench-201-cifar10\"]"),
+            ("seeds", c.seeds.is_none(), "seeds = 10"),
+            ("budgets", c.budgets.is_none(), "budgets = [10, 50, 100]"),
+        ] {
+            if missing && !root.get_ref().keys().any(|k| k.get_ref() == key) {
+                problems.at(None, format!("`{key}` is missing, e.g. {example}"));
+            }
+        }
+        c
+    }
 }
 
 /// What the command line changes in an experiment.
@@ -246,10 +404,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn at(path: &Path, text: &str, span: std::ops::Range<usize>, message: impl std::fmt::Display) -> GridError {
-    experiment!("{}, line {}: {message}", path.display(), line_of(text, span.start))
-}
-
 /// `value` with every character but ASCII letters, digits, `.` and `-` made `_`: a directory name.
 pub fn slug(value: &str) -> String {
     value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
@@ -275,146 +429,247 @@ impl Plan {
     }
 
     /// Reads and checks an experiment (`text`, from the file `path`, which errors name with the line): every name
-    /// known to `catalogs`, every optimizer's, evaluator's and executor's settings checked by its plug-in, before
-    /// anything runs. An executor's `config` file is read relative to `path`.
+    /// known to `catalogs`, every optimizer's, evaluator's and executor's settings checked by its plug-in, every
+    /// space given what the evaluator needs (a table), the `baseline` among the optimizers: whatever would fail
+    /// once the grid runs, before anything runs. The error lists every problem found, one per line. An executor's
+    /// `config` file is read relative to `path`.
     pub fn parse(path: &Path, text: &str, catalogs: &Catalogs, overrides: &Overrides) -> Result<Self> {
-        let config: ExperimentConfig =
-            toml::from_str(text).map_err(|e| experiment!("{} is not a valid experiment: {e}", path.display()))?;
-        if config.spaces.is_empty() {
-            bail!("{}: `spaces` is empty", path.display());
+        let mut problems = Problems::new(path, text);
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            // What follows a syntax error is guesswork: report the syntax errors alone.
+            for e in &syntax {
+                problems.toml("not valid TOML", e, 0..0);
+            }
+            problems.finish()?;
+            unreachable!("the syntax errors were recorded");
         }
-        if config.optimizers.is_empty() {
-            bail!("{}: no [[optimizer]] section", path.display());
+        let config = ExperimentConfig::read(&root, &mut problems);
+        let p = &mut problems;
+
+        // Spaces.
+        let no_spaces: Vec<Spanned<String>> = Vec::new();
+        let spaces: &Vec<Spanned<String>> = config.spaces.as_ref().map_or(&no_spaces, |s| s.get_ref());
+        if let Some(list) = &config.spaces
+            && list.get_ref().is_empty()
+        {
+            p.at(Some(list.span()), "`spaces` is empty; name at least one (see `genius spaces`)");
         }
         // A space is a built-in one's name or a space file's path (`*.toml`, relative to the experiment file), which
         // is read now: its name is the file's.
         let config_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
         let mut space_files = BTreeMap::new();
-        let mut space_name = |s: &Spanned<String>| -> Result<String> {
+        let space_names = catalogs.spaces.names();
+        let mut space_name = |p: &mut Problems<'_>, s: &Spanned<String>| -> Option<String> {
             let name = s.get_ref();
             if is_space_file(name) {
                 let file = config_dir.join(name);
-                let (space, _) = catalogs.space_file(&file).map_err(|e| at(path, text, s.span(), e))?;
-                space_files.insert(space.name().to_owned(), file);
-                return Ok(space.name().to_owned());
+                return match catalogs.space_file(&file) {
+                    Ok((space, _)) => {
+                        space_files.insert(space.name().to_owned(), file);
+                        Some(space.name().to_owned())
+                    }
+                    Err(e) => {
+                        p.at(Some(s.span()), e);
+                        None
+                    }
+                };
             }
-            match catalogs.spaces.get(name) {
-                Some(_) => Ok(name.clone()),
-                None => Err(at(
-                    path,
-                    text,
-                    s.span(),
-                    format!(
-                        "unknown space `{name}`; known: {} (or a space file, path/to/space.toml)",
-                        catalogs.spaces.names().join(", ")
-                    ),
-                )),
+            if catalogs.spaces.get(name).is_some() {
+                return Some(name.clone());
             }
+            let hint = did_you_mean(name, space_names.iter().copied());
+            p.at(
+                Some(s.span()),
+                format!(
+                    "unknown space `{name}`{hint}; known: {} (or a space file, path/to/space.toml)",
+                    space_names.join(", ")
+                ),
+            );
+            None
         };
-        let mut spaces = Vec::new();
-        for s in &config.spaces {
-            spaces.push(space_name(s)?);
+        // The known spaces, each by its name and where the file names it.
+        let mut known_spaces: Vec<(String, &Spanned<String>)> = Vec::new();
+        for s in spaces {
+            if let Some(name) = space_name(p, s) {
+                known_spaces.push((name, s));
+            }
         }
-        let mut ablation_spaces = Vec::new();
+        let mut ablation_spaces: Vec<Option<Vec<String>>> = Vec::new();
         for a in &config.ablations {
-            ablation_spaces.push(match &a.spaces {
-                Some(list) => Some(list.iter().map(&mut space_name).collect::<Result<Vec<_>>>()?),
-                None => None,
-            });
+            ablation_spaces.push(a.spaces.as_ref().map(|list| list.iter().filter_map(|s| space_name(p, s)).collect()));
         }
+
+        // The evaluator, and what it needs of every space.
         let evaluator = match &config.evaluator {
             Some(e) => {
                 let name = e.name.get_ref();
-                let entry = catalogs.evaluators.get(name).ok_or_else(|| {
-                    let known = catalogs.evaluators.names().join(", ");
-                    at(path, text, e.name.span(), format!("unknown evaluator `{name}`; known: {known}"))
-                })?;
-                let settings = match &e.settings {
-                    Some(s) => toml_to_json(s.get_ref())?,
-                    None => serde_json::json!({}),
-                };
-                if let Err(err) = entry.check(settings.clone()) {
-                    let span = e.settings.as_ref().map_or(e.name.span(), |s| s.span());
-                    return Err(at(path, text, span, format!("[evaluator] {err}")));
+                match catalogs.evaluators.get(name) {
+                    None => {
+                        let known = catalogs.evaluators.names();
+                        let hint = did_you_mean(name, known.iter().copied());
+                        p.at(
+                            Some(e.name.span()),
+                            format!("unknown evaluator `{name}`{hint}; known: {}", known.join(", ")),
+                        );
+                        None
+                    }
+                    Some(entry) => {
+                        let settings = match &e.settings {
+                            Some(s) => toml_to_json(s.get_ref())?,
+                            None => serde_json::json!({}),
+                        };
+                        match entry.check(settings.clone()) {
+                            Ok(()) => Some(Component { name: name.clone(), settings }),
+                            Err(err) => {
+                                let span = e.settings.as_ref().map_or(e.name.span(), |s| s.span());
+                                p.at(Some(span), format!("[evaluator] {err}"));
+                                None
+                            }
+                        }
+                    }
                 }
-                Component { name: name.clone(), settings }
             }
-            None => Component { name: "table".into(), settings: serde_json::json!({}) },
+            None if catalogs.evaluators.get("table").is_some() => {
+                Some(Component { name: "table".into(), settings: serde_json::json!({}) })
+            }
+            None => {
+                p.at(None, "no [evaluator] given, and there is no `table` evaluator to default to");
+                None
+            }
         };
-        if catalogs.evaluators.get(&evaluator.name).is_none() {
-            bail!("{}: no [evaluator] given, and there is no `table` evaluator to default to", path.display());
+        if let Some(evaluator) = &evaluator {
+            let entry = catalogs.evaluators.find(&evaluator.name)?;
+            for (name, s) in &known_spaces {
+                if space_files.contains_key(name) {
+                    continue; // a space file's table is read with the file: it is there
+                }
+                let context = BuildContext::new(name, 0, Path::new("."));
+                if let Err(err) = entry.resources(&evaluator.settings, &context) {
+                    let fix = if config.evaluator.is_none() { " (no [evaluator] is given: it is `table`)" } else { "" };
+                    p.at(Some(s.span()), format!("{err}{fix}"));
+                }
+            }
         }
+
+        // The executor.
         let executor = match &config.executor {
             Some(e) => {
                 let name = e.name.get_ref();
-                let entry = catalogs.executors.get(name).ok_or_else(|| {
-                    let known = catalogs.executors.names().join(", ");
-                    at(path, text, e.name.span(), format!("unknown executor `{name}`; known: {known}"))
-                })?;
                 let settings = match (&e.config, &e.settings) {
                     (Some(_), Some(_)) => {
-                        bail!("{}: [executor] takes `config` or `settings`, not both", path.display())
+                        p.at(Some(e.name.span()), "[executor] takes `config` or `settings`, not both");
+                        None
                     }
                     (Some(file), None) => {
                         let file = path.parent().unwrap_or(Path::new(".")).join(file);
-                        let text = std::fs::read_to_string(&file).map_err(|err| {
-                            experiment!("{}: [executor] cannot read {}: {err}", path.display(), file.display())
-                        })?;
-                        let table: toml::Table = toml::from_str(&text).map_err(|err| {
-                            experiment!("{}: [executor] {} is not valid TOML: {err}", path.display(), file.display())
-                        })?;
-                        toml_to_json(&table)?
+                        match std::fs::read_to_string(&file) {
+                            Err(err) => {
+                                p.at(Some(e.name.span()), format!("[executor] cannot read {}: {err}", file.display()));
+                                None
+                            }
+                            Ok(text) => match toml::from_str::<toml::Table>(&text) {
+                                Ok(table) => Some(toml_to_json(&table)?),
+                                Err(err) => {
+                                    let at = err
+                                        .span()
+                                        .map_or(String::new(), |s| format!(", line {}", line_of(&text, s.start)));
+                                    let message = plain_words(err.message().trim());
+                                    p.at(Some(e.name.span()), format!("[executor] {}{at}: {message}", file.display()));
+                                    None
+                                }
+                            },
+                        }
                     }
-                    (None, Some(table)) => toml_to_json(table)?,
-                    (None, None) => serde_json::json!({}),
+                    (None, Some(table)) => Some(toml_to_json(table)?),
+                    (None, None) => Some(serde_json::json!({})),
                 };
-                entry.check(settings.clone()).map_err(|err| experiment!("{}: [executor] {err:#}", path.display()))?;
-                Some(Component { name: name.clone(), settings })
+                match catalogs.executors.get(name) {
+                    None => {
+                        let known = catalogs.executors.names();
+                        let hint = did_you_mean(name, known.iter().copied());
+                        p.at(
+                            Some(e.name.span()),
+                            format!("unknown executor `{name}`{hint}; known: {}", known.join(", ")),
+                        );
+                        None
+                    }
+                    Some(entry) => settings.and_then(|settings| match entry.check(settings.clone()) {
+                        Ok(()) => Some(Component { name: name.clone(), settings }),
+                        Err(err) => {
+                            p.at(Some(e.name.span()), format!("[executor] {err:#}"));
+                            None
+                        }
+                    }),
+                }
             }
             None => None,
         };
-        let mut budgets = match overrides.budget {
-            Some(b) => vec![b],
-            None => config.budgets.clone(),
+
+        // Budgets, seeds, jobs.
+        let mut budgets = match (overrides.budget, &config.budgets) {
+            (Some(b), _) => vec![b],
+            (None, Some(b)) => b.get_ref().clone(),
+            (None, None) => Vec::new(),
         };
         budgets.sort_unstable();
         budgets.dedup();
-        if budgets.is_empty() || budgets[0] == 0 {
-            bail!("{}: `budgets` must list positive evaluation counts", path.display());
+        if let Some(b) = &config.budgets
+            && overrides.budget.is_none()
+            && (budgets.is_empty() || budgets[0] == 0)
+        {
+            p.at(Some(b.span()), "`budgets` must list evaluation counts of 1 or more, e.g. budgets = [10, 50, 100]");
         }
-        let seeds = match (overrides.seeds, &config.seeds) {
-            (Some(n), _) | (None, &Seeds::Count(n)) => SeedSet::Count(n),
-            (None, Seeds::List(list)) => SeedSet::List(list.clone()),
+        let seeds_of = |p: &mut Problems<'_>, given: &Option<Spanned<Seeds>>, fallback: SeedSet| -> SeedSet {
+            let seeds = match (overrides.seeds, given) {
+                (Some(n), _) => SeedSet::Count(n),
+                (None, Some(s)) => match s.get_ref() {
+                    Seeds::Count(n) => SeedSet::Count(*n),
+                    Seeds::List(list) => SeedSet::List(list.clone()),
+                },
+                (None, None) => fallback,
+            };
+            if seeds.is_empty()
+                && let Some(s) = given
+            {
+                p.at(Some(s.span()), "no seeds to run: give a count of 1 or more or a list of seeds");
+            }
+            seeds
         };
-        if seeds.is_empty() {
-            bail!("{}: no seeds to run", path.display());
+        let seeds = seeds_of(p, &config.seeds, SeedSet::List(Vec::new()));
+        if overrides.seeds == Some(0) {
+            p.at(None, "no seeds to run (--seeds 0)");
+        }
+        if let Some(jobs) = &config.jobs
+            && *jobs.get_ref() == 0
+        {
+            p.at(Some(jobs.span()), "`jobs` must be 1 or more (runs at once)");
         }
         let out = overrides
             .out
             .clone()
             .or_else(|| config.out.clone())
-            .unwrap_or_else(|| PathBuf::from("runs").join(slug(&config.name)));
+            .unwrap_or_else(|| PathBuf::from("runs").join(slug(config.name.as_deref().unwrap_or("grid"))));
 
         // Every optimizer, with its label and settings, checked by its plug-in.
-        let top = *budgets.last().expect("checked non-empty");
-        let seeds_of = |own: &Option<Seeds>| -> SeedSet {
-            match (overrides.seeds, own) {
-                (Some(n), _) => SeedSet::Count(n),
-                (None, Some(Seeds::Count(n))) => SeedSet::Count(*n),
-                (None, Some(Seeds::List(list))) => SeedSet::List(list.clone()),
-                (None, None) => seeds.clone(),
-            }
-        };
+        let top = budgets.last().copied().unwrap_or(0);
         let mut labelled: Vec<Labelled> = Vec::new();
+        let mut labels: Vec<String> = Vec::new();
         for o in &config.optimizers {
             let name = o.name.get_ref();
+            let label = o.label.clone().unwrap_or_else(|| name.clone());
+            if labels.contains(&label) {
+                p.at(
+                    Some(o.name.span()),
+                    format!("two optimizers are labelled `{label}`; give each a distinct `label`"),
+                );
+            }
+            labels.push(label.clone());
             let Some(entry) = catalogs.optimizers.get(name) else {
-                return Err(at(
-                    path,
-                    text,
-                    o.name.span(),
-                    format!("unknown optimizer `{name}`; known: {}", catalogs.optimizers.names().join(", ")),
-                ));
+                let known = catalogs.optimizers.names();
+                let hint = did_you_mean(name, known.iter().copied());
+                p.at(Some(o.name.span()), format!("unknown optimizer `{name}`{hint}; known: {}", known.join(", ")));
+                continue;
             };
             let settings = match &o.settings {
                 Some(s) => toml_to_json(s.get_ref())?,
@@ -422,35 +677,47 @@ impl Plan {
             };
             if let Err(e) = entry.check(settings.clone()) {
                 let span = o.settings.as_ref().map_or(o.name.span(), |s| s.span());
-                return Err(at(path, text, span, e));
-            }
-            let label = o.label.clone().unwrap_or_else(|| name.clone());
-            if labelled.iter().any(|l| l.label == label) {
-                return Err(at(
-                    path,
-                    text,
-                    o.name.span(),
-                    format!("two optimizers are labelled `{label}`; give each a distinct `label`"),
-                ));
+                p.at(Some(span), e);
+                continue;
             }
             let budget = match &o.budget {
-                Some(b) if *b.get_ref() == 0 || *b.get_ref() > top => {
-                    return Err(at(
-                        path,
-                        text,
-                        b.span(),
-                        format!("`budget` of `{label}` must be between 1 and the grid's largest budget, {top}"),
-                    ));
+                Some(b) if top > 0 && (*b.get_ref() == 0 || *b.get_ref() > top) => {
+                    let message =
+                        format!("`budget` of `{label}` must be between 1 and the grid's largest budget, {top}");
+                    p.at(Some(b.span()), message);
+                    continue;
                 }
                 Some(b) => *b.get_ref(),
                 None => top,
             };
             let optimizer = Component { name: name.clone(), settings };
-            labelled.push(Labelled { label, optimizer, budget, seeds: seeds_of(&o.seeds) });
+            let seeds = seeds_of(p, &o.seeds, seeds.clone());
+            labelled.push(Labelled { label, optimizer, budget, seeds });
+        }
+        if config.optimizers.is_empty() && config.complete {
+            p.at(
+                None,
+                "no [[optimizer]] section: add one, e.g. [[optimizer]] name = \"random\" (see `genius optimizers`)",
+            );
+        }
+        if let Some(baseline) = &config.baseline
+            && !labels.contains(baseline.get_ref())
+        {
+            let b = baseline.get_ref();
+            let hint = did_you_mean(b, labels.iter().map(String::as_str));
+            p.at(
+                Some(baseline.span()),
+                format!(
+                    "`baseline` is `{b}`, which no [[optimizer]] is labelled{hint} (the report would have no \
+                     significance table); the labels are: {}",
+                    labels.join(", ")
+                ),
+            );
         }
 
+        let space_list: Vec<String> = known_spaces.iter().map(|(name, _)| name.clone()).collect();
         let mut groups = Vec::new();
-        for space in &spaces {
+        for space in &space_list {
             for l in &labelled {
                 groups.push(RunGroup {
                     budget: l.budget,
@@ -464,19 +731,21 @@ impl Plan {
         }
         let mut ablations = Vec::new();
         for (a, own_spaces) in config.ablations.iter().zip(ablation_spaces) {
-            let base = labelled.iter().find(|l| &l.label == a.optimizer.get_ref()).ok_or_else(|| {
-                at(
-                    path,
-                    text,
-                    a.optimizer.span(),
-                    format!(
-                        "ablation `{}` varies optimizer `{}`, which no [[optimizer]] is labelled",
-                        a.name,
-                        a.optimizer.get_ref()
-                    ),
-                )
-            })?;
-            let ablated = own_spaces.unwrap_or_else(|| spaces.clone());
+            let Some(base) = labelled.iter().find(|l| &l.label == a.optimizer.get_ref()) else {
+                if !labels.contains(a.optimizer.get_ref()) {
+                    let hint = did_you_mean(a.optimizer.get_ref(), labels.iter().map(String::as_str));
+                    p.at(
+                        Some(a.optimizer.span()),
+                        format!(
+                            "ablation `{}` varies optimizer `{}`, which no [[optimizer]] is labelled{hint}",
+                            a.name,
+                            a.optimizer.get_ref()
+                        ),
+                    );
+                }
+                continue;
+            };
+            let ablated = own_spaces.unwrap_or_else(|| space_list.clone());
             let entry = catalogs.optimizers.find(&base.optimizer.name)?;
             let mut values = Vec::new();
             for v in a.values.get_ref() {
@@ -487,12 +756,8 @@ impl Plan {
                 settings.insert(a.setting.clone(), serde_json::to_value(v).map_err(|e| experiment!("{e}"))?);
                 let settings = serde_json::Value::Object(settings);
                 if let Err(e) = entry.check(settings.clone()) {
-                    return Err(at(
-                        path,
-                        text,
-                        a.values.span(),
-                        format!("ablation `{}`, {} = {v}: {e}", a.name, a.setting),
-                    ));
+                    p.at(Some(a.values.span()), format!("ablation `{}`, {} = {v}: {e}", a.name, a.setting));
+                    continue;
                 }
                 let value = match v {
                     toml::Value::String(s) => s.clone(),
@@ -529,7 +794,7 @@ impl Plan {
             });
         }
         let objectives = match &config.objectives {
-            Some(o) => objectives(path, text, o, &config.spaces)?,
+            Some(o) => objectives(p, o, &known_spaces),
             None => BTreeMap::new(),
         };
         let study = StudySettings {
@@ -539,15 +804,22 @@ impl Plan {
             flush: genius_core::Flush::Buffered,
             ..StudySettings::default()
         };
-        study.check().map_err(|e| experiment!("{}: [study] {e}", path.display()))?;
+        if let Err(e) = study.check() {
+            let span = root.get_ref().iter().find(|(k, _)| k.get_ref() == "study").map(|(k, _)| k.span());
+            p.at(span, format!("[study] {e}"));
+        }
+        problems.finish()?;
+        let (Some(name), Some(evaluator)) = (config.name, evaluator) else {
+            unreachable!("a missing name or evaluator is a problem reported above")
+        };
         let info = GridInfo {
-            name: config.name.clone(),
+            name: name.clone(),
             description: config.description.clone(),
             budgets,
-            spaces: spaces.clone(),
+            spaces: space_list,
             optimizers: labelled.iter().map(|l| l.label.clone()).collect(),
             ablations,
-            baseline: config.baseline.clone(),
+            baseline: config.baseline.map(Spanned::into_inner),
             config: text.to_owned(),
             machine: machine(),
             versions: format!("genius {}", env!("CARGO_PKG_VERSION")),
@@ -562,14 +834,14 @@ impl Plan {
             references: Vec::new(),
         };
         Ok(Self {
-            name: config.name,
+            name,
             groups,
             out,
             info,
             evaluator,
             executor,
             study,
-            jobs: config.jobs,
+            jobs: config.jobs.map(Spanned::into_inner),
             reference: config.reference,
             space_files,
             config_dir,
@@ -606,37 +878,55 @@ impl Plan {
 }
 
 /// The `objectives` of an experiment by space, each `METRIC:max|min`, checked for syntax (the metrics are checked
-/// against each space's evaluator when it is built: [`Plan::objective`]).
+/// against each space's evaluator when it is built: [`Plan::objective`]). `spaces` are the known spaces by name, each
+/// with how the file names it (a space file by its path); a table of lists may use either.
 fn objectives(
-    path: &Path,
-    text: &str,
+    p: &mut Problems<'_>,
     config: &Spanned<ObjectivesConfig>,
-    spaces: &[Spanned<String>],
-) -> Result<BTreeMap<String, Vec<Goal>>> {
-    let error = |message: String| at(path, text, config.span(), format!("`objectives`: {message}"));
-    let goals = |list: &[String]| -> Result<Vec<Goal>> {
+    spaces: &[(String, &Spanned<String>)],
+) -> BTreeMap<String, Vec<Goal>> {
+    let mut error = |message: String| p.at(Some(config.span()), format!("`objectives`: {message}"));
+    let mut goals = |list: &[String]| -> Option<Vec<Goal>> {
         if list.is_empty() {
-            return Err(error("an empty list; give at least one METRIC:max or METRIC:min".into()));
+            error("an empty list; give at least one METRIC:max or METRIC:min".into());
+            return None;
         }
-        list.iter().map(|g| g.parse::<Goal>().map_err(|e| error(e.to_string()))).collect()
+        let parsed: Result<Vec<Goal>, _> = list.iter().map(|g| g.parse::<Goal>()).collect();
+        parsed.map_err(|e| error(e.to_string())).ok()
     };
-    let names: Vec<&String> = spaces.iter().map(Spanned::get_ref).collect();
     match config.get_ref() {
-        ObjectivesConfig::All(list) => {
-            let goals = goals(list)?;
-            Ok(names.into_iter().map(|s| (s.clone(), goals.clone())).collect())
-        }
+        ObjectivesConfig::All(list) => match goals(list) {
+            Some(goals) => spaces.iter().map(|(name, _)| (name.clone(), goals.clone())).collect(),
+            None => BTreeMap::new(),
+        },
         ObjectivesConfig::BySpace(by_space) => {
-            if let Some(other) = by_space.keys().find(|k| !names.contains(k)) {
-                let known = names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(error(format!("space `{other}` is not among the experiment's spaces ({known})")));
+            let mut read = BTreeMap::new();
+            let mut problems = Vec::new();
+            for (key, list) in by_space {
+                match spaces.iter().find(|(name, given)| name == key || given.get_ref() == key) {
+                    Some((name, _)) => {
+                        if let Some(goals) = goals(list) {
+                            read.insert(name.clone(), goals);
+                        }
+                    }
+                    None => {
+                        let known: Vec<&str> = spaces.iter().map(|(name, _)| name.as_str()).collect();
+                        problems
+                            .push(format!("space `{key}` is not among the experiment's spaces ({})", known.join(", ")));
+                    }
+                }
             }
-            if let Some(missing) = names.iter().find(|s| !by_space.contains_key(s.as_str())) {
-                return Err(error(format!(
-                    "no objectives for space `{missing}`; give every space its list, or one list for all"
-                )));
+            for (name, given) in spaces {
+                if !by_space.contains_key(name) && !by_space.contains_key(given.get_ref()) {
+                    problems.push(format!(
+                        "no objectives for space `{name}`; give every space its list, or one list for all"
+                    ));
+                }
             }
-            by_space.iter().map(|(space, list)| Ok((space.clone(), goals(list)?))).collect()
+            for message in problems {
+                error(message);
+            }
+            read
         }
     }
 }

@@ -103,6 +103,32 @@ pub fn entries() -> Vec<Entry<Optimizers>> {
         .with_check(|settings| {
             GeniusSettings::from_json(settings).and_then(GeniusSettings::resolve).map(drop).map_err(settings_error)
         })
+        .with_warnings(|settings| {
+            let Ok((model, _)) = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve) else {
+                return Vec::new();
+            };
+            if model.replay.is_some() {
+                return Vec::new();
+            }
+            if model.llm == crate::local::PROVIDER {
+                let path = std::path::PathBuf::from(model.model.clone().unwrap_or_default());
+                return if !cfg!(feature = "local") {
+                    vec![crate::local::unavailable_help()]
+                } else if !path.is_file() {
+                    vec![crate::local::missing_model_help(&path)]
+                } else {
+                    Vec::new()
+                };
+            }
+            match model.key_var() {
+                Some(var) if std::env::var(&var).map_or(true, |k| k.trim().is_empty()) => vec![format!(
+                    "{} needs an API key in the environment variable {var}, which is not set here; export it before \
+                     running (the key is never logged or written to the run directory)",
+                    model.llm
+                )],
+                _ => Vec::new(),
+            }
+        })
         .with_describe(|settings| {
             let (model, _) = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve).ok()?;
             let name = model.model.as_deref().map(|m| m.rsplit('/').next().unwrap_or(m)).unwrap_or_default();

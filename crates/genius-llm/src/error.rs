@@ -47,6 +47,10 @@ pub enum LlmError {
     /// A replayed run has no recorded reply for this request.
     #[error("{0}")]
     Replay(String),
+    /// The settings are fine but this build cannot serve them (e.g. the embedded model of a build without the
+    /// `local` feature): the message says what to do.
+    #[error("{0}")]
+    Unavailable(String),
     /// The response cache or a recorded run could not be read or written.
     #[error("{0}")]
     Io(String),

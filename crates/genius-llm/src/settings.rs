@@ -281,7 +281,10 @@ impl GeniusSettings {
         {
             let example =
                 if self.llm == "azure" { "https://NAME.openai.azure.com" } else { "http://127.0.0.1:11434/v1" };
-            return bad(format!("{} needs a base URL: --base-url {example}", self.llm));
+            return bad(format!(
+                "{} needs the model's endpoint: --llm-base-url {example} (in a settings file: base_url = \"{example}\")",
+                self.llm
+            ));
         }
         if !(self.temperature.is_finite() && (0.0..=2.0).contains(&self.temperature)) {
             return bad("temperature must be between 0 and 2".into());
@@ -452,7 +455,7 @@ fn local_client(path: &std::path::Path) -> Result<Arc<dyn ChatModel>, LlmError> 
 /// Without the feature: what to do.
 #[cfg(not(feature = "local"))]
 fn local_client(_: &std::path::Path) -> Result<Arc<dyn ChatModel>, LlmError> {
-    Err(LlmError::Settings(crate::local::unavailable_help()))
+    Err(LlmError::Unavailable(crate::local::unavailable_help()))
 }
 
 #[cfg(test)]
@@ -468,7 +471,10 @@ mod tests {
         let e = |v| settings(v).unwrap_err().to_string();
         assert!(e(serde_json::json!({"llm": "gpt"})).contains("llm `gpt` is not a provider"));
         assert!(e(serde_json::json!({"llm": "openai"})).contains("no model given for openai"));
-        assert!(e(serde_json::json!({"llm": "openai-compatible", "model": "m"})).contains("needs a base URL"));
+        assert!(
+            e(serde_json::json!({"llm": "openai-compatible", "model": "m"}))
+                .contains("--llm-base-url http://127.0.0.1:11434/v1")
+        );
         assert!(e(serde_json::json!({"model": "m", "temprature": 1})).contains("unknown field `temprature`"));
         assert!(e(serde_json::json!({"model": "m", "temperature": 3})).contains("temperature"));
         assert!(e(serde_json::json!({"model": "m", "proposals_per_call": 0})).contains("proposals_per_call"));

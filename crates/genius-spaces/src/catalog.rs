@@ -197,20 +197,16 @@ pub fn evaluators() -> Vec<Entry<Evaluators>> {
                 })?;
                 let table = entry
                     .load_table(&DataDir::new(context.data_dir))
-                    .ok_or_else(|| {
-                        BuildError::Failed(format!(
-                            "space `{}` has no benchmark table to look architectures up in",
-                            entry.name
-                        ))
-                    })?
+                    .ok_or_else(|| no_table(entry.name))?
                     .map_err(|e| BuildError::Failed(e.to_string()))?;
                 Ok(Arc::new(table) as Arc<dyn Evaluator>)
             },
         )
         .with_check(|settings| table_settings(&settings))
-        .with_resources(|_, context| {
-            let tabled = find(context.space_name).is_some_and(|e| e.table.is_some());
-            Ok(if tabled { vec![Resource::Table { space: context.space_name.to_owned() }] } else { Vec::new() })
+        .with_resources(|_, context| match find(context.space_name) {
+            Some(entry) if entry.table.is_some() => Ok(vec![Resource::Table { space: context.space_name.to_owned() }]),
+            Some(entry) => Err(no_table(entry.name)),
+            None => Ok(Vec::new()),
         }),
     ]
 }
@@ -225,6 +221,14 @@ fn file_space(space: &Arc<dyn SearchSpace>) -> Option<Arc<FileSpace>> {
 pub fn space_file(path: &std::path::Path, text: &str) -> Result<Arc<dyn SearchSpace>, BuildError> {
     let space = FileSpace::from_text(path, text).map_err(|e| BuildError::Failed(e.to_string()))?;
     Ok(Arc::new(space))
+}
+
+/// Why the table evaluator cannot score `space`, and what does.
+fn no_table(space: &str) -> BuildError {
+    BuildError::Failed(format!(
+        "space `{space}` has no benchmark table to look architectures up in; score its candidates by training them: \
+         --evaluator train (in an experiment file: [evaluator] name = \"train\"; see `genius evaluators train`)"
+    ))
 }
 
 /// The space called `name`.
