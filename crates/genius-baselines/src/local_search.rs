@@ -158,6 +158,10 @@ impl Optimizer for LocalSearch {
         serde_json::to_value(&self.settings).expect("settings serialize")
     }
 
+    fn random_phase(&self) -> usize {
+        self.settings.initial_samples
+    }
+
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let mut batch: Vec<Architecture> = Vec::with_capacity(n);
         let mut silent = 0;

@@ -236,6 +236,10 @@ impl Optimizer for Nsga2 {
         serde_json::to_value(&self.settings).expect("settings serialize")
     }
 
+    fn random_phase(&self) -> usize {
+        self.settings.population_size
+    }
+
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let mut batch = Vec::with_capacity(n);
         while batch.len() < n {

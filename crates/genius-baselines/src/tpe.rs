@@ -465,6 +465,10 @@ impl Optimizer for Tpe {
         serde_json::to_value(&self.settings).expect("settings serialize")
     }
 
+    fn random_phase(&self) -> usize {
+        self.settings.n_startup_trials
+    }
+
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let mut batch: Vec<Architecture> = Vec::with_capacity(n);
         let avoid = self.settings.avoid_duplicates;

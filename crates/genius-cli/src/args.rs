@@ -17,6 +17,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether the command was asked to be quiet (`--quiet`): no progress and no per-trial output.
+    pub fn quiet(&self) -> bool {
+        match &self.command {
+            Command::Search(args) => args.progress.quiet,
+            Command::Resume(args) => args.progress.quiet,
+            Command::Compare(args) => args.quiet,
+            _ => false,
+        }
+    }
+}
+
 /// The exit statuses, as `genius --help` lists them.
 pub const EXIT_STATUS: &str = "Exit status:
   0    done (also when the reader of the output went away, e.g. `genius compare ... | head -1`)

@@ -202,6 +202,7 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let space_name = space.name().to_owned();
     let settings = registry::optimizer_settings(args.optimizer_config.as_deref(), &args.settings)?;
     let settings = registry::llm_settings(args, &space_name, settings)?;
+    crate::model_cmd::ensure_default_model(&settings, args.data.offline, args.progress.quiet).await?;
     let optimizer = registry::optimizer(&args.optimizer, settings, &space_name, args.seed)?;
     let data = args.data.resolve();
     let dir = args.out.clone().unwrap_or_else(|| default_out(&space_name, &args.optimizer, args.seed));

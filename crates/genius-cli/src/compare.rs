@@ -126,11 +126,20 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     // Every optimizer of the plan is built once before any run starts, so that a missing API key is one error now
     // rather than a failure in every run of the grid.
     let mut built: Vec<&genius_grid::experiment::Component> = Vec::new();
+    let mut random_phases = std::collections::BTreeMap::new();
     for group in &plan.groups {
         let Some(seed) = group.seeds.iter().next() else { continue };
         if !built.contains(&&group.optimizer) {
-            registry::optimizer(&group.optimizer.name, group.optimizer.settings.clone(), &group.space, seed)
+            // The embedded model's file is fetched on first use, as the tables are (an error with --offline).
+            crate::model_cmd::ensure_default_model(&group.optimizer.settings, args.data.offline, args.quiet)
+                .await
                 .map_err(|e| anyhow!("{}: optimizer `{}`: {e:#}", args.config.display(), group.label.optimizer))?;
+            let optimizer =
+                registry::optimizer(&group.optimizer.name, group.optimizer.settings.clone(), &group.space, seed)
+                    .map_err(|e| anyhow!("{}: optimizer `{}`: {e:#}", args.config.display(), group.label.optimizer))?;
+            if group.label.ablation.is_none() && optimizer.random_phase() > 0 {
+                random_phases.insert(group.label.optimizer.clone(), optimizer.random_phase());
+            }
             built.push(&group.optimizer);
         }
     }
@@ -156,6 +165,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
     // Held until the command ends: a second `genius compare` on this grid is refused.
     let _lock = DirLock::acquire(&plan.out)?;
     let mut info = plan.info.clone();
+    info.random_phases = random_phases;
     if let Some(file) = &plan.reference
         && let Some(paper) = crate::paper_reference::read(file, data.path())?
     {
@@ -182,6 +192,8 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
             .progress_chars("=> "),
     );
     bar.set_position((total - todo) as u64);
+    // The runs already done took no time now: the estimate starts from here, or a resumed grid reads "eta 0s".
+    bar.reset_eta();
     let progress = Arc::new(Bar { bar: bar.clone(), trials: AtomicU64::new(0) });
     let data_dir = data.path().to_owned();
     let job_data_dir = data_dir.clone();
@@ -216,7 +228,7 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
         return Ok(Ended::Interrupted);
     }
     plan.write_failures(&failures)?;
-    let ended = write_report(root, out)?;
+    let ended = write_report(root, args.quiet, out)?;
     if failures.is_empty() {
         return Ok(ended);
     }
@@ -231,8 +243,17 @@ pub async fn compare(args: &CompareArgs, out: &mut impl Write) -> Result<Ended> 
 }
 
 /// Writes the report of `dir` and prints where it is and its main tables.
-fn write_report(dir: &Path, out: &mut impl Write) -> Result<Ended> {
-    let files = genius_report::write_report(dir)?;
+fn write_report(dir: &Path, quiet: bool, out: &mut impl Write) -> Result<Ended> {
+    // Reading every run of a large grid takes a while: a spinner says what is going on (on a terminal).
+    let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    spinner.set_message(format!(
+        "reading the runs below {} and writing summary.csv, trials.csv, trials.parquet, report.md and the plots",
+        dir.display()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let files = genius_report::write_report(dir);
+    spinner.finish_and_clear();
+    let files = files?;
     let text = std::fs::read_to_string(&files.report)?;
     for line in text.lines().skip(1).take_while(|l| !l.starts_with("## Configuration")) {
         if !line.starts_with("![") {
@@ -251,5 +272,5 @@ fn write_report(dir: &Path, out: &mut impl Write) -> Result<Ended> {
 
 /// `genius report`.
 pub fn report(args: &ReportArgs, out: &mut impl Write) -> Result<Ended> {
-    write_report(&args.dir, out)
+    write_report(&args.dir, false, out)
 }

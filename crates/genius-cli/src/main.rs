@@ -9,6 +9,12 @@ use genius_cli::{Ended, run};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A model call being retried says why and when the next attempt is, instead of a silent wait.
+    genius_llm::retry::on_retry(|notice| eprintln!("note: {notice}"));
+    // Training a candidate takes minutes: each epoch says so, unless the command is quiet.
+    if !cli.quiet() {
+        genius_train::session::on_epoch(|notice| eprintln!("{notice}"));
+    }
     let mut stdout = std::io::stdout().lock();
     match run(cli, &mut stdout).await {
         Ok(Ended::Done) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use genius_llm::local::{self, DEFAULT_MODEL, MODEL_DIR_ENV};
 use genius_spaces::data::{DataDir, DataError, DataFile};
@@ -122,6 +122,46 @@ async fn fetch(args: &FetchArgs, out: &mut impl Write) -> Result<Ended> {
         )?;
     }
     Ok(Ended::Done)
+}
+
+/// Makes sure the embedded model's default file is in the model directory when `settings` (a genius optimizer's,
+/// from the flags or a plan) run it: a missing file is downloaded from its origin on first use and checked against
+/// its pinned size and SHA-256 (a notice on stderr, and a progress bar unless `quiet`), as the tables are; with
+/// `offline` (`--offline`) it is an error naming `genius model fetch`. Another model (a provider, another GGUF file, a
+/// replay) is left to the optimizer, as is a build without the embedded model.
+pub async fn ensure_default_model(settings: &serde_json::Value, offline: bool, quiet: bool) -> Result<()> {
+    let runs_local = settings.get("llm").and_then(serde_json::Value::as_str) == Some(local::PROVIDER);
+    if !local::available() || !runs_local || settings.get("replay").is_some_and(|r| !r.is_null()) {
+        return Ok(());
+    }
+    let default = local::default_model_path();
+    let named = settings.get("model").and_then(serde_json::Value::as_str).filter(|m| !m.trim().is_empty());
+    if named.is_some_and(|m| std::path::Path::new(m) != default) {
+        return Ok(());
+    }
+    let file = model_file();
+    let dir = directory(None);
+    if file.present_in(&dir) {
+        return Ok(());
+    }
+    let help = local::missing_model_help(&default);
+    if offline {
+        bail!("{help} (not downloaded: --offline)");
+    }
+    eprintln!(
+        "note: the embedded model is not in {}; downloading {} ({:.1} MB) from {}",
+        dir.path().display(),
+        DEFAULT_MODEL.about,
+        file.bytes as f64 / 1e6,
+        file.url
+    );
+    let target = dir.clone();
+    let installed = tokio::task::spawn_blocking(move || crate::data_cmd::download(&file, &target, None, !quiet))
+        .await
+        .context("the download thread failed")?;
+    let path = installed.map_err(|e| anyhow!("{e:#}\n{help}"))?;
+    eprintln!("note: installed {} (size and SHA-256 verified)", path.display());
+    Ok(())
 }
 
 /// `genius model info`.

@@ -101,6 +101,13 @@ fn a_grid_runs_reports_and_a_second_start_repeats_nothing() {
         report.contains("## Ablation `replacement` on nas-bench-macro (random: varying `without_replacement`)"),
         "{report}"
     );
+    // The ablation has its own plot and its values are tested against the first one.
+    let ablation = report.split("## Ablation `replacement`").nth(1).unwrap();
+    assert!(ablation.contains("Against `"), "{ablation}");
+    assert!(ablation.contains("![plots/nas-bench-macro-ablation-replacement.svg]"), "{ablation}");
+    assert!(out.join("plots/nas-bench-macro-ablation-replacement.svg").is_file());
+    let main = report.split("## Ablation").next().unwrap();
+    assert!(!main.contains("-ablation-"), "the main section shows the main grid's plots only");
     // Without replacement, no architecture repeats within a run.
     for (dir, trials) in runs.iter().filter(|(d, _)| d.contains("random-nr")) {
         let archs: std::collections::HashSet<_> = trials.iter().map(|t| t["text"].clone()).collect();

@@ -554,3 +554,31 @@ fn a_dataset_is_fetched_from_a_mirror_checked_and_then_left_alone() {
     assert!(stdout.contains("present and intact"), "{stdout}");
     assert_eq!(mirror.requests(), requests);
 }
+
+#[test]
+fn offline_a_missing_embedded_model_is_an_error_naming_the_command_that_fetches_it() {
+    let (models, runs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let search = |config: Option<&Path>| {
+        let mut cmd = genius(&shared_data());
+        cmd.env("GENIUS_MODEL_DIR", models.path());
+        match config {
+            None => cmd.args(["search", "--space", "nas-bench-macro", "--optimizer", "genius", "--budget", "1"]),
+            Some(c) => cmd.args(["compare", "--config"]).arg(c),
+        };
+        cmd.arg("--offline").arg("--out").arg(runs.path().join("out"));
+        cmd
+    };
+    let (_, stderr) = fails(&mut search(None));
+    assert!(stderr.contains("genius model fetch") && stderr.contains("(not downloaded: --offline)"), "{stderr}");
+    let config = runs.path().join("plan.toml");
+    std::fs::write(
+        &config,
+        "name = \"p\"\nspaces = [\"nas-bench-macro\"]\nseeds = 1\nbudgets = [2]\n\n[[optimizer]]\nname = \"genius\"\n\
+         settings = { llm = \"local\" }\n",
+    )
+    .unwrap();
+    let (_, stderr) = fails(&mut search(Some(&config)));
+    assert!(stderr.contains("genius model fetch") && stderr.contains("(not downloaded: --offline)"), "{stderr}");
+    assert!(listing(models.path()).is_empty(), "nothing was downloaded");
+    assert!(!runs.path().join("out").exists(), "nothing was started");
+}

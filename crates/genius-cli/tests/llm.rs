@@ -110,6 +110,10 @@ async fn a_genius_search_replays_exactly_and_resumes_without_paying_twice() {
     assert_eq!(summary.spend.usage.prompt_tokens, 6000);
     let kinds: Vec<&str> = recorded.events.iter().map(|e| e.event.kind.as_str()).collect();
     assert!(kinds.contains(&"llm_retry") && kinds.contains(&"reply_problem"), "{kinds:?}");
+    // The retry was not a silent wait: the user saw why, and when the next attempt would come.
+    let notice = stderr.lines().find(|l| l.starts_with("note: ") && l.contains("attempt 1 of 6 failed"));
+    let notice = notice.unwrap_or_else(|| panic!("no retry notice on stderr: {stderr}"));
+    assert!(notice.contains("HTTP 500") && notice.contains("trying again in 0.0"), "{notice}");
 
     // The recorded run, replayed with no network.
     let again = tmp.path().join("again");

@@ -97,8 +97,12 @@ fn a_training_search_trains_real_networks_and_resumes_from_its_header() {
         assert_eq!(details["train_images"], 1024);
     }
 
-    let resume = genius(tmp.path()).args(["resume", "--budget", "3", "--quiet"]).arg(&out).output().unwrap();
-    assert!(resume.status.success(), "{}", String::from_utf8_lossy(&resume.stderr));
+    // Not quiet: each epoch of training says so on stderr.
+    let resume = genius(tmp.path()).args(["resume", "--budget", "3"]).arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resume.stderr);
+    assert!(resume.status.success(), "{stderr}");
+    assert!(stderr.contains("training: epoch 1/1 done, train loss "), "{stderr}");
+    assert!(!String::from_utf8_lossy(&search.stderr).contains("training: epoch"), "--quiet says nothing per epoch");
     let resumed = Recorded::read(&out).unwrap();
     assert_eq!(resumed.trials.len(), 3);
     assert_eq!(resumed.trials[..2], recorded.trials[..], "recorded trials are not trained again");

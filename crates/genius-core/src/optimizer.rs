@@ -100,4 +100,11 @@ pub trait Optimizer: Send {
     fn multi_objective(&self) -> bool {
         false
     }
+
+    /// How many of its first proposals are uniform random draws whatever it has been told (an initial population,
+    /// startup trials): within that many evaluations it *is* random search, and a report says so where a budget
+    /// falls inside it. The default: none.
+    fn random_phase(&self) -> usize {
+        0
+    }
 }

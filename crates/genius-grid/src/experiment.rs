@@ -832,6 +832,7 @@ impl Plan {
                 .collect(),
             runs: Vec::new(),
             references: Vec::new(),
+            random_phases: BTreeMap::new(),
         };
         Ok(Self {
             name,

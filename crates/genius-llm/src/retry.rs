@@ -5,7 +5,7 @@
 //! fails at once with the provider's message. Both the number of attempts and the total time are bounded.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use genius_core::SearchRng;
@@ -14,6 +14,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::LlmError;
 use crate::chat::Attempt;
+
+/// A failed call about to be tried again: what a program shows its user so that a long wait is never silent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryNotice<'a> {
+    /// The provider called.
+    pub provider: &'a str,
+    /// The attempt that failed (1 for the first call).
+    pub attempt: u32,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// Why it failed.
+    pub error: &'a str,
+    /// How long until the next attempt, in seconds.
+    pub wait_s: f64,
+}
+
+impl std::fmt::Display for RetryNotice<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: attempt {} of {} failed ({}); trying again in {:.1} s",
+            self.provider, self.attempt, self.max_attempts, self.error, self.wait_s
+        )
+    }
+}
+
+type Notifier = Box<dyn Fn(&RetryNotice<'_>) + Send + Sync>;
+
+static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
+
+/// Has `notify` told of every retry of this process before its wait (a program's progress display: the command line
+/// prints it on standard error). Set once per process; `false` if one was set already.
+pub fn on_retry(notify: impl Fn(&RetryNotice<'_>) + Send + Sync + 'static) -> bool {
+    NOTIFIER.set(Box::new(notify)).is_ok()
+}
 
 /// How failed calls are retried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +220,15 @@ where
             }
             retries.push(record);
             return Err(LlmError::GaveUp { provider: provider.to_owned(), retries, elapsed_s: elapsed, last });
+        }
+        if let Some(notify) = NOTIFIER.get() {
+            notify(&RetryNotice {
+                provider,
+                attempt,
+                max_attempts: policy.max_attempts,
+                error: &record.error,
+                wait_s: record.wait_s,
+            });
         }
         retries.push(record);
         tokio::time::sleep(wait).await;

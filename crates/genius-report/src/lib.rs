@@ -17,6 +17,7 @@ pub mod stats;
 pub mod summary;
 pub mod trials_table;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,11 @@ pub struct GridInfo {
     pub runs: Vec<PathBuf>,
     /// Published results to show beside the comparison's own (reference rows, never pooled with its runs).
     pub references: Vec<ReferenceRow>,
+    /// The initial random phase of each optimizer label that has one (its first proposals are uniform draws: an
+    /// initial population, startup trials), in evaluations: at a budget within it the optimizer is random search,
+    /// and the report says so.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub random_phases: BTreeMap<String, usize>,
 }
 
 /// The seeds of a group of runs: `0..count`, or a list.
@@ -420,7 +426,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
 pub struct ReportPlot {
     /// The space.
     pub space: String,
-    /// The file stem (`<space>-anytime`, `<space>-final`).
+    /// The file stem (`<space>-anytime`, `<space>-final`, `<space>-ablation-<name>`, ...).
     pub stem: String,
     /// The SVG document.
     pub svg: String,
@@ -458,6 +464,28 @@ pub fn report_plots(data: &ReportData) -> Result<Vec<ReportPlot>, ReportError> {
             out.push(ReportPlot { space: space.clone(), stem, svg });
         }
         out.extend(multi_objective_plots(data, space, &main)?);
+    }
+    // Each ablation on each space: the best-so-far curves of its values.
+    for ablation in &info.ablations {
+        for space in &spaces {
+            let of_value = |value: &str| {
+                groups.iter().find(|(k, _)| {
+                    &k.space == space && k.ablation.as_ref().is_some_and(|(n, v)| n == &ablation.name && v == value)
+                })
+            };
+            let curves: Vec<plot::Curve> = ablation
+                .values
+                .iter()
+                .filter_map(|value| {
+                    of_value(value).map(|(_, g)| plot::curve(&format!("{} = {value}", ablation.setting), g, top))
+                })
+                .collect();
+            let Some(first) = ablation.values.iter().find_map(|v| of_value(v)) else { continue };
+            let metric = first.1[0].meta.metrics.report.clone();
+            let title = format!("{space}: ablation `{}` of {}", ablation.name, ablation.optimizer);
+            let svg = plot::anytime_svg(&title, &metric, &curves)?;
+            out.push(ReportPlot { space: space.clone(), stem: markdown::ablation_stem(space, &ablation.name), svg });
+        }
     }
     Ok(out)
 }

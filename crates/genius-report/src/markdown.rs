@@ -116,6 +116,75 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
+/// The rows named `names` (optimizer labels, or an ablation's values) against `reference`, one of them, at each of
+/// `budgets`: the difference of means with its 95% bootstrap interval and the two-sided Mann–Whitney U p-value.
+/// `find(name, budget)` is a name's row at a budget. Nothing is written when `reference` is the only name.
+fn significance<'r>(
+    out: &mut String,
+    reference: &str,
+    names: &[String],
+    budgets: &[usize],
+    header: &[String],
+    find: impl Fn(&str, usize) -> Option<&'r SummaryRow>,
+) {
+    let others: Vec<&String> = names.iter().filter(|o| o.as_str() != reference).collect();
+    if others.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Against `{reference}`: difference of means with its 95% bootstrap interval (2,000 resamples), and the \
+         two-sided Mann–Whitney U p-value:\n"
+    );
+    let body: Vec<Vec<String>> = others
+        .iter()
+        .map(|o| {
+            std::iter::once((*o).clone())
+                .chain(budgets.iter().map(|&b| match (find(o, b), find(reference, b)) {
+                    (Some(x), Some(y)) if x.runs > 1 && y.runs > 1 => {
+                        let (lo, hi) = bootstrap_mean_difference(&x.values, &y.values, 2000, 0);
+                        let p = mann_whitney(&x.values, &y.values);
+                        let p = if p < 0.001 { "p < 0.001".to_owned() } else { format!("p = {p:.3}") };
+                        format!("{:+.2} [{lo:+.2}, {hi:+.2}], {p}", x.mean - y.mean)
+                    }
+                    _ => "–".into(),
+                }))
+                .collect()
+        })
+        .collect();
+    table(out, header, &body);
+}
+
+/// Says which optimizers are still in their initial random phase at which budgets: there they are random search,
+/// and a difference from random search is chance by construction (evolution's first population, TPE's startup
+/// trials, ...).
+fn random_phase_note(out: &mut String, info: &GridInfo, optimizers: &[String], budgets: &[usize]) {
+    let inside: Vec<String> = optimizers
+        .iter()
+        .filter_map(|o| {
+            let phase = *info.random_phases.get(o)?;
+            let within: Vec<String> = budgets.iter().filter(|&&b| b <= phase).map(|b| b.to_string()).collect();
+            (!within.is_empty()).then(|| {
+                format!("`{o}` at {} queries (its first {phase} proposals are uniform draws)", within.join(", "))
+            })
+        })
+        .collect();
+    if !inside.is_empty() {
+        let _ = writeln!(
+            out,
+            "Note: within its initial random phase an optimizer *is* random search, so a difference from random \
+             search there is chance by construction: {}.\n",
+            inside.join("; ")
+        );
+    }
+}
+
+/// The file stem of the plot of ablation `name` on `space`: `<space>-ablation-<name>`, the name made file-safe.
+pub fn ablation_stem(space: &str, name: &str) -> String {
+    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("{space}-ablation-{safe}")
+}
+
 /// Renders the report; `failures` and `stray` (run directories that are not part of the grid) are listed as left out.
 pub fn render(
     info: &GridInfo,
@@ -193,35 +262,11 @@ pub fn render(
             .filter(|b| optimizers.contains(b))
             .or_else(|| optimizers.iter().find(|o| o.as_str() == "random").cloned());
         if let Some(base) = baseline {
-            let others: Vec<&String> = optimizers.iter().filter(|o| **o != base).collect();
-            if !others.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "Against `{base}`: difference of means with its 95% bootstrap interval (2,000 resamples), and the \
-                     two-sided Mann–Whitney U p-value:\n"
-                );
-                let body: Vec<Vec<String>> = others
-                    .iter()
-                    .map(|o| {
-                        std::iter::once((*o).clone())
-                            .chain(budgets.iter().map(|&b| {
-                                let find = |name: &str| in_space.iter().find(|r| r.optimizer == name && r.budget == b);
-                                match (find(o), find(&base)) {
-                                    (Some(x), Some(y)) if x.runs > 1 && y.runs > 1 => {
-                                        let (lo, hi) = bootstrap_mean_difference(&x.values, &y.values, 2000, 0);
-                                        let p = mann_whitney(&x.values, &y.values);
-                                        let p = if p < 0.001 { "p < 0.001".to_owned() } else { format!("p = {p:.3}") };
-                                        format!("{:+.2} [{lo:+.2}, {hi:+.2}], {p}", x.mean - y.mean)
-                                    }
-                                    _ => "–".into(),
-                                }
-                            }))
-                            .collect()
-                    })
-                    .collect();
-                table(&mut out, &header, &body);
-            }
+            let find =
+                |name: &str, b: usize| in_space.iter().find(|r| r.optimizer == name && r.budget == b).map(|r| **r);
+            significance(&mut out, &base, &optimizers, &budgets, &header, find);
         }
+        random_phase_note(&mut out, info, &optimizers, &budgets);
 
         hypervolume(&mut out, info, &in_space, &optimizers, &budgets, &header);
 
@@ -247,7 +292,7 @@ pub fn render(
             table(&mut out, &header, &usage);
         }
         for (space_of, file) in plots {
-            if space_of == space {
+            if space_of == space && !file.contains("-ablation-") {
                 let _ = writeln!(out, "![{file}]({file})\n");
             }
         }
@@ -280,6 +325,16 @@ pub fn render(
                 })
                 .collect();
         table(&mut out, &header, &body);
+        if let Some(reference) = values.first() {
+            let find = |value: &str, b: usize| rs.iter().find(|r| r.value == value && r.budget == b).copied();
+            significance(&mut out, reference, &values, &budgets, &header, find);
+        }
+        let stem = ablation_stem(space, name);
+        for (space_of, file) in plots {
+            if space_of == space && file.ends_with(&format!("/{stem}.svg")) {
+                let _ = writeln!(out, "![{file}]({file})\n");
+            }
+        }
     }
 
     if !info.references.is_empty() {

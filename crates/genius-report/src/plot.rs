@@ -76,13 +76,25 @@ pub fn curves_svg(title: &str, y: &str, curves: &[Curve]) -> Result<String, Repo
             .y_label_area_size(64)
             .build_cartesian_2d(1f64..budget as f64, (lo - pad)..(hi + pad))
             .map_err(plot_error)?;
-        chart.configure_mesh().x_desc("evaluations").y_desc(y).draw().map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_labels(budget.min(10))
+            .x_label_formatter(&|x| whole_number(*x))
+            .x_desc("evaluations")
+            .y_desc(y)
+            .draw()
+            .map_err(plot_error)?;
+        let (bottom, top) = (lo - pad, hi + pad);
         for (i, c) in curves.iter().enumerate() {
             let col = color(i);
-            let mut band: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0 as f64, p.3.min(hi + pad))).collect();
-            band.extend(c.points.iter().rev().map(|p| (p.0 as f64, p.2.max(lo - pad))));
+            // Points whose mean lies outside the y range (the first random picks) are not drawn flat along an edge:
+            // the line enters the plot where it crosses the edge.
+            let inside: Vec<(usize, f64, f64, f64)> =
+                c.points.iter().copied().filter(|p| (bottom..=top).contains(&p.1)).collect();
+            let mut band: Vec<(f64, f64)> = inside.iter().map(|p| (p.0 as f64, p.3.min(top))).collect();
+            band.extend(inside.iter().rev().map(|p| (p.0 as f64, p.2.max(bottom))));
             chart.draw_series(std::iter::once(Polygon::new(band, col.mix(0.18)))).map_err(plot_error)?;
-            let line = c.points.iter().map(|p| (p.0 as f64, p.1.max(lo - pad)));
+            let line = line_within(&c.points, bottom, top);
             chart
                 .draw_series(LineSeries::new(line, col.stroke_width(2)))
                 .map_err(plot_error)?
@@ -99,6 +111,36 @@ pub fn curves_svg(title: &str, y: &str, curves: &[Curve]) -> Result<String, Repo
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
+}
+
+/// `x` as an axis label: a whole number without its `.0`, anything else as it is.
+fn whole_number(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x}") }
+}
+
+/// The mean curve of `points` as drawn within `bottom..=top`: the points inside, plus, where the curve comes in from
+/// outside (the first random picks below the range, or above it for a metric that falls), the point where it
+/// crosses the edge. Nothing is drawn flat along an edge.
+fn line_within(points: &[(usize, f64, f64, f64)], bottom: f64, top: f64) -> Vec<(f64, f64)> {
+    let mut line = Vec::new();
+    let mut previous: Option<(f64, f64)> = None;
+    for p in points {
+        let (x, y) = (p.0 as f64, p.1);
+        let inside = (bottom..=top).contains(&y);
+        if let Some((px, py)) = previous {
+            let was_inside = (bottom..=top).contains(&py);
+            if inside != was_inside {
+                let edge = if (py < bottom) || (y < bottom) { bottom } else { top };
+                let t = (edge - py) / (y - py);
+                line.push((px + t * (x - px), edge));
+            }
+        }
+        if inside {
+            line.push((x, y));
+        }
+        previous = Some((x, y));
+    }
+    line
 }
 
 /// The final distribution of each optimizer: a box (quartiles), its median, whiskers to the extremes, and every run
@@ -243,4 +285,37 @@ pub fn png(svg: &str) -> Result<Vec<u8>, ReportError> {
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
     pixmap.encode_png().map_err(plot_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_curve_from_below_the_range_enters_at_the_edge_instead_of_running_along_it() {
+        // A best-so-far mean that starts far below the plotted range, as the first random picks do.
+        let points: Vec<(usize, f64, f64, f64)> =
+            [(1, 80.0), (2, 85.0), (3, 91.0), (4, 93.0), (5, 94.0)].iter().map(|&(k, m)| (k, m, m, m)).collect();
+        let line = line_within(&points, 90.0, 95.0);
+        assert_eq!(line.len(), 4, "{line:?}");
+        assert!((line[0].0 - (2.0 + 5.0 / 6.0)).abs() < 1e-9 && line[0].1 == 90.0, "{line:?}");
+        assert_eq!(&line[1..], &[(3.0, 91.0), (4.0, 93.0), (5.0, 94.0)]);
+        assert!(line.iter().filter(|p| p.1 == 90.0).count() == 1, "one point on the edge, not a flat run: {line:?}");
+
+        // A metric that falls (a loss) comes in from above.
+        let falling: Vec<(usize, f64, f64, f64)> =
+            [(1, 9.0), (2, 3.0), (3, 2.0)].iter().map(|&(k, m)| (k, m, m, m)).collect();
+        let line = line_within(&falling, 1.0, 4.0);
+        assert_eq!(line, vec![(1.0 + 5.0 / 6.0, 4.0), (2.0, 3.0), (3.0, 2.0)]);
+    }
+
+    #[test]
+    fn evaluations_are_labelled_as_whole_numbers() {
+        assert_eq!(whole_number(10.0), "10");
+        assert_eq!(whole_number(2.5), "2.5");
+        let curve =
+            Curve { label: "random".into(), points: (1..=10).map(|k| (k, k as f64, k as f64, k as f64)).collect() };
+        let svg = curves_svg("t", "acc", &[curve]).unwrap();
+        assert!(svg.contains(">10<") && !svg.contains(">10.0<"), "integer ticks read 10, not 10.0");
+    }
 }

@@ -53,6 +53,7 @@ async fn grid(root: &Path) {
         groups: Vec::new(),
         runs: Vec::new(),
         references: Vec::new(),
+        random_phases: Default::default(),
     };
     std::fs::write(root.join(GRID_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
 }

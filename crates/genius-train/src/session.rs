@@ -99,6 +99,39 @@ pub fn evaluate(
     Ok(Score { accuracy: 100.0 * correct as f64 / n, loss: loss / n })
 }
 
+/// An epoch of training just finished: what a program shows its user so that minutes of training are not silent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochNotice {
+    /// The epoch that finished, from 1.
+    pub epoch: usize,
+    /// Epochs in all.
+    pub epochs: usize,
+    /// Its mean training loss (the training set's, never a held-out score).
+    pub train_loss: f64,
+    /// Seconds of training so far.
+    pub elapsed_s: f64,
+}
+
+impl std::fmt::Display for EpochNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "training: epoch {}/{} done, train loss {:.3}, {:.1} s",
+            self.epoch, self.epochs, self.train_loss, self.elapsed_s
+        )
+    }
+}
+
+type EpochNotifier = Box<dyn Fn(&EpochNotice) + Send + Sync>;
+
+static ON_EPOCH: std::sync::OnceLock<EpochNotifier> = std::sync::OnceLock::new();
+
+/// Has `notify` told of every finished epoch of [`fit`] in this process (a program's progress display: the command
+/// line prints it on standard error unless quiet). Set once per process; `false` if one was set already.
+pub fn on_epoch(notify: impl Fn(&EpochNotice) + Send + Sync + 'static) -> bool {
+    ON_EPOCH.set(Box::new(notify)).is_ok()
+}
+
 /// Trains `session` on `splits.train` as `settings` say, then scores it on the validation and test sets. The batch
 /// order and augmentation are drawn from generators seeded by `settings.seed`; `channels` is the network's input
 /// channels. `stop` is asked between steps; when it answers true, training ends early with an error.
@@ -148,6 +181,14 @@ pub fn fit(
             loss_curve.push(window_sum / window_steps as f64);
         }
         epoch_loss.push(sum / steps_per_epoch as f64);
+        if let Some(notify) = ON_EPOCH.get() {
+            notify(&EpochNotice {
+                epoch: epoch + 1,
+                epochs: settings.epochs,
+                train_loss: sum / steps_per_epoch as f64,
+                elapsed_s: started.elapsed().as_secs_f64(),
+            });
+        }
     }
     let train_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
