@@ -252,19 +252,22 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     file: &DataFile,
 ) -> Result<(T, PathBuf), TableError> {
     let (bytes, path) = read_bytes(benchmark, dir, file)?;
-    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
-        if e.is_data() {
-            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
-        } else {
-            TableError::Malformed {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                reason: e.to_string(),
-                origin: file.origin.into(),
-            }
-        }
-    })?;
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| json_error(benchmark, &path, file, e))?;
     Ok((parsed, path))
+}
+
+/// A JSON error in a table file: a record of the wrong shape is `Schema`, a syntax error or early end `Malformed`.
+fn json_error(benchmark: &str, path: &Path, file: &DataFile, e: serde_json::Error) -> TableError {
+    if e.is_data() {
+        TableError::Schema { benchmark: benchmark.into(), path: path.to_owned(), reason: e.to_string() }
+    } else {
+        TableError::Malformed {
+            benchmark: benchmark.into(),
+            path: path.to_owned(),
+            reason: e.to_string(),
+            origin: file.origin.into(),
+        }
+    }
 }
 
 pub(crate) fn schema(benchmark: &str, path: &Path, reason: impl Into<String>) -> TableError {
@@ -283,18 +286,7 @@ pub(crate) fn read_records<R: serde::de::DeserializeOwned>(
     index: &dyn Fn(&str) -> Result<usize, String>,
 ) -> Result<(Vec<R>, PathBuf), TableError> {
     let (bytes, path) = read_bytes(benchmark, dir, file)?;
-    let classify = |e: serde_json::Error| {
-        if e.is_data() {
-            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
-        } else {
-            TableError::Malformed {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                reason: e.to_string(),
-                origin: file.origin.into(),
-            }
-        }
-    };
+    let classify = |e: serde_json::Error| json_error(benchmark, &path, file, e);
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let slots = serde::de::DeserializeSeed::deserialize(Records::<R> { count, index, marker: PhantomData }, &mut de)
         .map_err(classify)?;
