@@ -1,7 +1,7 @@
 //! The GENIUS optimizer on every space of the catalog that describes itself to a language model: the protocol each
 //! one gets, its rendered prompts (insta snapshots of the first and a later request), replies written the way models
 //! write them (the space's notation, stage by stage, fenced, with a wrong length or a FLOPs violation first), and
-//! no held-out metric in any prompt.
+//! no held-out metric in any prompt, a held-out column of a user table in Parquet included.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -17,6 +17,8 @@ use genius::llm::transcript::CallRecord;
 use genius::llm::{Genius, GeniusSettings, LlmError, Protocol};
 use genius::spaces::catalog::{self, SpaceEntry};
 use genius::spaces::data::DataDir;
+use genius::spaces::space_file::FileSpace;
+use genius::spaces::user_table::UserTable;
 
 fn data_dir() -> DataDir {
     let dir = std::env::var_os("GENIUS_DATA_DIR")
@@ -405,4 +407,81 @@ async fn anonymized_prompts_name_no_benchmark_and_replies_map_back() {
     assert!(first.contains("1: Zeroize()"), "{first}");
     let later = &calls[1].request.messages[1].content;
     assert!(later.contains("[1, 2, 3, 4, 0, 1] gives an accuracy of"), "the history in the shown ids:\n{later}");
+}
+
+/// A space file whose table is a Parquet file.
+const PARQUET_SPACE: &str = r#"
+name = "toy-mlp"
+task = "A small multilayer perceptron is trained on a toy problem; the objective is to maximize its validation accuracy."
+
+[[dimension]]
+name = "layers"
+kind = "integer"
+min = 1
+max = 3
+description = "hidden layers"
+
+[[dimension]]
+name = "activation"
+kind = "categorical"
+options = ["relu", "tanh"]
+
+[table]
+file = "results.parquet"
+search = "val_acc"
+report = "test_acc"
+held_out = ["test_acc"]
+"#;
+
+/// A user table in Parquet with a held-out column, as for a CSV table (crates/genius-cli/tests/own_problem.rs): the
+/// held-out column's name and values reach no prompt.
+#[tokio::test]
+async fn a_held_out_parquet_column_of_a_user_table_reaches_no_prompt() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("space.toml"), PARQUET_SPACE).unwrap();
+    // Every architecture, with held-out accuracies ending in .37, a value no search metric takes.
+    let (mut layers, mut activation, mut val, mut test) = (vec![], vec![], vec![], vec![]);
+    for l in 1..=3_i64 {
+        for (i, a) in ["relu", "tanh"].into_iter().enumerate() {
+            layers.push(l);
+            activation.push(a);
+            val.push(80.5 + 2.0 * l as f64 - i as f64);
+            test.push(79.37 + 2.0 * l as f64 - i as f64);
+        }
+    }
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("layers", Arc::new(Int64Array::from(layers))),
+        ("activation", Arc::new(StringArray::from(activation))),
+        ("val_acc", Arc::new(Float64Array::from(val))),
+        ("test_acc", Arc::new(Float64Array::from(test))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(tmp.path().join("results.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let space = Arc::new(FileSpace::read(&tmp.path().join("space.toml")).unwrap());
+    let table = Arc::new(UserTable::load(space.clone()).unwrap());
+    assert_eq!(table.metrics().get("test_acc").unwrap().visibility, Visibility::Reported);
+    let replies = ["I suggest [1, tanh]", "Deeper: [3, relu]", "Then [2, relu]"];
+    let settings =
+        GeniusSettings { model: Some("scripted".into()), principles: Principles::Off, ..GeniusSettings::default() };
+    let model = Scripted(Mutex::new(replies.iter().map(|r| (*r).to_owned()).collect()));
+    let genius = Genius::new(settings, Arc::new(model)).unwrap();
+    let run = tmp.path().join("run");
+    let space: Arc<dyn SearchSpace> = space;
+    let outcome =
+        Study::new(space.clone(), table, Box::new(genius)).budget(Budget::evaluations(3)).run_in(&run).await.unwrap();
+    let texts: Vec<String> = outcome.trials.iter().map(|t| space.format(&t.arch)).collect();
+    assert_eq!(texts, ["[1, tanh]", "[3, relu]", "[2, relu]"]);
+    assert_eq!(outcome.trials[1].evaluation.as_ref().unwrap().metrics["test_acc"], 85.37, "recorded for reports");
+
+    let recorded = Recorded::read(&run).unwrap();
+    let calls = calls(&recorded);
+    assert_eq!(calls.len(), 3);
+    let all: String = calls.iter().flat_map(|c| c.request.messages.iter().map(|m| m.content.as_str())).collect();
+    assert!(all.contains("81.5"), "the searched value of [1, tanh] is fed back:\n{all}");
+    assert!(!all.contains(".37") && !all.contains("test_acc"), "no held-out value or name in any prompt:\n{all}");
 }

@@ -4,11 +4,11 @@
 use std::collections::VecDeque;
 
 use async_trait::async_trait;
-use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError};
+use genius_core::{ArchSet, Architecture, AskContext, Observation, Optimizer, OptimizerError};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchSet, FRESH_TRIES, check_declared, invalid};
+use crate::common::{self, FRESH_TRIES, check_declared, invalid};
 use genius_core::catalog::{Range, Setting, SettingKind};
 
 const NAME: &str = "evolution";

@@ -3,12 +3,14 @@
 //! improves, and restart from a random architecture at a local optimum.
 
 use async_trait::async_trait;
-use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchSpace, SpaceExt};
+use genius_core::{
+    ArchMap, ArchSet, Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchSpace, SpaceExt,
+};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchMap, ArchSet, FRESH_TRIES, check_declared};
+use crate::common::{self, FRESH_TRIES, check_declared};
 use genius_core::catalog::{Range, Setting, SettingKind};
 
 const NAME: &str = "local-search";

@@ -1,10 +1,10 @@
 //! Random search: uniform proposals, with or without replacement.
 
 use async_trait::async_trait;
-use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt};
+use genius_core::{ArchSet, Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ArchSet, MAX_TRIES, check_declared, sample};
+use crate::common::{MAX_TRIES, check_declared, sample};
 use genius_core::catalog::{Setting, SettingKind};
 
 /// The settings of random search, as `genius optimizers random` prints them.

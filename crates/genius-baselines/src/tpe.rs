@@ -5,11 +5,11 @@
 //! one with the largest density ratio.
 
 use async_trait::async_trait;
-use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchRng, SearchSpace};
+use genius_core::{ArchSet, Architecture, AskContext, Observation, Optimizer, OptimizerError, SearchRng, SearchSpace};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, ArchSet, FRESH_TRIES, check_declared, weighted_index};
+use crate::common::{self, FRESH_TRIES, check_declared, weighted_index};
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
 
 const NAME: &str = "tpe";

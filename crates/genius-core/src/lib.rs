@@ -50,7 +50,7 @@ mod study;
 pub mod testing;
 mod trial;
 
-pub use architecture::Architecture;
+pub use architecture::{ArchMap, ArchSet, Architecture, ChoiceHasher};
 pub use brief::{BriefTable, Dialogue, Notation, SpaceBrief, elided_example};
 pub use budget::{Budget, BudgetLimit, Spend, Usage};
 pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};

@@ -1,8 +1,7 @@
 //! The study runner: ask → evaluate (bounded concurrency) → tell, until the budget is spent, with a run log that a
 //! later session resumes from.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -15,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::executor::Executor;
 use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
 use crate::{
-    Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective, ObjectiveError,
-    Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, SpaceExt, Spend, StudyEvent, Trial,
-    TrialStatus, rng,
+    ArchMap, Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective,
+    ObjectiveError, Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, SpaceExt, Spend,
+    StudyEvent, Trial, TrialStatus, rng,
 };
 
 /// Whether re-proposing an evaluated architecture uses up budget.
@@ -814,49 +813,10 @@ enum BatchOutcome {
 struct State {
     trials: Vec<Trial>,
     history: Vec<Observation>,
-    seen: HashMap<Architecture, usize, BuildHasherDefault<ChoiceHasher>>,
+    seen: ArchMap<usize>,
     best: Option<usize>,
     best_score: Option<f64>,
     spend: Spend,
-}
-
-/// A fast hasher for architectures (short lists of small integers), for the runner's per-trial look-ups. Lookups only:
-/// the map's iteration order is never used. Multiply-rotate mixing of 8-byte words (as rustc's FxHasher).
-#[derive(Default, Clone, Copy)]
-struct ChoiceHasher(u64);
-
-impl ChoiceHasher {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(Self::K).rotate_left(26);
-    }
-}
-
-impl Hasher for ChoiceHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.mix(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(word) ^ (rest.len() as u64) << 59);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.mix(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // A final avalanche, so that the low bits the table indexes by depend on every input bit.
-        let mut z = self.0;
-        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        z ^ (z >> 33)
-    }
 }
 
 fn now() -> String {

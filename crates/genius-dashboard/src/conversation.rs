@@ -90,7 +90,7 @@ fn conversation_json(loaded: &Loaded) -> Value {
             .map(|t| {
                 let (status, reason) = status_name(t);
                 json!({ "index": t.index, "text": t.text, "status": status, "reason": reason,
-                        "search": t.evaluation.as_ref().and_then(|e| run.objective.value(e)) })
+                        "search": t.evaluation.as_ref().and_then(|e| run.meta.objective.value(e)) })
             })
             .collect()
     };
@@ -141,9 +141,9 @@ fn conversation_json(loaded: &Loaded) -> Value {
     let calls = items.iter().filter(|i| i["type"] == "call").count();
     json!({
         "run": loaded.rel,
-        "space": run.space,
-        "optimizer": run.optimizer,
-        "label": run.label.optimizer,
+        "space": run.meta.space,
+        "optimizer": run.meta.optimizer,
+        "label": run.meta.label.optimizer,
         "calls": calls,
         "retries": retries.values().map(Vec::len).sum::<usize>(),
         "repairs": problems.values().map(Vec::len).sum::<usize>(),

@@ -85,8 +85,8 @@ fn row(run: &Run, t: &Trial) -> TrialRow {
         status,
         reason,
         counted: t.counted,
-        search: eval.and_then(|e| run.objective.value(e)),
-        reported: eval.and_then(|e| e.value(&run.metrics.report)),
+        search: eval.and_then(|e| run.meta.objective.value(e)),
+        reported: eval.and_then(|e| e.value(&run.meta.metrics.report)),
         rank: eval.and_then(|e| e.rank).map(|r| r.rank),
         of: eval.and_then(|e| e.rank).map(|r| r.of),
         params: eval.and_then(|e| e.params),
@@ -110,7 +110,7 @@ pub(crate) async fn run(
 
 fn run_json(shared: &Shared, rel: &str) -> Result<Value, ApiError> {
     let Loaded { rel, dir, header, run } = load(shared, rel)?;
-    let report = run.metrics.report_metric();
+    let report = run.meta.metrics.report_metric();
     let held_out = report.visibility == Visibility::Reported;
     let curve: Vec<Value> = incumbents(&run)
         .iter()
@@ -127,22 +127,22 @@ fn run_json(shared: &Shared, rel: &str) -> Result<Value, ApiError> {
     let st = if dir.parent().is_some_and(|p| failed_in_grid(p, &dir)) { RunStatus::Failed } else { status(&dir) };
     Ok(json!({
         "path": rel,
-        "space": run.space,
-        "optimizer": run.optimizer,
-        "label": run.label,
-        "experiment": run.experiment,
-        "seed": run.seed,
+        "space": run.meta.space,
+        "optimizer": run.meta.optimizer,
+        "label": run.meta.label,
+        "experiment": run.meta.experiment,
+        "seed": run.meta.seed,
         "status": st,
         "created_at": header.created_at,
         "genius_version": header.genius_version,
         "optimizer_settings": header.optimizer.settings,
         "evaluator": header.evaluator,
         "budget": header.budget,
-        "objective": run.objective,
-        "search_metric": run.objective.metric,
-        "report_metric": run.metrics.report,
+        "objective": run.meta.objective,
+        "search_metric": run.meta.objective.metric,
+        "report_metric": run.meta.metrics.report,
         "report_held_out": held_out,
-        "metrics": run.metrics.metrics,
+        "metrics": run.meta.metrics.metrics,
         "trials": run.trials.iter().map(|t| row(&run, t)).collect::<Vec<_>>(),
         "evaluations": run.evaluations(),
         "curve": curve,
@@ -190,11 +190,11 @@ fn trial_json(shared: &Shared, rel: &str, index: usize) -> Result<Value, ApiErro
     };
     let eval = t.evaluation.as_ref();
     // Its place in this run by the search metric (feasible trials with a result; 1 = best).
-    let place = eval.and_then(|e| run.objective.score(e)).map(|score| {
+    let place = eval.and_then(|e| run.meta.objective.score(e)).map(|score| {
         let mut better = 0;
         let mut scored = 0;
         for other in run.trials.iter().filter(|o| o.counted) {
-            if let Some(s) = other.evaluation.as_ref().and_then(|e| run.objective.score(e)) {
+            if let Some(s) = other.evaluation.as_ref().and_then(|e| run.meta.objective.score(e)) {
                 scored += 1;
                 if s > score {
                     better += 1;
@@ -208,11 +208,11 @@ fn trial_json(shared: &Shared, rel: &str, index: usize) -> Result<Value, ApiErro
             e.metrics
                 .iter()
                 .map(|(name, value)| {
-                    let m = run.metrics.get(name);
+                    let m = run.meta.metrics.get(name);
                     json!({
                         "name": name, "value": value,
                         "held_out": m.is_some_and(|m| m.visibility == Visibility::Reported),
-                        "searched": name == &run.objective.metric,
+                        "searched": name == &run.meta.objective.metric,
                         "description": m.map(|m| m.description.clone()),
                     })
                 })
@@ -223,7 +223,7 @@ fn trial_json(shared: &Shared, rel: &str, index: usize) -> Result<Value, ApiErro
     let asked_with: Vec<usize> = run.trials.iter().filter(|o| o.ask == t.ask).map(|o| o.index).collect();
     Ok(json!({
         "run": rel,
-        "space": run.space,
+        "space": run.meta.space,
         "index": t.index,
         "ask": t.ask,
         "text": t.text,

@@ -67,7 +67,7 @@ impl IncumbentTracker {
 /// succeeds).
 pub fn incumbents(run: &Run) -> Vec<Option<Incumbent>> {
     let mut tracker = IncumbentTracker::default();
-    run.trials.iter().filter_map(|t| tracker.push(t, &run.objective, &run.metrics)).collect()
+    run.trials.iter().filter_map(|t| tracker.push(t, &run.meta.objective, &run.meta.metrics)).collect()
 }
 
 /// The incumbent after `budget` evaluations, or at the end of a run that stopped before spending them.

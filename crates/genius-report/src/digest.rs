@@ -198,7 +198,7 @@ impl RunDigest {
 
     /// The digest of a run read in full, keeping the usage at each of `budgets`.
     pub fn of(run: &Run, budgets: &[usize]) -> Self {
-        let meta = run.meta();
+        let meta = run.meta.clone();
         let mut folder = Folder::new(budgets);
         for t in &run.trials {
             folder.push(&meta, t);

@@ -77,23 +77,9 @@ impl RunMeta {
 pub struct Run {
     /// Its directory.
     pub dir: PathBuf,
-    /// The space's name.
-    pub space: String,
-    /// The optimizer's registered name.
-    pub optimizer: String,
-    /// How a comparison labels it.
-    pub label: RunLabel,
-    /// The experiment (comparison) it was run for, if any.
-    pub experiment: Option<String>,
-    /// The seed.
-    pub seed: u64,
-    /// The evaluation budget it was planned for, if it had one: the recorded budget, or the evaluations it spent when
-    /// a resume ran it further.
-    pub budget: Option<usize>,
-    /// The evaluator's metrics.
-    pub metrics: MetricSpec,
-    /// The objective.
-    pub objective: Objective,
+    /// Its labels and settings, as its header records them, except that [`RunMeta::planned`] is raised to the
+    /// evaluations it spent when a resume ran it further than its recorded budget.
+    pub meta: RunMeta,
     /// Every trial.
     pub trials: Vec<Trial>,
     /// Every optimizer event.
@@ -108,37 +94,17 @@ impl Run {
     /// Reads the run in `dir`.
     pub fn read(dir: &Path) -> Result<Self, ReportError> {
         let recorded = Recorded::read(dir)?;
-        let meta = RunMeta::of(&recorded.header);
+        let mut meta = RunMeta::of(&recorded.header);
         let spent = recorded.trials.iter().filter(|t| t.counted).count();
+        meta.planned = meta.planned.map(|b| b.max(spent));
         Ok(Self {
             dir: dir.to_owned(),
-            space: meta.space,
-            optimizer: meta.optimizer,
-            label: meta.label,
-            experiment: meta.experiment,
-            seed: meta.seed,
-            budget: meta.planned.map(|b| b.max(spent)),
-            metrics: meta.metrics,
-            objective: meta.objective,
+            meta,
             trials: recorded.trials,
             events: recorded.events,
             optimum: recorded.summary.as_ref().and_then(|s| s.optimum.clone()),
             stop: recorded.summary.map(|s| s.stop),
         })
-    }
-
-    /// Its labels and settings.
-    pub fn meta(&self) -> RunMeta {
-        RunMeta {
-            space: self.space.clone(),
-            optimizer: self.optimizer.clone(),
-            label: self.label.clone(),
-            experiment: self.experiment.clone(),
-            seed: self.seed,
-            planned: self.budget,
-            metrics: self.metrics.clone(),
-            objective: self.objective.clone(),
-        }
     }
 
     /// Optimizer usage (model calls, tokens, money) of the asks up to and including `ask`.

@@ -3,10 +3,15 @@
 //! Feature maps are square; every convolution pads by `kernel / 2` (odd kernels), so a stride-`s` convolution maps
 //! a `size × size` map to `ceil(size / s)`. FLOPs are multiply-accumulates, as the usual PyTorch profilers report
 //! them: a convolution costs `out_elements × in_channels / groups × kernel²` (its bias is not counted), a linear
-//! layer `out_elements × in_features`. What else counts depends on the [`Counting`] convention.
+//! layer `out_elements × in_features`. What else counts depends on the convention, genius-core's [`FlopsCounting`]
+//! (the same one a [`Network`](genius_core::network::Network) is counted with); [`LayerCosts`] gives it the
+//! closed-form calculators the spaces use where tracing a whole network would be too slow (the FLOPs window's exact
+//! sampler, the per-layer tables of the prompts).
 
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Sub};
+
+pub use genius_core::network::FlopsCounting;
 
 /// The trainable parameters and FLOPs of a layer, a block or a whole network.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -76,29 +81,41 @@ impl<'a> Sum<&'a Cost> for Cost {
     }
 }
 
-/// What a FLOPs count includes beyond convolutions and linear layers. Parameters are counted the same way under
-/// every convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counting {
-    /// FLOPs per output element of a batch normalization (4 as thop 0.1 counts an affine one, 0 when it is
-    /// considered folded into the convolution).
-    pub batch_norm_per_element: u64,
-    /// Whether an adaptive average pooling to 1×1 counts `(size² + 1)` FLOPs per output element, as thop does.
-    pub pooling: bool,
-}
-
-impl Counting {
-    /// thop 0.1 (`thop.profile`), which GENIUS used for its ImageNet space: convolutions and linear layers without
-    /// their bias, batch norm at 4 FLOPs per element, adaptive average pooling; activations, the squeeze-excite
-    /// mean and gate, and residual additions are not counted (they are functional calls or modules thop skips).
-    pub const THOP: Counting = Counting { batch_norm_per_element: 4, pooling: true };
-    /// Convolutions and linear layers only, as the NAS-Bench-Macro table counts FLOPs.
-    pub const MACS: Counting = Counting { batch_norm_per_element: 0, pooling: false };
-
+/// The cost of single layers under a FLOPs convention: `FlopsCounting::THOP.conv(...)`.
+///
+/// [`FlopsCounting::THOP`] is thop 0.1 (`thop.profile`), which GENIUS used for its ImageNet space: convolutions
+/// and linear layers without their bias, batch norm at 4 FLOPs per element, adaptive average pooling; activations,
+/// the squeeze-excite mean and gate, and residual additions are not counted (they are functional calls or modules
+/// thop skips). [`FlopsCounting::MACS`] is convolutions and linear layers only, as the NAS-Bench-Macro table counts
+/// FLOPs.
+pub trait LayerCosts {
     /// A `kernel × kernel` convolution of a `size × size` map, padded by `kernel / 2`; returns its cost and the
     /// output size.
     #[allow(clippy::too_many_arguments)]
-    pub fn conv(
+    fn conv(
+        &self,
+        in_channels: u64,
+        out_channels: u64,
+        kernel: u64,
+        stride: u64,
+        groups: u64,
+        bias: bool,
+        size: u64,
+    ) -> (Cost, u64);
+
+    /// A batch normalization of `channels` channels of a `size × size` map.
+    fn batch_norm(&self, channels: u64, size: u64) -> Cost;
+
+    /// A linear layer on a vector.
+    fn linear(&self, in_features: u64, out_features: u64, bias: bool) -> Cost;
+
+    /// An adaptive average pooling of `channels` channels of a `size × size` map to 1×1 (`(size² + 1)` FLOPs per
+    /// channel where the convention counts it, as thop does).
+    fn global_pool(&self, channels: u64, size: u64) -> Cost;
+}
+
+impl LayerCosts for FlopsCounting {
+    fn conv(
         &self,
         in_channels: u64,
         out_channels: u64,
@@ -114,19 +131,16 @@ impl Counting {
         (Cost::new(flops, weights + if bias { out_channels } else { 0 }), out)
     }
 
-    /// A batch normalization of `channels` channels of a `size × size` map.
-    pub fn batch_norm(&self, channels: u64, size: u64) -> Cost {
+    fn batch_norm(&self, channels: u64, size: u64) -> Cost {
         Cost::new(self.batch_norm_per_element * channels * size * size, 2 * channels)
     }
 
-    /// A linear layer on a vector.
-    pub fn linear(&self, in_features: u64, out_features: u64, bias: bool) -> Cost {
+    fn linear(&self, in_features: u64, out_features: u64, bias: bool) -> Cost {
         Cost::new(in_features * out_features, in_features * out_features + if bias { out_features } else { 0 })
     }
 
-    /// An adaptive average pooling of `channels` channels of a `size × size` map to 1×1.
-    pub fn global_pool(&self, channels: u64, size: u64) -> Cost {
-        Cost::new(if self.pooling { (size * size + 1) * channels } else { 0 }, 0)
+    fn global_pool(&self, channels: u64, size: u64) -> Cost {
+        Cost::new(if self.global_pool { (size * size + 1) * channels } else { 0 }, 0)
     }
 }
 
@@ -137,24 +151,24 @@ mod tests {
     #[test]
     fn a_convolution_counts_its_multiply_accumulates_and_weights() {
         // The GENIUS ImageNet stem: 3 -> 16, 3x3, stride 2 on 224x224 is printed as 5.419 MFLOPs.
-        let (c, out) = Counting::THOP.conv(3, 16, 3, 2, 1, false, 224);
+        let (c, out) = FlopsCounting::THOP.conv(3, 16, 3, 2, 1, false, 224);
         assert_eq!(out, 112);
         assert_eq!(c, Cost::new(5_419_008, 432));
-        let (dw, out) = Counting::THOP.conv(16, 16, 3, 1, 16, false, 112);
+        let (dw, out) = FlopsCounting::THOP.conv(16, 16, 3, 1, 16, false, 112);
         assert_eq!((dw, out), (Cost::new(16 * 9 * 112 * 112, 144), 112));
-        let (_, odd) = Counting::THOP.conv(8, 8, 5, 2, 8, false, 7);
+        let (_, odd) = FlopsCounting::THOP.conv(8, 8, 5, 2, 8, false, 7);
         assert_eq!(odd, 4);
-        let (biased, _) = Counting::THOP.conv(320, 1280, 1, 1, 1, true, 1);
+        let (biased, _) = FlopsCounting::THOP.conv(320, 1280, 1, 1, 1, true, 1);
         assert_eq!(biased, Cost::new(409_600, 409_600 + 1280));
     }
 
     #[test]
     fn conventions_differ_only_in_what_they_add() {
-        assert_eq!(Counting::THOP.batch_norm(24, 56), Cost::new(4 * 24 * 56 * 56, 48));
-        assert_eq!(Counting::MACS.batch_norm(24, 56), Cost::new(0, 48));
-        assert_eq!(Counting::THOP.global_pool(320, 7), Cost::new(16_000, 0));
-        assert_eq!(Counting::MACS.global_pool(320, 7), Cost::ZERO);
-        assert_eq!(Counting::MACS.linear(1280, 10, true), Cost::new(12_800, 12_810));
+        assert_eq!(FlopsCounting::THOP.batch_norm(24, 56), Cost::new(4 * 24 * 56 * 56, 48));
+        assert_eq!(FlopsCounting::MACS.batch_norm(24, 56), Cost::new(0, 48));
+        assert_eq!(FlopsCounting::THOP.global_pool(320, 7), Cost::new(16_000, 0));
+        assert_eq!(FlopsCounting::MACS.global_pool(320, 7), Cost::ZERO);
+        assert_eq!(FlopsCounting::MACS.linear(1280, 10, true), Cost::new(12_800, 12_810));
         let total: Cost = [Cost::new(1, 2), Cost::new(3, 4)].iter().sum();
         assert_eq!(total, Cost::new(4, 6));
         assert!((Cost::new(5_419_008, 0).mflops() - 5.419008).abs() < 1e-12);

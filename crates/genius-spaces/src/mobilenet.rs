@@ -23,8 +23,8 @@
 //! elsewhere it removes the layer. An inverted residual keeps a residual connection where its input and output
 //! shapes agree.
 //!
-//! FLOPs are counted as GENIUS counted them, with thop ([`Counting::THOP`]): the calculator reproduces every entry of
-//! the ten per-stage FLOPs tables of the GENIUS prompts to their printed precision, and the total it gives rounds to
+//! FLOPs are counted as GENIUS counted them, with thop ([`FlopsCounting::THOP`]): the calculator reproduces every entry
+//! of the ten per-stage FLOPs tables of the GENIUS prompts to their printed precision, and the total it gives rounds to
 //! the total GENIUS reported for nearly every experiment (see `tests/mobilenet.rs`). The per-layer figures GENIUS
 //! printed for the fixed layers leave out the stem's and layer 1's output batch norms (0.8028 MFLOPs each) and differ
 //! slightly for layers 32 and 34, which is why its reported totals run about 1.62 MFLOPs (plus rounding) above the sum
@@ -40,7 +40,7 @@ use genius_core::{
 };
 use rand::{Rng, RngExt};
 
-use crate::cost::{Cost, Counting};
+use crate::cost::{Cost, LayerCosts};
 
 /// The space's name (with the default window, [`FlopsWindow::GENIUS_329`]).
 pub const NAME: &str = "mobilenet-imagenet";
@@ -203,7 +203,7 @@ pub struct LayerCost {
 }
 
 /// The GENIUS ImageNet network at an input resolution and a number of classes: per-layer and total FLOPs and
-/// parameters of any architecture of the space. FLOPs are counted as thop counts them ([`Counting::THOP`]).
+/// parameters of any architecture of the space. FLOPs are counted as thop counts them ([`FlopsCounting::THOP`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MobileNetModel {
     resolution: u64,
@@ -244,14 +244,14 @@ impl MobileNetModel {
 
     /// Layer 0: the stem convolution with its batch norm.
     pub fn stem(&self) -> Cost {
-        let c = Counting::THOP;
+        let c = FlopsCounting::THOP;
         let (conv, out) = c.conv(3, STEM, 3, 2, 1, false, self.resolution);
         conv + c.batch_norm(STEM, out)
     }
 
     /// Layer 1: the depthwise-separable block (depthwise 3×3, batch norm, squeeze-excite, pointwise, batch norm).
     pub fn first_block(&self) -> Cost {
-        let c = Counting::THOP;
+        let c = FlopsCounting::THOP;
         let size = self.resolution.div_ceil(2);
         let (dw, size) = c.conv(STEM, STEM, 3, 1, STEM, false, size);
         let (pw, size) = c.conv(STEM, STEM, 1, 1, 1, false, size);
@@ -262,7 +262,7 @@ impl MobileNetModel {
     pub fn searchable(&self, position: usize, op: MobileOp) -> Cost {
         let slot = Slot::at(position);
         let size = if slot.first { self.stage_input_size(slot.stage) } else { self.stage_input_size(slot.stage + 1) };
-        let c = Counting::THOP;
+        let c = FlopsCounting::THOP;
         match op.block() {
             None if slot.first => {
                 let (conv, out) = c.conv(slot.in_channels, slot.out_channels, 1, slot.stride, 1, false, size);
@@ -286,24 +286,24 @@ impl MobileNetModel {
 
     /// Layer 32: the 1×1 convolution from 192 to 320 channels with its batch norm.
     pub fn head_conv(&self) -> Cost {
-        let c = Counting::THOP;
+        let c = FlopsCounting::THOP;
         let (conv, out) = c.conv(STAGES[4].out_channels, HEAD, 1, 1, 1, false, self.stage_input_size(5));
         conv + c.batch_norm(HEAD, out)
     }
 
     /// Layer 33: the global average pooling.
     pub fn pool(&self) -> Cost {
-        Counting::THOP.global_pool(HEAD, self.stage_input_size(5))
+        FlopsCounting::THOP.global_pool(HEAD, self.stage_input_size(5))
     }
 
     /// Layer 34: the 1×1 convolution (with bias) from 320 to 1280 features on the pooled vector.
     pub fn feature_conv(&self) -> Cost {
-        Counting::THOP.conv(HEAD, FEATURES, 1, 1, 1, true, 1).0
+        FlopsCounting::THOP.conv(HEAD, FEATURES, 1, 1, 1, true, 1).0
     }
 
     /// Layer 35: the linear classifier.
     pub fn classifier(&self) -> Cost {
-        Counting::THOP.linear(FEATURES, self.classes, true)
+        FlopsCounting::THOP.linear(FEATURES, self.classes, true)
     }
 
     /// Every fixed layer together (0, 1 and 32 to 35).
@@ -419,7 +419,7 @@ impl MobileNetModel {
 /// convolutions with bias on the pooled vector. The mean and the gate are not counted.
 fn squeeze_excite(channels: u64) -> Cost {
     let reduced = make_divisible(channels as f64 * SE_RATIO, 8);
-    let c = Counting::THOP;
+    let c = FlopsCounting::THOP;
     c.conv(channels, reduced, 1, 1, 1, true, 1).0 + c.conv(reduced, channels, 1, 1, 1, true, 1).0
 }
 

@@ -17,13 +17,13 @@
 //! convolution carrying the stride, and a 1×1 projection, each followed by batch norm (ReLU after the first two).
 //!
 //! Parameters are every trainable weight, batch-norm scales and shifts included; FLOPs are the multiply-accumulates
-//! of the convolutions and the classifier only ([`Counting::MACS`]). Both reproduce the table's `params` and `flops`
-//! for all 6,561 architectures (`tests/nas_bench_macro_params.rs`).
+//! of the convolutions and the classifier only ([`FlopsCounting::MACS`]). Both reproduce the table's `params` and
+//! `flops` for all 6,561 architectures (`tests/nas_bench_macro_params.rs`).
 
 use genius_core::Architecture;
 use genius_core::network::{Activation, Conv2d, FlopsCounting, Layer, Network};
 
-use crate::cost::{Cost, Counting};
+use crate::cost::{Cost, LayerCosts};
 use crate::nas_bench_macro::{MacroOp, NasBenchMacro};
 
 /// The input resolution (CIFAR-10).
@@ -37,7 +37,7 @@ pub const STAGE_LAYERS: [usize; 3] = [2, 3, 3];
 
 const FEATURES: u64 = 1280;
 const CLASSES: u64 = 10;
-const COUNTING: Counting = Counting::MACS;
+const COUNTING: FlopsCounting = FlopsCounting::MACS;
 
 /// The shape of the searchable layer at key position `position` (0 to 7): input channels, output channels, stride,
 /// input size.

@@ -111,7 +111,7 @@ pub struct Forbid {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableDecl {
-    /// The table file, relative to the space file: `.csv` or `.jsonl`.
+    /// The table file, relative to the space file: `.csv`, `.jsonl` or `.parquet`.
     pub file: PathBuf,
     /// The column the search sees (and optimizes).
     pub search: String,

@@ -229,38 +229,45 @@ pub(crate) fn rank_rows(spec: &MetricSpec, rows: &[Row]) -> (Vec<u32>, usize) {
     (ranks, order[0])
 }
 
+/// Reads a table file whole: a missing file is [`TableError::Missing`] (with where to get it), any other failure
+/// [`TableError::Io`].
+fn read_bytes(benchmark: &str, dir: &DataDir, file: &DataFile) -> Result<(Vec<u8>, PathBuf), TableError> {
+    let path = dir.file(file.relative);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok((bytes, path)),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => Err(TableError::Missing {
+            benchmark: benchmark.into(),
+            path,
+            origin: file.origin.into(),
+            relative: file.relative.into(),
+        }),
+        Err(source) => Err(TableError::Io { benchmark: benchmark.into(), path, cause: source }),
+    }
+}
+
 /// Reads and parses a JSON table file, turning every failure into a [`TableError`] that names the file.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     benchmark: &str,
     dir: &DataDir,
     file: &DataFile,
 ) -> Result<(T, PathBuf), TableError> {
-    let path = dir.file(file.relative);
-    let bytes = std::fs::read(&path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            TableError::Missing {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                origin: file.origin.into(),
-                relative: file.relative.into(),
-            }
-        } else {
-            TableError::Io { benchmark: benchmark.into(), path: path.clone(), cause: source }
-        }
-    })?;
-    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
-        if e.is_data() {
-            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
-        } else {
-            TableError::Malformed {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                reason: e.to_string(),
-                origin: file.origin.into(),
-            }
-        }
-    })?;
+    let (bytes, path) = read_bytes(benchmark, dir, file)?;
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| json_error(benchmark, &path, file, e))?;
     Ok((parsed, path))
+}
+
+/// A JSON error in a table file: a record of the wrong shape is `Schema`, a syntax error or early end `Malformed`.
+fn json_error(benchmark: &str, path: &Path, file: &DataFile, e: serde_json::Error) -> TableError {
+    if e.is_data() {
+        TableError::Schema { benchmark: benchmark.into(), path: path.to_owned(), reason: e.to_string() }
+    } else {
+        TableError::Malformed {
+            benchmark: benchmark.into(),
+            path: path.to_owned(),
+            reason: e.to_string(),
+            origin: file.origin.into(),
+        }
+    }
 }
 
 pub(crate) fn schema(benchmark: &str, path: &Path, reason: impl Into<String>) -> TableError {
@@ -278,31 +285,8 @@ pub(crate) fn read_records<R: serde::de::DeserializeOwned>(
     count: usize,
     index: &dyn Fn(&str) -> Result<usize, String>,
 ) -> Result<(Vec<R>, PathBuf), TableError> {
-    let path = dir.file(file.relative);
-    let bytes = std::fs::read(&path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            TableError::Missing {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                origin: file.origin.into(),
-                relative: file.relative.into(),
-            }
-        } else {
-            TableError::Io { benchmark: benchmark.into(), path: path.clone(), cause: source }
-        }
-    })?;
-    let classify = |e: serde_json::Error| {
-        if e.is_data() {
-            TableError::Schema { benchmark: benchmark.into(), path: path.clone(), reason: e.to_string() }
-        } else {
-            TableError::Malformed {
-                benchmark: benchmark.into(),
-                path: path.clone(),
-                reason: e.to_string(),
-                origin: file.origin.into(),
-            }
-        }
-    };
+    let (bytes, path) = read_bytes(benchmark, dir, file)?;
+    let classify = |e: serde_json::Error| json_error(benchmark, &path, file, e);
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let slots = serde::de::DeserializeSeed::deserialize(Records::<R> { count, index, marker: PhantomData }, &mut de)
         .map_err(classify)?;

@@ -1,26 +1,16 @@
 //! Channel-Bench-Macro: the channel-list text form, the tables against their documentation, the parameter and FLOPs
 //! calculator against every row, and bad files.
 
-use std::path::PathBuf;
+mod common;
 
 use genius_core::{Architecture, Evaluator, Notation, SearchSpace, SpaceExt};
 use genius_spaces::channel_bench_macro::{self, BaseModel, ChannelBenchMacro};
 use genius_spaces::data::DataDir;
 use genius_spaces::table::TableError;
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    for base in BaseModel::ALL {
-        assert!(
-            dir.join(base.table().relative).is_file(),
-            "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-            base.table().relative
-        );
-    }
-    DataDir::new(dir)
+    common::data_dir(BaseModel::ALL.map(BaseModel::table))
 }
 
 #[test]

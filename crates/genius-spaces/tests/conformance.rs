@@ -3,8 +3,9 @@
 //! neighbours, enumeration, uniform sampling), the brief's example in its elided form, and every table matching the
 //! statistics documented in `../shared/data/README.md`.
 
+mod common;
+
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use genius_core::testing::conformance;
 use genius_core::{Architecture, Evaluator, SearchRng, SpaceExt};
@@ -12,19 +13,9 @@ use genius_spaces::catalog;
 use genius_spaces::data::DataDir;
 use rand::SeedableRng;
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    for file in catalog::files() {
-        assert!(
-            dir.join(file.relative).is_file(),
-            "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-            file.relative
-        );
-    }
-    DataDir::new(dir)
+    common::data_dir(catalog::files())
 }
 
 #[test]

@@ -1,25 +1,17 @@
 //! Table files: the pinned checksums against the real tables, verification of damaged copies, and installation that
 //! never leaves a half-written table.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use genius_spaces::catalog;
 use genius_spaces::data::{DataDir, DataError, DataFile};
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    for file in catalog::files() {
-        assert!(
-            dir.join(file.relative).is_file(),
-            "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-            file.relative
-        );
-    }
-    DataDir::new(dir)
+    common::data_dir(catalog::files())
 }
 
 /// Every file in `dir` and below, relative to it, sorted.

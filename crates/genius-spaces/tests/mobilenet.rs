@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use genius_core::{Architecture, SearchRng, SearchSpace, SpaceExt};
-use genius_spaces::cost::{Cost, Counting};
+use genius_spaces::cost::{Cost, FlopsCounting, LayerCosts};
 use genius_spaces::mobilenet::{self, FlopsWindow, LAYERS, MobileNetModel, MobileNetSpace, MobileOp};
 use rand::SeedableRng;
 use serde::Deserialize;
@@ -173,7 +173,7 @@ fn the_calculator_reproduces_every_entry_of_the_ten_flops_tables() {
 #[test]
 fn the_fixed_layers_match_the_printed_figures_once_the_printing_is_explained() {
     let model = MobileNetModel::IMAGENET;
-    let thop = Counting::THOP;
+    let thop = FlopsCounting::THOP;
     for (log, messages) in logs() {
         for m in messages.iter().filter(|m| m.role == "user" && m.content.contains("layer35")) {
             let printed = fixed_figures(&m.content);
@@ -201,7 +201,7 @@ fn the_fixed_layers_match_the_printed_figures_once_the_printing_is_explained() {
             let head = model.head_conv();
             assert!((head.mflops() - 3.07328).abs() < 1e-9);
             assert!((printed[&32] - head.mflops()).abs() < 0.025, "{log}: layer32");
-            let old_thop = Counting { batch_norm_per_element: 2, pooling: true };
+            let old_thop = FlopsCounting { batch_norm_per_element: 2, global_pool: true };
             let (conv, out) = old_thop.conv(192, 320, 1, 1, 1, false, 7);
             close(32, conv + old_thop.batch_norm(320, out), 0.01);
         }

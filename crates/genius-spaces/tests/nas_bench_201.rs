@@ -1,27 +1,18 @@
 //! NAS-Bench-201: both text forms, the three tables against their documentation, ranks against the file's own rank
 //! column, held-out test accuracy, and bad files.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use genius_core::{Architecture, Evaluator, Notation, SearchSpace, SpaceExt, Visibility};
 use genius_spaces::data::DataDir;
 use genius_spaces::nas_bench_201::{self, Dataset, NasBench201};
 use genius_spaces::table::{TIE_TOLERANCE, TableError};
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    for dataset in Dataset::ALL {
-        assert!(
-            dir.join(dataset.table().relative).is_file(),
-            "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-            dataset.table().relative
-        );
-    }
-    DataDir::new(dir)
+    common::data_dir(Dataset::ALL.map(Dataset::table))
 }
 
 const BEST_C10: &str =

@@ -1,23 +1,15 @@
 //! NAS-Bench-Macro: the space, the table, and every way a table file can be wrong.
 
-use std::path::PathBuf;
+mod common;
 
 use genius_core::{Architecture, Evaluator, SearchSpace, SpaceExt};
 use genius_spaces::data::DataDir;
 use genius_spaces::nas_bench_macro::{self, MacroOp, NasBenchMacro};
 use genius_spaces::table::{TIE_TOLERANCE, TableError};
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join(nas_bench_macro::TABLE.relative).is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-        nas_bench_macro::TABLE.relative
-    );
-    DataDir::new(dir)
+    common::data_dir([nas_bench_macro::TABLE])
 }
 
 #[test]

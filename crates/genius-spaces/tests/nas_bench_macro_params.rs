@@ -1,6 +1,6 @@
 //! The NAS-Bench-Macro network calculator against the table's `params` and `flops` for every architecture.
 
-use std::path::PathBuf;
+mod common;
 
 use genius_core::{Architecture, SearchSpace, SpaceExt};
 use genius_spaces::cost::Cost;
@@ -8,17 +8,9 @@ use genius_spaces::data::DataDir;
 use genius_spaces::nas_bench_macro::{self, NasBenchMacro};
 use genius_spaces::nas_bench_macro_model as model;
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join(nas_bench_macro::TABLE.relative).is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-        nas_bench_macro::TABLE.relative
-    );
-    DataDir::new(dir)
+    common::data_dir([nas_bench_macro::TABLE])
 }
 
 #[test]

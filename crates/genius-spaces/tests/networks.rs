@@ -1,7 +1,7 @@
 //! Every space's network description (`SearchSpace::network`) against the space's own calculators and tables: the
 //! network a trainer builds is the network the benchmark counted.
 
-use std::path::PathBuf;
+mod common;
 
 use genius_core::network::{Layer, Network};
 use genius_core::{SearchRng, SearchSpace, SpaceExt};
@@ -13,17 +13,9 @@ use genius_spaces::nas_bench_macro::{self, NasBenchMacro};
 use genius_spaces::nas_bench_macro_model as macro_model;
 use rand::SeedableRng;
 
-/// `GENIUS_DATA_DIR`, else the shared data beside the repository.
+/// The data directory, holding the tables these tests read.
 fn data_dir() -> DataDir {
-    let dir = std::env::var_os("GENIUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join(nas_bench_macro::TABLE.relative).is_file(),
-        "these tests need the benchmark tables: set GENIUS_DATA_DIR to a directory holding {}",
-        nas_bench_macro::TABLE.relative
-    );
-    DataDir::new(dir)
+    common::data_dir([nas_bench_macro::TABLE])
 }
 
 fn network(space: &dyn SearchSpace, arch: &genius_core::Architecture, classes: usize) -> Network {

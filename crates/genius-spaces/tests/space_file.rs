@@ -1,6 +1,7 @@
 //! Search spaces from a TOML file and tables of your own: each dimension kind round-trips its text forms and the
 //! space passes the conformance suite; the brief follows from the file; bad files are errors naming the file, line
-//! and field; a user table has ranks and the optimum, and refuses missing columns and architectures not in the space.
+//! and field; a user table (CSV, JSONL or Parquet) has ranks and the optimum, and refuses missing columns, columns of
+//! the wrong type and architectures not in the space.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -291,6 +292,109 @@ fn a_user_table_names_a_missing_column_and_a_row_that_is_not_in_the_space() {
     let complete = TABLE_SPACE.replace("cost = \"seconds\"", "complete = true");
     let (_tmp, table) = user_table(&complete, "results.csv", CSV);
     assert!(table.unwrap_err().contains("1 of the 6 architectures have no row (the first is [3, 8])"));
-    let (_tmp, table) = user_table(&TABLE_SPACE.replace("results.csv", "results.parquet"), "results.parquet", "");
-    assert!(table.unwrap_err().contains("a table is a .csv or a .jsonl file"));
+    let (_tmp, table) = user_table(&TABLE_SPACE.replace("results.csv", "results.xlsx"), "results.xlsx", "");
+    assert!(table.unwrap_err().contains("results.xlsx: a table is a .csv, a .jsonl or a .parquet file"));
+}
+
+/// `CSV` as Arrow columns, typed as pandas and pyarrow write them: `width` dictionary-encoded text (a pandas
+/// categorical), `test_acc` 32-bit floats, `seconds` 32-bit integers, and a binary column the table does not name.
+fn csv_as_columns() -> Vec<(&'static str, arrow_array::ArrayRef)> {
+    use arrow_array::types::Int32Type;
+    use arrow_array::{BinaryArray, DictionaryArray, Float32Array, Float64Array, Int32Array, Int64Array};
+    vec![
+        ("depth", Arc::new(Int64Array::from(vec![1, 1, 2, 2, 3]))),
+        ("width", Arc::new(["8", "16", "8", "16", "16"].into_iter().collect::<DictionaryArray<Int32Type>>())),
+        ("val_acc", Arc::new(Float64Array::from(vec![80.5, 82.0, 85.0, 88.0, 87.0]))),
+        ("test_acc", Arc::new(Float32Array::from(vec![79.0, 81.5, 86.0, 84.0, 86.0]))),
+        ("seconds", Arc::new(Int32Array::from(vec![10, 12, 20, 25, 40]))),
+        ("checkpoint", Arc::new(BinaryArray::from_vec(vec![b"a", b"b", b"c", b"d", b"e"]))),
+    ]
+}
+
+/// Writes `columns` as a Snappy-compressed Parquet file, as pandas does by default.
+fn write_parquet(path: &Path, columns: Vec<(&'static str, arrow_array::ArrayRef)>) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+    let batch = arrow_array::RecordBatch::try_from_iter(columns).unwrap();
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn parquet_table(
+    columns: Vec<(&'static str, arrow_array::ArrayRef)>,
+) -> (tempfile::TempDir, Result<UserTable, String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    write_parquet(&tmp.path().join("results.parquet"), columns);
+    let path = write(tmp.path(), "space.toml", &TABLE_SPACE.replace("results.csv", "results.parquet"));
+    let space = Arc::new(FileSpace::read(&path).unwrap());
+    let table = UserTable::load(space).map_err(|e| e.to_string());
+    (tmp, table)
+}
+
+#[test]
+fn a_parquet_table_is_the_same_table_as_the_csv_file() {
+    let (_tmp, csv) = user_table(TABLE_SPACE, "results.csv", CSV);
+    let csv = csv.unwrap();
+    let (_tmp, parquet) = parquet_table(csv_as_columns());
+    let parquet = parquet.unwrap();
+    assert_eq!(parquet.metrics(), csv.metrics(), "the same metrics, held-out column included");
+    assert_eq!(parquet.metrics().get("test_acc").unwrap().visibility, Visibility::Reported);
+    assert_eq!(parquet.architectures(), csv.architectures());
+    assert_eq!(parquet.len(), 5);
+    for arch in csv.architectures() {
+        assert_eq!(parquet.lookup(arch), csv.lookup(arch), "{arch:?}");
+    }
+    assert_eq!(parquet.optimum(), csv.optimum());
+    assert_eq!(parquet.lookup(&Architecture::new(vec![2, 1])).unwrap().cost_s, Some(40.0));
+}
+
+#[test]
+fn a_bad_parquet_table_names_the_file_the_row_and_the_column() {
+    use arrow_array::{ArrayRef, BinaryArray, Float64Array, Int64Array, StringArray};
+    let with = |name: &'static str, array: ArrayRef| {
+        let mut columns = csv_as_columns();
+        let i = columns.iter().position(|(n, _)| *n == name).unwrap();
+        columns[i].1 = array;
+        columns
+    };
+    let starts = |e: &str, tmp: &tempfile::TempDir, rest: &str| {
+        let file = tmp.path().join("results.parquet");
+        assert!(e.starts_with(&format!("{}{rest}", file.display())), "{e}");
+    };
+
+    // A declared column that does not exist.
+    let mut columns = csv_as_columns();
+    columns.retain(|(n, _)| *n != "test_acc");
+    let (tmp, table) = parquet_table(columns);
+    let e = table.unwrap_err();
+    starts(&e, &tmp, ": column `test_acc` (declared in ");
+    assert!(e.contains("does not exist; the columns are: depth, width, val_acc, seconds, checkpoint"), "{e}");
+
+    // A metric column of text, and a dimension column of bytes.
+    let text: ArrayRef = Arc::new(StringArray::from(vec!["80.5", "82", "85", "88", "87"]));
+    let (tmp, table) = parquet_table(with("val_acc", text));
+    let e = table.unwrap_err();
+    starts(&e, &tmp, ": column `val_acc` holds Utf8 values, but it is a metric");
+    assert!(e.contains("store it as integers or floating-point numbers"), "{e}");
+    let bytes: ArrayRef = Arc::new(BinaryArray::from_vec(vec![b"1", b"1", b"2", b"2", b"3"]));
+    let (tmp, table) = parquet_table(with("depth", bytes));
+    starts(&table.unwrap_err(), &tmp, ": column `depth` holds Binary values; a table column holds text, integers");
+
+    // A row that is not an architecture of the space, and an empty metric cell.
+    let (tmp, table) = parquet_table(with("depth", Arc::new(Int64Array::from(vec![1, 1, 2, 4, 3]))));
+    let e = table.unwrap_err();
+    starts(&e, &tmp, ", row 4: `4` in column `depth` is not an option of that dimension");
+    assert!(e.contains("not an architecture of the space"), "{e}");
+    let gap: ArrayRef = Arc::new(Float64Array::from(vec![Some(80.5), None, Some(85.0), Some(88.0), Some(87.0)]));
+    let (tmp, table) = parquet_table(with("val_acc", gap));
+    starts(&table.unwrap_err(), &tmp, ", row 2: column `val_acc` is empty");
+    let (tmp, table) = parquet_table(with("depth", Arc::new(Int64Array::from(vec![1, 1, 2, 2, 1]))));
+    starts(&table.unwrap_err(), &tmp, ", row 5: [1, 16] already has a row, on row 2");
+
+    // Not a Parquet file at all.
+    let (tmp, table) = user_table(&TABLE_SPACE.replace("results.csv", "results.parquet"), "results.parquet", CSV);
+    starts(&table.unwrap_err(), &tmp, ": not a Parquet file the arrow reader can read");
 }
