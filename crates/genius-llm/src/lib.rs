@@ -59,6 +59,7 @@ mod error;
 pub mod flags;
 pub mod http;
 pub mod local;
+pub mod multi_objective;
 pub mod openai;
 pub mod optimizer;
 pub mod pricing;
