@@ -13,7 +13,9 @@
 //!   the full request never pays twice for the same request.
 //! - [`prompt`], [`reply`], [`schema`]: the paper's prompts as TOML templates; reading architectures out of any reply
 //!   with precise problems; the JSON schema of an answer, derived from the space.
-//! - [`Genius`]: the optimizer (`genius_core::Optimizer`), in the paper's three protocols.
+//! - [`Genius`]: the optimizer (`genius_core::Optimizer`), in the paper's three protocols, and for a search with
+//!   several objectives in a multi-objective one ([`multi_objective`]: every result's objectives, the current Pareto
+//!   front marked, an optional target on one objective).
 //!
 //! ```
 //! use std::sync::Arc;

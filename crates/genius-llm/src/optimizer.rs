@@ -1,7 +1,8 @@
 //! The GENIUS optimizer: a chat model proposes architectures from a text description of the space and the results
-//! so far, in one of the paper's three protocols. Whatever the model replies, the run goes on: unusable replies get
-//! a repair message (bounded, costing calls and tokens, never evaluations), duplicates get "already evaluated", a
-//! model that says it cannot improve is recorded and the run stops or continues as configured.
+//! so far, in one of the paper's three protocols (one objective) or the multi-objective protocol (several: every
+//! result with every objective, the current Pareto front marked). Whatever the model replies, the run goes on:
+//! unusable replies get a repair message (bounded, costing calls and tokens, never evaluations), duplicates get
+//! "already evaluated", a model that says it cannot improve is recorded and the run stops or continues as configured.
 //!
 //! The optimizer does no IO, reads no clock and never sleeps: the [`ChatModel`] it holds does the calls (and the
 //! waiting between retries), and every call, retry, failure and repair is reported through
