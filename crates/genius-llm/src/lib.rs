@@ -83,7 +83,7 @@ pub use settings::{GeniusSettings, RunScope};
 
 /// One line on the optimizer, for `genius optimizers`.
 pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, \
-                           Anthropic, or a recorded run) proposes architectures";
+                           Anthropic, or a recorded run) proposes architectures; any number of objectives";
 
 /// The GENIUS optimizer built from `settings` (JSON, as recorded in a run header) for the run `run`, with its
 /// model: a replay when the settings name one, else the live client (its key read from the environment now, so that
