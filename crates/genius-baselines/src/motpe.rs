@@ -11,8 +11,11 @@
 //! hypervolume to those taken (greedy hypervolume subset selection), against a reference point a tenth of each
 //! objective's range below the worst value told. The categorical kernels are this crate's TPE's.
 //!
-//! With one objective the fronts are the levels of the score, and it is TPE with uniform weights; with more than
-//! three objectives (where exact hypervolume is not computed) the last front is cut by trial order.
+//! Every kernel of both groups weighs the same, as in the 2020 paper and Optuna's first `MOTPESampler`; later
+//! weightings of the good group's kernels by hypervolume contribution (as Optuna's current TPE sampler does for
+//! several objectives) are not implemented. With one objective the fronts are the levels of the score, and it is TPE
+//! with uniform weights; with more than three objectives (where exact hypervolume is not computed) the last front is
+//! cut by trial order.
 
 use async_trait::async_trait;
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
