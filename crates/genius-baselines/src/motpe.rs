@@ -11,9 +11,8 @@
 //! hypervolume to those taken (greedy hypervolume subset selection), against a reference point a tenth of each
 //! objective's range below the worst value told. The categorical kernels are this crate's TPE's.
 //!
-//! Every kernel of both groups weighs the same, as in the 2020 paper and Optuna's first `MOTPESampler`; later
-//! weightings of the good group's kernels by hypervolume contribution (as Optuna's current TPE sampler does for
-//! several objectives) are not implemented. With one objective the fronts are the levels of the score, and it is TPE
+//! Every kernel of both groups weighs the same: the papers' weighting of the good group's kernels by each trial's
+//! hypervolume contribution (which Optuna's samplers also do) is not implemented yet. With one objective the fronts are the levels of the score, and it is TPE
 //! with uniform weights; with more than three objectives (where exact hypervolume is not computed) the last front is
 //! cut by trial order.
 
@@ -56,8 +55,9 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Settings of [`Motpe`]. The defaults are the papers' and Optuna's: 10 random start-up trials (the 2020 paper
 /// recommends 11 × dimensions − 1 for its continuous benchmarks), 24 candidates per proposal, a good group of the
-/// best `min(ceil(0.1 n), 25)` trials by Pareto rank and hypervolume contribution, and a uniform prior of weight 1;
-/// every trial's kernel weighs the same.
+/// best `min(ceil(0.1 n), 25)` trials by Pareto rank and hypervolume contribution, and a uniform prior of weight 1.
+/// Every trial's kernel weighs the same (unlike the papers, whose good group's kernels weigh as their hypervolume
+/// contributions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MotpeSettings {
