@@ -12,9 +12,9 @@
 //! objective's range below the worst value told. The categorical kernels are this crate's TPE's.
 //!
 //! Every kernel of both groups weighs the same: the papers' weighting of the good group's kernels by each trial's
-//! hypervolume contribution (which Optuna's samplers also do) is not implemented yet. With one objective the fronts are the levels of the score, and it is TPE
-//! with uniform weights; with more than three objectives (where exact hypervolume is not computed) the last front is
-//! cut by trial order.
+//! hypervolume contribution (which Optuna's samplers also do) is not implemented yet. With one objective the fronts
+//! are the levels of the score, and it is TPE with uniform weights; with more than three objectives (where exact
+//! hypervolume is not computed) the last front is cut by trial order.
 
 use async_trait::async_trait;
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
