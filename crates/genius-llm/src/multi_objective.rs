@@ -52,7 +52,8 @@ impl Target {
         }
         if !objective.all().iter().any(|g| g.metric == self.metric) {
             return Err(format!(
-                "target `{self}` bounds `{}`, which is not an objective of this search ({objective}); bound one of them",
+                "target `{self}` bounds `{}`, which is not an objective of this search ({objective}); bound one of \
+                 them",
                 self.metric
             ));
         }
