@@ -11,10 +11,11 @@
 //! hypervolume to those taken (greedy hypervolume subset selection), against a reference point a tenth of each
 //! objective's range below the worst value told. The categorical kernels are this crate's TPE's.
 //!
-//! Every kernel of both groups weighs the same: the papers' weighting of the good group's kernels by each trial's
-//! hypervolume contribution (which Optuna's samplers also do) is not implemented yet. With one objective the fronts
-//! are the levels of the score, and it is TPE with uniform weights; with more than three objectives (where exact
-//! hypervolume is not computed) the last front is cut by trial order.
+//! The good group's kernels weigh as their trials' hypervolume contributions to the group (the volume only that
+//! trial dominates, over the largest one; a trial another good one dominates keeps a negligible weight), as the 2022
+//! paper weighs them; the bad group's all weigh the same. With one objective the fronts are the levels of the score,
+//! and it is TPE with uniform weights; with more than three objectives (where exact hypervolume is not computed) the
+//! last front is cut by trial order and the good group's kernels weigh the same.
 
 use async_trait::async_trait;
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
@@ -55,9 +56,8 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Settings of [`Motpe`]. The defaults are the papers' and Optuna's: 10 random start-up trials (the 2020 paper
 /// recommends 11 × dimensions − 1 for its continuous benchmarks), 24 candidates per proposal, a good group of the
-/// best `min(ceil(0.1 n), 25)` trials by Pareto rank and hypervolume contribution, and a uniform prior of weight 1.
-/// Every trial's kernel weighs the same (unlike the papers, whose good group's kernels weigh as their hypervolume
-/// contributions).
+/// best `min(ceil(0.1 n), 25)` trials by Pareto rank and hypervolume contribution (its kernels weighted by their
+/// contributions), and a uniform prior of weight 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MotpeSettings {
@@ -169,13 +169,14 @@ impl Motpe {
         self.points.extend(new.iter().map(|o| o.scores(objective)));
     }
 
-    /// One proposal from the estimators of `good` and `bad` (and the batch's pending ones, under the constant
-    /// liar), or `None` when every candidate broke the space's constraint.
+    /// One proposal from the estimators of `good` (its kernels weighing `weights`) and `bad` (and the batch's
+    /// pending ones, under the constant liar), or `None` when every candidate broke the space's constraint.
     fn propose(
         &self,
         space: &dyn SearchSpace,
         rng: &mut SearchRng,
         good: &[usize],
+        weights: &[f64],
         bad: &[usize],
         pending: &[Architecture],
     ) -> Option<Architecture> {
@@ -189,7 +190,7 @@ impl Motpe {
             bad.iter().map(|&i| self.told[i].centre()).chain(liars.iter().map(Told::centre)).collect();
         let sizes: Vec<usize> = space.dimensions().iter().map(|d| d.len()).collect();
         let kernels = self.settings.kernels();
-        let good = Estimator::new(&kernels, &sizes, &good);
+        let good = Estimator::weighted(&kernels, &sizes, &good, weights.to_vec());
         let bad = Estimator::new(&kernels, &sizes, &bad);
         let mut best: Option<(f64, Architecture)> = None;
         for _ in 0..self.settings.n_ei_candidates {
@@ -235,6 +236,39 @@ fn top_fronts(points: &[&[f64]], needed: usize) -> Vec<Vec<usize>> {
         left = rest;
     }
     fronts
+}
+
+/// The smallest weight of a good trial's kernel: that of a trial whose contribution is nothing (another good trial
+/// dominates it, or it is infeasible), so that it still counts, barely.
+const LEAST_WEIGHT: f64 = 1e-12;
+
+/// The weights of the good group's kernels: each trial's exclusive hypervolume contribution to the group (above
+/// `reference`) over the largest one, at least [`LEAST_WEIGHT`]; an infeasible trial (`None`) weighs the least. All
+/// weigh 1 without a reference point (one objective, or more than three) or when no trial contributes.
+fn contribution_weights(members: &[Option<&[f64]>], reference: Option<&[f64]>) -> Vec<f64> {
+    let uniform = vec![1.0; members.len()];
+    let Some(reference) = reference else { return uniform };
+    let feasible: Vec<&[f64]> = members.iter().flatten().copied().collect();
+    let volume_of = |set: &[&[f64]]| pareto::hypervolume(set, reference).expect("finite points of 2 or 3 objectives");
+    let whole = volume_of(&feasible);
+    let mut k = 0;
+    let contributions: Vec<f64> = members
+        .iter()
+        .map(|m| match m {
+            None => 0.0,
+            Some(_) => {
+                let without: Vec<&[f64]> =
+                    feasible.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, p)| *p).collect();
+                k += 1;
+                (whole - volume_of(&without)).max(0.0)
+            }
+        })
+        .collect();
+    let largest = contributions.iter().copied().fold(0.0, f64::max);
+    if largest <= 0.0 {
+        return uniform;
+    }
+    contributions.iter().map(|c| (c / largest).max(LEAST_WEIGHT)).collect()
 }
 
 /// The reference point of the hypervolume contributions: a tenth of each objective's range (1 where the range is
@@ -324,11 +358,15 @@ impl Optimizer for Motpe {
         }
         self.score(ctx.objective);
         let good = self.good(&self.points);
+        let feasible: Vec<&[f64]> = self.points.iter().flatten().map(Vec::as_slice).collect();
+        let members: Vec<Option<&[f64]>> = good.iter().map(|&i| self.points[i].as_deref()).collect();
+        let weights = contribution_weights(&members, reference(&feasible).as_deref());
         let mut in_good = vec![false; self.told.len()];
         good.iter().for_each(|&i| in_good[i] = true);
         let bad: Vec<usize> = (0..self.told.len()).filter(|&i| !in_good[i]).collect();
         while batch.len() < n {
-            let proposal = (0..FRESH_TRIES).find_map(|_| self.propose(ctx.space, ctx.rng, &good, &bad, &batch));
+            let proposal =
+                (0..FRESH_TRIES).find_map(|_| self.propose(ctx.space, ctx.rng, &good, &weights, &bad, &batch));
             let arch = match proposal {
                 Some(a) => a,
                 // Every candidate broke the constraint: a uniform feasible one instead.
@@ -525,6 +563,19 @@ mod tests {
                 assert!(top.len() == all.len() || held - top.last().unwrap().len() < needed, "no front too many");
             }
         }
+    }
+
+    #[test]
+    fn good_kernels_weigh_as_their_hypervolume_contributions() {
+        let reference = [0.0, 0.0];
+        // Only (4, 1) dominates (2, 4] × (0, 1], an area of 2; only (1, 3) dominates (0, 1] × (2, 3], and only
+        // (2, 2) dominates (1, 2] × (1, 2], an area of 1 each; (2, 2) dominates (1, 1), which contributes nothing.
+        let points: [&[f64]; 4] = [&[4.0, 1.0], &[1.0, 3.0], &[2.0, 2.0], &[1.0, 1.0]];
+        let members: Vec<Option<&[f64]>> = points.iter().copied().map(Some).chain([None]).collect();
+        let w = contribution_weights(&members, Some(&reference));
+        assert_eq!(w, vec![1.0, 0.5, 0.5, LEAST_WEIGHT, LEAST_WEIGHT]);
+        assert_eq!(contribution_weights(&members, None), vec![1.0; 5], "no reference point: uniform");
+        assert_eq!(contribution_weights(&[None, None], Some(&reference)), vec![1.0; 2], "no contribution: uniform");
     }
 
     #[test]

@@ -315,7 +315,18 @@ impl Packed {
 
 impl<'a> Estimator<'a> {
     pub(crate) fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[Centre<'a>]) -> Self {
-        let mut weights = settings.weights(group.len());
+        Self::weighted(settings, sizes, group, settings.weights(group.len()))
+    }
+
+    /// The estimator of `group` with `weights`, one per member (a member's full weight is 1, as the prior's is
+    /// `settings.prior_weight`).
+    pub(crate) fn weighted(
+        settings: &TpeSettings,
+        sizes: &'a [usize],
+        group: &[Centre<'a>],
+        mut weights: Vec<f64>,
+    ) -> Self {
+        debug_assert_eq!(weights.len(), group.len());
         weights.push(settings.prior_weight);
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
