@@ -12,8 +12,8 @@
 //! objective's range below the worst value told. The categorical kernels are this crate's TPE's.
 //!
 //! The good group's kernels weigh as their trials' hypervolume contributions to the group (the volume only that
-//! trial dominates, over the largest one; a trial another good one dominates keeps a negligible weight), as the 2022
-//! paper weighs them; the bad group's all weigh the same. With one objective the fronts are the levels of the score,
+//! trial dominates, over the largest one; a trial another good one dominates keeps a negligible weight), as the MOTPE
+//! papers weigh them; the bad group's all weigh the same. With one objective the fronts are the levels of the score,
 //! and it is TPE with uniform weights; with more than three objectives (where exact hypervolume is not computed) the
 //! last front is cut by trial order and the good group's kernels weigh the same.
 
