@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use genius::core::{
-    Architecture, Budget, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, Recorded, SearchSpace,
-    SpaceExt, Study, Visibility, async_trait, rng,
+    Architecture, Budget, Direction, EvalError, Evaluation, Evaluator, Goal, Metric, MetricSpec, Objective, Recorded,
+    SearchSpace, SpaceExt, Study, Visibility, async_trait, rng,
 };
 use genius::llm::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source};
 use genius::llm::settings::{Principles, ProtocolChoice};
@@ -248,7 +248,8 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
     assert_eq!(of("mobilenet-imagenet"), Protocol::Constrained);
 }
 
-/// Every prompt a run can send, for every space with a table, in every protocol, with and without principles:
+/// Every prompt a run can send, for every space with a table, in every protocol (the multi-objective one too, the
+/// search metric against FLOPs), with and without principles:
 /// the first and later iterations, the distillation, and the repairs of an invalid reply and of a duplicate. The
 /// model proposes only architectures outside the table's top 1%, so a top-1% architecture in any message could only
 /// have come from genius itself (an example, an error message, a template): none may appear, in the prompts'
@@ -275,8 +276,19 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
             }
         }
         let w: Vec<String> = picks.iter().map(|a| brief.notation.write(&*space, a)).collect();
-        for protocol in [ProtocolChoice::Stateless, ProtocolChoice::Conversation, ProtocolChoice::Constrained] {
+        // The paper's protocols with one objective, and the multi-objective protocol (the search metric against
+        // FLOPs: `Auto` then means that protocol).
+        let protocols = [
+            (ProtocolChoice::Stateless, false),
+            (ProtocolChoice::Conversation, false),
+            (ProtocolChoice::Constrained, false),
+            (ProtocolChoice::Auto, true),
+        ];
+        for (protocol, several) in protocols {
             for principles in [Principles::Distill, Principles::Off] {
+                if several && principles == Principles::Distill {
+                    continue;
+                }
                 let mut replies = vec![
                     format!("I suggest {}", w[0]),
                     format!("Then {}", written_without_last(&w[1])),
@@ -297,11 +309,17 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
                 };
                 let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
                 let tmp = tempfile::tempdir().unwrap();
-                let outcome = Study::new(space.clone(), table.clone(), Box::new(genius))
-                    .budget(Budget::evaluations(4))
-                    .run_in(tmp.path())
-                    .await
-                    .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+                let mut study =
+                    Study::new(space.clone(), table.clone(), Box::new(genius)).budget(Budget::evaluations(4));
+                if several {
+                    let spec = table.metrics();
+                    let goals = [
+                        Goal::new(spec.search.clone(), spec.search_metric().direction),
+                        Goal::new("flops", Direction::Minimize),
+                    ];
+                    study = study.objective(Objective::goals(spec, goals).unwrap());
+                }
+                let outcome = study.run_in(tmp.path()).await.unwrap_or_else(|e| panic!("{}: {e}", entry.name));
                 assert_eq!(outcome.trials.len(), 4, "{} {protocol:?}", entry.name);
                 let recorded = Recorded::read(tmp.path()).unwrap();
                 let calls = calls(&recorded);
@@ -318,7 +336,9 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
                     .filter_map(|t| t.evaluation.as_ref())
                     .flat_map(|e| {
                         let v = e.metrics[&spec.search];
-                        [format!("{v:.2}"), format!("{v:.3}")]
+                        // The multi-objective prompt's MFLOPs, to the digits it may show them with.
+                        let mflops = e.flops.map_or(0.0, |f| f as f64 / 1e6);
+                        [v, mflops].into_iter().flat_map(|v| (0..=4).map(move |d| format!("{v:.d$}")))
                     })
                     .collect();
                 for call in &calls {
@@ -352,7 +372,7 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
             }
         }
     }
-    assert!(checked >= 6 * 6, "every tabled space in every protocol ({checked} runs)");
+    assert!(checked >= 6 * 7, "every tabled space in every protocol ({checked} runs)");
 }
 
 /// No space's example of an answer is an architecture (the examples used to be the tables' optima and the paper's

@@ -1,6 +1,6 @@
 //! `genius compare --config experiments/multi-objective.toml`, run whole: accuracy against FLOPs on NAS-Bench-201
-//! (CIFAR-10) and NAS-Bench-Macro, with random search and NSGA-II. Every row has its hypervolume, the report compares
-//! NSGA-II's against random search's, and the plots of fronts and hypervolume are written.
+//! (CIFAR-10) and NAS-Bench-Macro, with random search, NSGA-II and MOTPE. Every row has its hypervolume, the report
+//! compares NSGA-II's and MOTPE's against random search's, and the plots of fronts and hypervolume are written.
 
 use std::path::PathBuf;
 
@@ -32,8 +32,8 @@ async fn the_multi_objective_experiment_reports_hypervolumes_fronts_and_tests() 
     genius_cli::compare::compare(&args, &mut printed).await.unwrap();
 
     let data = genius_report::report_data(out.path()).unwrap();
-    // 2 spaces × 2 optimizers × 3 budgets, each over the 30 seeds, each with its hypervolume.
-    assert_eq!(data.rows.len(), 12);
+    // 2 spaces × 3 optimizers × 3 budgets, each over the 30 seeds, each with its hypervolume.
+    assert_eq!(data.rows.len(), 18);
     for row in &data.rows {
         assert_eq!(row.runs, 30, "{row:?}");
         assert_eq!(row.hv_values.len(), 30, "{} {} {}", row.space, row.optimizer, row.budget);
@@ -54,7 +54,7 @@ async fn the_multi_objective_experiment_reports_hypervolumes_fronts_and_tests() 
     }
     // A front never shrinks in hypervolume as queries are added (the same runs, read at larger budgets).
     for space in ["nas-bench-201-cifar10", "nas-bench-macro"] {
-        for optimizer in ["random", "nsga2"] {
+        for optimizer in ["random", "nsga2", "motpe"] {
             let at = |b: usize| {
                 data.rows.iter().find(|r| r.space == space && r.optimizer == optimizer && r.budget == b).unwrap()
             };

@@ -5,8 +5,8 @@ use genius_core::{Optimizer, OptimizerError};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Evolution, EvolutionSettings, LocalSearch, LocalSearchSettings, Nsga2, Nsga2Settings, RandomSearch,
-    RandomSearchSettings, Reinforce, ReinforceSettings, Tpe, TpeSettings,
+    Evolution, EvolutionSettings, LocalSearch, LocalSearchSettings, Motpe, MotpeSettings, Nsga2, Nsga2Settings,
+    RandomSearch, RandomSearchSettings, Reinforce, ReinforceSettings, Tpe, TpeSettings,
 };
 
 /// An optimizer this crate provides.
@@ -78,6 +78,12 @@ pub fn optimizers() -> &'static [OptimizerEntry] {
             summary: "NSGA-II, Deb et al. 2002: Pareto ranks and crowding; any number of objectives",
             settings: crate::nsga2::SETTINGS,
             build: |v| Ok(Box::new(Nsga2::new(settings::<Nsga2Settings>("nsga2", v)?)?)),
+        },
+        OptimizerEntry {
+            name: "motpe",
+            summary: "multi-objective TPE, Ozaki et al. 2020/2022: Pareto ranks and hypervolume; any number of objectives",
+            settings: crate::motpe::SETTINGS,
+            build: |v| Ok(Box::new(Motpe::new(settings::<MotpeSettings>("motpe", v)?)?)),
         },
     ]
 }

@@ -9,6 +9,8 @@
 //! - [`Tpe`]: the tree-structured Parzen estimator for categorical dimensions, as Optuna's default sampler.
 //! - [`Nsga2`]: NSGA-II (Deb et al., 2002), for several objectives at once (a Pareto front); with one, an elitist
 //!   genetic algorithm. [`RandomSearch`] ignores the objectives, so it is the multi-objective random baseline too.
+//! - [`Motpe`]: the multi-objective TPE (Ozaki et al., 2020 and 2022): TPE's estimators, its good group chosen by
+//!   Pareto rank and hypervolume contribution; with one objective, TPE.
 //!
 //! Each takes a settings struct whose defaults are the published ones, refuses unknown fields when deserialized, and
 //! checks its values (`check`, also run by `new`). All draw randomness only from the study's generator, do no IO, and
@@ -27,6 +29,7 @@ pub mod catalog;
 mod common;
 mod evolution;
 mod local_search;
+mod motpe;
 mod nsga2;
 mod random_search;
 mod reinforce;
@@ -34,6 +37,7 @@ mod tpe;
 
 pub use evolution::{Evolution, EvolutionSettings};
 pub use local_search::{LocalSearch, LocalSearchSettings};
+pub use motpe::{Motpe, MotpeSettings};
 pub use nsga2::{Nsga2, Nsga2Settings};
 pub use random_search::{RandomSearch, RandomSearchSettings};
 pub use reinforce::{Reinforce, ReinforceSettings};

@@ -125,7 +125,7 @@ impl TpeSettings {
 
 /// A trial as TPE remembers it.
 #[derive(Debug, Clone)]
-struct Told {
+pub(crate) struct Told {
     arch: Architecture,
     /// The score, `None` for an infeasible trial (it has a value that breaks the objective's constraints).
     score: Option<f64>,
@@ -134,18 +134,18 @@ struct Told {
 }
 
 impl Told {
-    fn new(arch: Architecture, score: Option<f64>) -> Self {
+    pub(crate) fn new(arch: Architecture, score: Option<f64>) -> Self {
         let words = Packed::words_of(arch.choices());
         Self { arch, score, words }
     }
 
-    fn centre(&self) -> Centre<'_> {
+    pub(crate) fn centre(&self) -> Centre<'_> {
         (self.arch.choices(), &self.words)
     }
 }
 
 /// A kernel centre: an architecture's choices and their packed words (empty if they do not pack).
-type Centre<'a> = (&'a [u16], &'a [u64]);
+pub(crate) type Centre<'a> = (&'a [u16], &'a [u64]);
 
 /// TPE over any categorical space. Proposals meet the space's constraint (candidates that break it are dropped).
 #[derive(Debug, Clone)]
@@ -247,7 +247,7 @@ impl Default for Tpe {
 /// Optuna builds it. Trial `i`'s kernel puts, in every dimension `d` with `k` options, probability
 /// `(1 + p) / (1 + k p)` on its own choice and `p / (1 + k p)` on each other one, where `p` is the prior weight over
 /// the number of kernels.
-struct Estimator<'a> {
+pub(crate) struct Estimator<'a> {
     sizes: &'a [usize],
     /// The trials' choices.
     centres: Vec<&'a [u16]>,
@@ -314,8 +314,19 @@ impl Packed {
 }
 
 impl<'a> Estimator<'a> {
-    fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[Centre<'a>]) -> Self {
-        let mut weights = settings.weights(group.len());
+    pub(crate) fn new(settings: &TpeSettings, sizes: &'a [usize], group: &[Centre<'a>]) -> Self {
+        Self::weighted(settings, sizes, group, settings.weights(group.len()))
+    }
+
+    /// The estimator of `group` with `weights`, one per member (a member's full weight is 1, as the prior's is
+    /// `settings.prior_weight`).
+    pub(crate) fn weighted(
+        settings: &TpeSettings,
+        sizes: &'a [usize],
+        group: &[Centre<'a>],
+        mut weights: Vec<f64>,
+    ) -> Self {
+        debug_assert_eq!(weights.len(), group.len());
         weights.push(settings.prior_weight);
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
@@ -357,7 +368,7 @@ impl<'a> Estimator<'a> {
         }
     }
 
-    fn sample(&self, rng: &mut SearchRng) -> Architecture {
+    pub(crate) fn sample(&self, rng: &mut SearchRng) -> Architecture {
         let kernel = weighted_index(&self.weights, rng);
         let choices = match self.centres.get(kernel) {
             None => self.sizes.iter().map(|&k| rng.random_range(0..k as u16)).collect(),
@@ -379,7 +390,7 @@ impl<'a> Estimator<'a> {
         Architecture::new(choices)
     }
 
-    fn log_pdf(&self, arch: &Architecture) -> f64 {
+    pub(crate) fn log_pdf(&self, arch: &Architecture) -> f64 {
         let x = arch.choices();
         if let (Some(powers), Some(packed)) = (&self.powers, &self.packed) {
             // As below, counting the differing dimensions a word (eight dimensions) at a time.

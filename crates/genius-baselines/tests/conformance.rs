@@ -33,6 +33,7 @@ fn optimizers() -> Vec<(String, serde_json::Value)> {
         ("tpe", serde_json::json!({"multivariate": false})),
         ("tpe", serde_json::json!({"avoid_duplicates": true, "n_startup_trials": 3, "constant_liar": false})),
         ("nsga2", serde_json::json!({"population_size": 5, "mutation_prob": 0.5, "crossover_prob": 1.0})),
+        ("motpe", serde_json::json!({"n_startup_trials": 3, "constant_liar": false, "gamma": 0.5})),
     ];
     for (name, settings) in variants {
         if catalog::find(name).is_some() {

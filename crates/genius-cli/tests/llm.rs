@@ -337,3 +337,26 @@ settings = {{ llm = "openai-compatible", model = "test-model", base_url = "{}/v1
     let after: Vec<Vec<Value>> = runs.iter().map(|r| keys(r)).collect();
     assert_eq!(before, after);
 }
+
+/// `--optimizer genius` with two objectives: the model is shown both for every result, the run records them and
+/// prints its Pareto front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genius_search_with_two_objectives_shows_both_and_prints_its_front() {
+    let steps =
+        vec![(200, "[0, 2, 0, 1, 2, 1, 0, 0]"), (200, "[2, 2, 2, 1, 2, 2, 2, 0]"), (200, "[1, 1, 1, 1, 1, 1, 1, 1]")];
+    let (srv, script) = server(steps).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut cmd = search(&srv.uri(), &run, 3);
+    cmd.args(["--objective", "mean_acc:max", "--objective", "flops:min"]);
+    let (out, stdout, stderr) = output(cmd).await;
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Pareto front of mean_acc:max, flops:min"), "{stdout}");
+    assert_eq!(Recorded::read(&run).unwrap().header.objective.to_string(), "mean_acc:max, flops:min");
+    let received = script.received.lock().unwrap();
+    assert_eq!(received.len(), 3);
+    let last = received[2].1["messages"][1]["content"].as_str().unwrap();
+    assert!(last.contains("- maximize mean_acc\n- minimize MFLOPs (millions of FLOPs)"), "{last}");
+    assert!(last.contains("1. [0, 2, 0, 1, 2, 1, 0, 0]: mean_acc "), "{last}");
+    assert!(last.contains("Please suggest a new design that improves the Pareto front"), "{last}");
+}

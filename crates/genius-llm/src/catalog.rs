@@ -36,7 +36,7 @@ pub const SETTINGS: &[Setting] = &[
         "protocol",
         SettingKind::OneOf(&["auto", "stateless", "conversation", "constrained"]),
         "\"auto\"",
-        "the paper's chat protocol (auto: chosen from the space)",
+        "the paper's chat protocol for one objective (auto: chosen from the space); several have their own",
     ),
     Setting::new("proposals_per_call", SettingKind::Integer, "1", "architectures asked for per call (the paper: 1)")
         .range(Range::at_least(1.0)),
@@ -79,6 +79,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting::new("principles_file", SettingKind::Path, "", "a text file of design principles to state"),
     Setting::new("principles_text", SettingKind::Text, "", "design principles to state, as given"),
     Setting::new("anonymize", SettingKind::Bool, "false", "hide the benchmark's names from the prompts"),
+    Setting::new(
+        "target",
+        SettingKind::Text,
+        "",
+        "several objectives: a budget on one, METRIC<=VALUE or METRIC>=VALUE (e.g. \"flops<=100e6\")",
+    ),
 ];
 
 fn settings_error(e: LlmError) -> BuildError {
@@ -146,6 +152,7 @@ mod tests {
         let defaults = serde_json::to_value(GeniusSettings::default()).unwrap();
         let mut keys: Vec<&str> = defaults.as_object().unwrap().keys().map(String::as_str).collect();
         keys.push("reject_duplicates"); // Skipped when unset; read from older run logs.
+        keys.push("target"); // Skipped when unset, so that a run's recorded settings (and cache scope) stay as before.
         keys.sort_unstable();
         let mut documented: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         documented.sort_unstable();

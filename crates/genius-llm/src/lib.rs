@@ -13,7 +13,9 @@
 //!   the full request never pays twice for the same request.
 //! - [`prompt`], [`reply`], [`schema`]: the paper's prompts as TOML templates; reading architectures out of any reply
 //!   with precise problems; the JSON schema of an answer, derived from the space.
-//! - [`Genius`]: the optimizer (`genius_core::Optimizer`), in the paper's three protocols.
+//! - [`Genius`]: the optimizer (`genius_core::Optimizer`), in the paper's three protocols, and for a search with
+//!   several objectives in a multi-objective one ([`multi_objective`]: every result's objectives, the current Pareto
+//!   front marked, an optional target on one objective).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,6 +61,7 @@ mod error;
 pub mod flags;
 pub mod http;
 pub mod local;
+pub mod multi_objective;
 pub mod openai;
 pub mod optimizer;
 pub mod pricing;
@@ -80,7 +83,7 @@ pub use settings::{GeniusSettings, RunScope};
 
 /// One line on the optimizer, for `genius optimizers`.
 pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, \
-                           Anthropic, or a recorded run) proposes architectures";
+                           Anthropic, or a recorded run) proposes architectures; any number of objectives";
 
 /// The GENIUS optimizer built from `settings` (JSON, as recorded in a run header) for the run `run`, with its
 /// model: a replay when the settings name one, else the live client (its key read from the environment now, so that

@@ -1,7 +1,8 @@
 //! The GENIUS optimizer: a chat model proposes architectures from a text description of the space and the results
-//! so far, in one of the paper's three protocols. Whatever the model replies, the run goes on: unusable replies get
-//! a repair message (bounded, costing calls and tokens, never evaluations), duplicates get "already evaluated", a
-//! model that says it cannot improve is recorded and the run stops or continues as configured.
+//! so far, in one of the paper's three protocols (one objective) or the multi-objective protocol (several: every
+//! result with every objective, the current Pareto front marked). Whatever the model replies, the run goes on:
+//! unusable replies get a repair message (bounded, costing calls and tokens, never evaluations), duplicates get
+//! "already evaluated", a model that says it cannot improve is recorded and the run stops or continues as configured.
 //!
 //! The optimizer does no IO, reads no clock and never sleeps: the [`ChatModel`] it holds does the calls (and the
 //! waiting between retries), and every call, retry, failure and repair is reported through
@@ -11,13 +12,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use genius_core::{
-    Architecture, AskContext, Notation, Observation, Optimizer, OptimizerError, SearchSpace, SpaceBrief,
+    Architecture, AskContext, Direction, Goal, Notation, Objective, Observation, Optimizer, OptimizerError,
+    SearchSpace, SpaceBrief,
 };
 use serde_json::json;
 
 use crate::anonymize::Disguise;
 use crate::chat::{ChatModel, ChatRequest, Message};
-use crate::prompt::{Templates, render};
+use crate::multi_objective::Target;
+use crate::prompt::{MultiObjectiveTemplates, Templates, render};
 use crate::reply;
 use crate::settings::{
     DuplicateHandling, GeniusSettings, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
@@ -40,6 +43,9 @@ pub enum Protocol {
     Conversation,
     /// A fresh chat per iteration, violations answered in it.
     Constrained,
+    /// A search with several objectives: a fresh chat per iteration with every result's objectives and the current
+    /// Pareto front marked.
+    MultiObjective,
 }
 
 impl Protocol {
@@ -59,12 +65,25 @@ impl Protocol {
         }
     }
 
+    /// The protocol of a study of `objective` on `space`: the multi-objective one for several objectives (whatever
+    /// `choice` says: the paper's protocols pursue one metric), else what `choice` means for `space`.
+    pub fn for_study(choice: ProtocolChoice, space: &dyn SearchSpace, objective: &Objective) -> Self {
+        if objective.is_multi() { Self::MultiObjective } else { Self::resolve(choice, space) }
+    }
+
+    /// Whether its answer's schema asks for an analysis before the design (the protocols that ask the model to
+    /// reason first).
+    fn analyses(self) -> bool {
+        matches!(self, Self::Conversation | Self::Constrained)
+    }
+
     /// Its name in settings and events.
     pub fn name(self) -> &'static str {
         match self {
             Self::Stateless => "stateless",
             Self::Conversation => "conversation",
             Self::Constrained => "constrained",
+            Self::MultiObjective => "multi_objective",
         }
     }
 }
@@ -85,6 +104,8 @@ pub struct Genius {
     principles: Option<String>,
     /// Whether the provider rejected structured output for this model: from then on, free text.
     free_text: bool,
+    /// The target of a multi-objective search (the `target` setting, parsed).
+    target: Option<Target>,
 }
 
 impl Genius {
@@ -92,6 +113,7 @@ impl Genius {
     pub fn new(settings: GeniusSettings, model: Arc<dyn ChatModel>) -> Result<Self, LlmError> {
         let (settings, templates) = settings.resolve()?;
         let principles = settings.principles_text.clone();
+        let target = settings.target.as_deref().map(str::parse::<Target>).transpose()?;
         Ok(Self {
             settings,
             templates,
@@ -102,6 +124,7 @@ impl Genius {
             first_chat: None,
             principles,
             free_text: false,
+            target,
         })
     }
 
@@ -129,18 +152,27 @@ impl Genius {
         &self.settings
     }
 
-    /// The messages of the first request of the next ask, without calling the model (for snapshots and dry
-    /// runs). For the conversation protocol it includes the chat so far.
+    /// The messages of the first request of the next ask in a study of `objective`, without calling the model (for
+    /// snapshots and dry runs). For the conversation protocol it includes the chat so far.
     pub fn preview(
         &self,
         space: &dyn SearchSpace,
+        objective: &Objective,
         history: &[Observation],
         k: usize,
     ) -> Result<Vec<Message>, OptimizerError> {
         let (brief, disguise) = self.brief(space)?;
-        let protocol = Protocol::resolve(self.settings.protocol, space);
+        let protocol = self.protocol(space, objective)?;
         let words = Words::new(&self.templates, &brief, space.dimensions().len(), k);
-        Ok(self.scrubbed(self.opening(protocol, space, &brief, disguise.as_ref(), &words, history).0))
+        Ok(self.scrubbed(self.opening(protocol, space, objective, &brief, disguise.as_ref(), &words, history).0))
+    }
+
+    /// The protocol of a study of `objective`, with the target checked against it.
+    fn protocol(&self, space: &dyn SearchSpace, objective: &Objective) -> Result<Protocol, OptimizerError> {
+        if let Some(target) = &self.target {
+            target.check(objective).map_err(OptimizerError::Settings)?;
+        }
+        Ok(Protocol::for_study(self.settings.protocol, space, objective))
     }
 
     /// The space's brief as the prompts give it, and how its architectures are shown (the contamination probe).
@@ -168,44 +200,28 @@ impl Genius {
     }
 
     /// The messages that open an ask, and the chat to keep (conversation).
+    #[allow(clippy::too_many_arguments)]
     fn opening(
         &self,
         protocol: Protocol,
         space: &dyn SearchSpace,
+        objective: &Objective,
         brief: &SpaceBrief,
         disguise: Option<&Disguise>,
         words: &Words,
         history: &[Observation],
     ) -> (Vec<Message>, usize) {
         let t = &self.templates;
-        // Queries spent without a proposal have no architecture to show.
-        let (all, reported) = (history, history.len());
-        let shown: Vec<Observation> = all.iter().filter(|o| !o.arch.is_empty()).cloned().collect();
-        let history = &shown[..];
-        let value = |o: &Observation, decimals: usize| o.value.map(|v| format!("{v:.decimals$}"));
-        let arch = |o: &Observation| match disguise {
-            Some(d) => brief.notation.write(space, &d.show(&o.arch)),
-            None => brief.notation.write(space, &o.arch),
-        };
-        let reason = |o: &Observation| o.failure.clone().unwrap_or_else(|| "no result".into());
+        let reported = history.len();
+        let shown = Shown { space, brief, disguise };
         match protocol {
             Protocol::Stateless => {
                 let s = &t.stateless;
+                let rows = shown.rows(history, 0);
                 let mut user = words.render(&s.intro, &[]);
-                if !history.is_empty() {
-                    let lines: Vec<String> = history
-                        .iter()
-                        .enumerate()
-                        .map(|(i, o)| {
-                            let (a, n) = (arch(o), (i + 1).to_string());
-                            match value(o, s.value_decimals) {
-                                Some(v) => words.render(&s.experiment, &[("arch", &a), ("value", &v), ("number", &n)]),
-                                None => {
-                                    words.render(&s.failed, &[("arch", &a), ("reason", &reason(o)), ("number", &n)])
-                                }
-                            }
-                        })
-                        .collect();
+                if !rows.is_empty() {
+                    let lines: Vec<String> =
+                        rows.iter().map(|r| r.line(words, (&s.experiment, &s.failed), s.value_decimals, &[])).collect();
                     user.push_str("\n\n");
                     user.push_str(&words.render(&s.experiments, &[("experiments", &lines.join("\n"))]));
                 }
@@ -215,39 +231,30 @@ impl Genius {
             }
             Protocol::Constrained => {
                 let c = &t.constrained;
+                let rows = shown.rows(history, 0);
                 let mut user = words.render(&c.intro, &[]);
                 user.push_str("\n\n");
                 match self.principles.as_deref() {
-                    Some(p) if !history.is_empty() && self.states_principles(protocol) => {
+                    Some(p) if !rows.is_empty() && self.states_principles(protocol) => {
                         user.push_str(&words.render(&c.principles, &[("principles", p)]));
                     }
                     _ => user.push_str(&words.render(&c.questions, &[])),
                 }
-                if history.is_empty() {
+                if rows.is_empty() {
                     user.push_str("\n\n");
                     user.push_str(&words.render(&c.request_first, &[]));
                 } else {
-                    let lines: Vec<String> = history
+                    let lines: Vec<String> = rows
                         .iter()
-                        .enumerate()
-                        .map(|(i, o)| {
-                            let (a, n) = (arch(o), (i + 1).to_string());
+                        .map(|r| {
                             // The space's own figure (its resolution and classes, whole MFLOPs, as the paper's logs
                             // state it), else the evaluator's, rounded alike.
                             let mflops = space
-                                .stated_mflops(&o.arch)
-                                .or_else(|| o.flops.map(|f| (f as f64 / 1e6).round() as u64));
+                                .stated_mflops(&r.obs.arch)
+                                .or_else(|| r.obs.flops.map(|f| (f as f64 / 1e6).round() as u64));
                             let flops = mflops
                                 .map_or_else(String::new, |m| words.render(&c.flops, &[("mflops", &m.to_string())]));
-                            match value(o, c.value_decimals) {
-                                Some(v) => words.render(
-                                    &c.experiment,
-                                    &[("arch", &a), ("value", &v), ("number", &n), ("flops", &flops)],
-                                ),
-                                None => {
-                                    words.render(&c.failed, &[("arch", &a), ("reason", &reason(o)), ("number", &n)])
-                                }
-                            }
+                            r.line(words, (&c.experiment, &c.failed), c.value_decimals, &[("flops", &flops)])
                         })
                         .collect();
                     user.push_str("\n\n");
@@ -264,26 +271,74 @@ impl Genius {
                     chat.push(Message::system(words.render(&c.system, &[])));
                     chat.push(Message::user(words.render(&c.intro, &[])));
                 } else {
-                    let start = self.reported.min(all.len());
-                    let results: Vec<String> = all[start..]
+                    let start = self.reported.min(history.len());
+                    let results: Vec<String> = shown
+                        .rows(&history[start..], start)
                         .iter()
-                        .filter(|o| !o.arch.is_empty())
-                        .enumerate()
-                        .map(|(i, o)| {
-                            let (a, n) = (arch(o), (start + i + 1).to_string());
-                            match value(o, c.value_decimals) {
-                                Some(v) => words.render(&c.result, &[("arch", &a), ("value", &v), ("number", &n)]),
-                                None => {
-                                    words.render(&c.failed, &[("arch", &a), ("reason", &reason(o)), ("number", &n)])
-                                }
-                            }
-                        })
+                        .map(|r| r.line(words, (&c.result, &c.failed), c.value_decimals, &[]))
                         .collect();
                     chat.push(Message::user(words.render(&c.feedback, &[("results", &results.join(" "))])));
                 }
                 (chat, reported)
             }
+            Protocol::MultiObjective => {
+                let m = &t.multi_objective;
+                let goals = self.goals(objective, words);
+                let target = self.target.as_ref();
+                let front = crate::multi_objective::front(history, objective, target);
+                let rows = shown.rows(history, 0);
+                let mut user = goals.render(&m.intro, &[]);
+                if rows.is_empty() {
+                    user.push_str("\n\n");
+                    user.push_str(&goals.render(&m.request_first, &[]));
+                } else {
+                    let lines: Vec<String> = rows
+                        .iter()
+                        .map(|r| {
+                            let mark = if front.contains(&r.obs.trial) {
+                                m.front.as_str()
+                            } else if crate::multi_objective::misses(r.obs, target) {
+                                m.outside.as_str()
+                            } else {
+                                ""
+                            };
+                            match goals.values(r.obs) {
+                                Some(values) => words.render(
+                                    &m.experiment,
+                                    &[("number", &r.number), ("arch", &r.arch), ("values", &values), ("front", mark)],
+                                ),
+                                None => words.render(
+                                    &m.failed,
+                                    &[("number", &r.number), ("arch", &r.arch), ("reason", &r.reason())],
+                                ),
+                            }
+                        })
+                        .collect();
+                    user.push_str("\n\n");
+                    user.push_str(&goals.render(&m.experiments, &[("experiments", &lines.join("\n"))]));
+                    user.push_str("\n\n");
+                    user.push_str(&goals.render(&m.request, &[]));
+                }
+                if let Some(target) = target {
+                    let bound = match target.bound {
+                        crate::multi_objective::Bound::AtMost => &m.at_most,
+                        crate::multi_objective::Bound::AtLeast => &m.at_least,
+                    };
+                    let (metric, value) = (goals.label(&target.metric), goals.number(&target.metric, target.value));
+                    let text = words.render(bound, &[("metric", &metric), ("value", &value)]);
+                    user.push('\n');
+                    user.push_str(&goals.render(&m.target, &[("target", &text)]));
+                }
+                user.push_str("\n\n");
+                user.push_str(&goals.render(&m.suffix, &[]));
+                (vec![Message::system(goals.render(&m.system, &[])), Message::user(user.trim())], reported)
+            }
         }
+    }
+
+    /// The objectives as the multi-objective messages name them.
+    fn goals<'w>(&'w self, objective: &Objective, words: &'w Words) -> Goals<'w> {
+        Goals::new(&self.templates.multi_objective, objective, words)
     }
 
     fn request(&self, messages: &[Message], schema: Option<&crate::chat::JsonSchema>) -> ChatRequest {
@@ -371,6 +426,147 @@ impl Genius {
     }
 }
 
+/// How results are shown: the one rendering of the history that every protocol shares.
+struct Shown<'a> {
+    space: &'a dyn SearchSpace,
+    brief: &'a SpaceBrief,
+    disguise: Option<&'a Disguise>,
+}
+
+impl Shown<'_> {
+    /// The trials of `history` to show (a query spent without a proposal has no architecture to show), numbered
+    /// from `before + 1` in the order shown, each with its architecture as the prompts write it.
+    fn rows<'h>(&self, history: &'h [Observation], before: usize) -> Vec<Row<'h>> {
+        history
+            .iter()
+            .filter(|o| !o.arch.is_empty())
+            .enumerate()
+            .map(|(i, obs)| {
+                let arch = match self.disguise {
+                    Some(d) => self.brief.notation.write(self.space, &d.show(&obs.arch)),
+                    None => self.brief.notation.write(self.space, &obs.arch),
+                };
+                Row { number: (before + i + 1).to_string(), arch, obs }
+            })
+            .collect()
+    }
+}
+
+/// One trial as the prompts show it.
+struct Row<'h> {
+    /// Its number in the prompt, from 1.
+    number: String,
+    /// Its architecture, written in the prompt's notation.
+    arch: String,
+    obs: &'h Observation,
+}
+
+impl Row<'_> {
+    /// The trial's line: `templates.0` with its objective value (`{value}`, with `decimals`), or `templates.1` with
+    /// the reason it has none; both with `{arch}`, `{number}` and `extra`.
+    fn line(&self, words: &Words, templates: (&str, &str), decimals: usize, extra: &[(&str, &str)]) -> String {
+        let mut vars: Vec<(&str, &str)> = vec![("arch", &self.arch), ("number", &self.number)];
+        vars.extend_from_slice(extra);
+        match self.obs.value.map(|v| format!("{v:.decimals$}")) {
+            Some(value) => {
+                vars.push(("value", &value));
+                words.render(templates.0, &vars)
+            }
+            None => {
+                let reason = self.reason();
+                vars.push(("reason", &reason));
+                words.render(templates.1, &vars)
+            }
+        }
+    }
+
+    /// Why the trial has no result.
+    fn reason(&self) -> String {
+        self.obs.failure.clone().unwrap_or_else(|| "no result".into())
+    }
+}
+
+/// The objectives of a multi-objective search as its messages name them, and the trials' values.
+struct Goals<'a> {
+    templates: &'a MultiObjectiveTemplates,
+    goals: Vec<Goal>,
+    words: &'a Words,
+    /// `{objectives}` (one line each) and `{objective_count}`.
+    vars: [(&'static str, String); 2],
+}
+
+impl<'a> Goals<'a> {
+    fn new(templates: &'a MultiObjectiveTemplates, objective: &Objective, words: &'a Words) -> Self {
+        let goals = objective.all();
+        let lines: Vec<String> = goals
+            .iter()
+            .map(|g| {
+                let direction = match g.direction {
+                    Direction::Maximize => words.render(&templates.maximize, &[]),
+                    Direction::Minimize => words.render(&templates.minimize, &[]),
+                };
+                let metric = Self::label_in(templates, words, &g.metric);
+                words.render(&templates.objective, &[("metric", &metric), ("direction", &direction)])
+            })
+            .collect();
+        let vars = [("objectives", lines.join("\n")), ("objective_count", goals.len().to_string())];
+        Self { templates, goals, words, vars }
+    }
+
+    fn label_in(templates: &MultiObjectiveTemplates, words: &Words, metric: &str) -> String {
+        match metric {
+            "flops" => words.render(&templates.flops_label, &[]),
+            "params" => words.render(&templates.params_label, &[]),
+            other => other.to_owned(),
+        }
+    }
+
+    /// The name the messages give `metric`.
+    fn label(&self, metric: &str) -> String {
+        Self::label_in(self.templates, self.words, metric)
+    }
+
+    /// `value` of `metric` as the messages write it: FLOPs and parameters in millions, every value with the
+    /// templates' significant digits.
+    fn number(&self, metric: &str, value: f64) -> String {
+        let value = if matches!(metric, "flops" | "params") { value / 1e6 } else { value };
+        significant(value, self.templates.value_digits)
+    }
+
+    /// Every objective's value of `o` (`value` each, joined by ", "; `unknown` where it lacks one), or `None` when
+    /// it has none (a failed trial).
+    fn values(&self, o: &Observation) -> Option<String> {
+        let values: Vec<Option<f64>> = self.goals.iter().map(|g| crate::multi_objective::value(o, &g.metric)).collect();
+        if values.iter().all(Option::is_none) {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .goals
+            .iter()
+            .zip(values)
+            .map(|(g, v)| {
+                let value = v.map_or_else(|| "unknown".to_owned(), |v| self.number(&g.metric, v));
+                self.words.render(&self.templates.value, &[("metric", &self.label(&g.metric)), ("value", &value)])
+            })
+            .collect();
+        Some(shown.join(", "))
+    }
+
+    /// `template` rendered with the space's words, the objectives and `extra`.
+    fn render(&self, template: &str, extra: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = extra.to_vec();
+        all.extend(self.vars.iter().map(|(k, v)| (*k, v.as_str())));
+        self.words.render(template, &all)
+    }
+}
+
+/// `value` with `digits` significant digits (at most 10 decimals): 93.76, 220.1, 0.07310.
+fn significant(value: f64, digits: usize) -> String {
+    let magnitude = if value == 0.0 || !value.is_finite() { 0 } else { value.abs().log10().floor() as i64 };
+    let decimals = (digits as i64 - 1 - magnitude).clamp(0, 10) as usize;
+    format!("{value:.decimals$}")
+}
+
 /// The space's words for the templates, rendered once per ask.
 struct Words {
     vars: Vec<(&'static str, String)>,
@@ -444,6 +640,7 @@ impl Genius {
         reply: &crate::chat::ChatReply,
         protocol: Protocol,
         space: &dyn SearchSpace,
+        objective: &Objective,
         notation: Notation,
         disguise: Option<&Disguise>,
         history: &[Observation],
@@ -517,18 +714,21 @@ impl Genius {
                     history.iter().find(|o| o.arch == arch || (!o.arch.is_empty() && space.canonical(&o.arch) == same))
                 })
             {
-                let decimals = match protocol {
-                    Protocol::Stateless => t.stateless.value_decimals,
-                    Protocol::Conversation => t.conversation.value_decimals,
-                    Protocol::Constrained => t.constrained.value_decimals,
+                let message = if protocol == Protocol::MultiObjective {
+                    let goals = self.goals(objective, words);
+                    let values = goals.values(seen).unwrap_or_else(|| "unknown".into());
+                    goals.render(&t.multi_objective.duplicate, &[("arch", &written), ("values", &values)])
+                } else {
+                    let decimals = match protocol {
+                        Protocol::Stateless => t.stateless.value_decimals,
+                        Protocol::Conversation => t.conversation.value_decimals,
+                        Protocol::Constrained | Protocol::MultiObjective => t.constrained.value_decimals,
+                    };
+                    let value = seen.value.map_or_else(|| "unknown".into(), |v| format!("{v:.decimals$}"));
+                    words.render(&t.repair.duplicate, &[("arch", &written), ("value", &value)])
                 };
-                let value = seen.value.map_or_else(|| "unknown".into(), |v| format!("{v:.decimals$}"));
                 first.get_or_insert_with(|| {
-                    (
-                        "duplicate",
-                        format!("{written} was already evaluated (trial {})", seen.trial),
-                        words.render(&t.repair.duplicate, &[("arch", &written), ("value", &value)]),
-                    )
+                    ("duplicate", format!("{written} was already evaluated (trial {})", seen.trial), message)
                 });
                 duplicates.push(arch);
             } else {
@@ -556,20 +756,21 @@ impl Optimizer for Genius {
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let space = ctx.space;
         let (brief, disguise) = self.brief(space)?;
-        let protocol = Protocol::resolve(self.settings.protocol, space);
+        let protocol = self.protocol(space, ctx.objective)?;
         let k = self.settings.proposals_per_call.min(n).max(1);
         let words = Words::new(&self.templates, &brief, space.dimensions().len(), k);
         if self.distils(protocol) && self.principles.is_none() && !ctx.history.is_empty() {
             self.distil(ctx).await?;
         }
-        let (mut messages, reported) = self.opening(protocol, space, &brief, disguise.as_ref(), &words, ctx.history);
+        let (mut messages, reported) =
+            self.opening(protocol, space, ctx.objective, &brief, disguise.as_ref(), &words, ctx.history);
         let mut purpose = "propose";
         let (mut repairs, mut violations) = (0usize, 0usize);
         // Well-formed proposals of this ask sent back (duplicates, violations): masked too in the next call.
         let mut asked: Vec<Architecture> = Vec::new();
         let outcome = loop {
             let schema = (self.settings.structured_output.unwrap_or(false) && !self.free_text)
-                .then(|| schema::answer(space, brief.notation, k, protocol != Protocol::Stateless));
+                .then(|| schema::answer(space, brief.notation, k, protocol.analyses()));
             let mut request = self.request(&messages, schema.as_ref());
             if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
                 // The embedded model samples with the request's seed: one drawn from the study's generator for every
@@ -591,8 +792,17 @@ impl Optimizer for Genius {
             }
             let reply = self.call(ctx, request, purpose).await?;
             messages.push(Message::assistant(reply.content.clone()));
-            let verdict =
-                self.judge(&reply, protocol, space, brief.notation, disguise.as_ref(), ctx.history, &words, k);
+            let verdict = self.judge(
+                &reply,
+                protocol,
+                space,
+                ctx.objective,
+                brief.notation,
+                disguise.as_ref(),
+                ctx.history,
+                &words,
+                k,
+            );
             let (kind, problem, message, duplicates, violating) = match verdict {
                 Verdict::Accept(archs) => break archs,
                 Verdict::CannotImprove => {
@@ -662,6 +872,10 @@ impl Optimizer for Genius {
 
     fn tell(&mut self, _trials: &[Observation]) {
         // Everything the prompts need is in the history the runner passes to `ask`.
+    }
+
+    fn multi_objective(&self) -> bool {
+        true
     }
 }
 
@@ -753,5 +967,36 @@ impl Genius {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_significant_digits() {
+        assert_eq!(significant(93.7612, 4), "93.76");
+        assert_eq!(significant(220.14, 4), "220.1");
+        assert_eq!(significant(0.0731, 4), "0.07310");
+        assert_eq!(significant(1234.5, 4), "1234");
+        assert_eq!(significant(0.0, 4), "0.000");
+        assert_eq!(significant(-0.5, 2), "-0.50");
+        assert_eq!(significant(1e-30, 4), "0.0000000000", "at most 10 decimals");
+    }
+
+    #[test]
+    fn several_objectives_have_their_own_protocol_whatever_the_choice() {
+        let space = genius_core::testing::ToySpace::new().with_brief();
+        let table = genius_core::testing::ToyTable::new();
+        let spec = genius_core::Evaluator::metrics(&table);
+        let one = Objective::from_spec(spec);
+        let two = Objective::goals(spec, ["val_acc:max".parse().unwrap(), "params:min".parse().unwrap()]).unwrap();
+        for choice in [ProtocolChoice::Auto, ProtocolChoice::Conversation, ProtocolChoice::Constrained] {
+            assert_eq!(Protocol::for_study(choice, &space, &two), Protocol::MultiObjective);
+            assert_eq!(Protocol::for_study(choice, &space, &one), Protocol::resolve(choice, &space));
+        }
+        assert_eq!(Protocol::MultiObjective.name(), "multi_objective");
+        assert!(!Protocol::MultiObjective.analyses(), "it asks for the answer only, as the stateless protocol");
     }
 }

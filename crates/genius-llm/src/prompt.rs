@@ -89,6 +89,55 @@ pub struct ConstrainedTemplates {
     pub value_decimals: usize,
 }
 
+/// The multi-objective protocol: a fresh chat every iteration with every result's objectives and the current Pareto
+/// front marked, used for every search with several objectives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiObjectiveTemplates {
+    /// The system message.
+    pub system: String,
+    /// The task, the space and the objectives (`{objectives}`, `{objective_count}`).
+    pub intro: String,
+    /// One objective of `{objectives}` (`{metric}`, `{direction}`).
+    pub objective: String,
+    /// `{direction}` of an objective to maximize.
+    pub maximize: String,
+    /// `{direction}` of an objective to minimize.
+    pub minimize: String,
+    /// The name of the `flops` objective (shown in millions).
+    pub flops_label: String,
+    /// The name of the `params` objective (shown in millions).
+    pub params_label: String,
+    /// The results block, once there are results (`{experiments}`).
+    pub experiments: String,
+    /// One result line (`{number}`, `{arch}`, `{values}`, `{front}`).
+    pub experiment: String,
+    /// One objective's value in `{values}` (`{metric}`, `{value}`).
+    pub value: String,
+    /// `{front}` for a design on the current Pareto front.
+    pub front: String,
+    /// `{front}` for a design that misses the target.
+    pub outside: String,
+    /// One failed trial (`{number}`, `{arch}`, `{reason}`).
+    pub failed: String,
+    /// The request before any result.
+    pub request_first: String,
+    /// The request once there are results.
+    pub request: String,
+    /// The target, when the search has one (`{target}`).
+    pub target: String,
+    /// `{target}` for an upper bound (`{metric}`, `{value}`).
+    pub at_most: String,
+    /// `{target}` for a lower bound (`{metric}`, `{value}`).
+    pub at_least: String,
+    /// The answer to a proposal evaluated before (`{arch}`, `{values}`).
+    pub duplicate: String,
+    /// The last words of the message.
+    pub suffix: String,
+    /// Significant digits of every `{value}` (from 1 to 10).
+    pub value_digits: usize,
+}
+
 /// Messages that ask the model to fix its reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +168,8 @@ pub struct Templates {
     pub constrained: ConstrainedTemplates,
     /// Repairs.
     pub repair: RepairTemplates,
+    /// Several objectives.
+    pub multi_objective: MultiObjectiveTemplates,
 }
 
 /// Placeholders every template may use.
@@ -135,6 +186,9 @@ pub const COMMON: &[&str] = &[
     "k",
     "answer",
 ];
+
+/// Placeholders of the multi-objective messages, beside [`COMMON`]: the objectives, one per line, and their number.
+const MULTI: &[&str] = &["objectives", "objective_count"];
 
 impl Default for Templates {
     fn default() -> Self {
@@ -155,7 +209,8 @@ impl Templates {
 
     /// Checks that every template uses only placeholders it is given.
     pub fn check(&self) -> Result<(), LlmError> {
-        let fields: [(&str, &str, &[&str]); 30] = [
+        let m = &self.multi_objective;
+        let fields: [(&str, &str, &[&str]); 50] = [
             ("answer.one", &self.answer.one, &[]),
             ("answer.many", &self.answer.many, &[]),
             ("stateless.system", &self.stateless.system, &[]),
@@ -186,6 +241,26 @@ impl Templates {
             ("repair.duplicate", &self.repair.duplicate, &["arch", "value"]),
             ("repair.violation", &self.repair.violation, &["arch", "violation"]),
             ("repair.cannot_improve", &self.repair.cannot_improve, &[]),
+            ("multi_objective.system", &m.system, MULTI),
+            ("multi_objective.intro", &m.intro, MULTI),
+            ("multi_objective.objective", &m.objective, &["metric", "direction"]),
+            ("multi_objective.maximize", &m.maximize, &[]),
+            ("multi_objective.minimize", &m.minimize, &[]),
+            ("multi_objective.flops_label", &m.flops_label, &[]),
+            ("multi_objective.params_label", &m.params_label, &[]),
+            ("multi_objective.experiments", &m.experiments, &["objectives", "objective_count", "experiments"]),
+            ("multi_objective.experiment", &m.experiment, &["number", "arch", "values", "front"]),
+            ("multi_objective.value", &m.value, &["metric", "value"]),
+            ("multi_objective.front", &m.front, &[]),
+            ("multi_objective.outside", &m.outside, &[]),
+            ("multi_objective.failed", &m.failed, &["number", "arch", "reason"]),
+            ("multi_objective.request_first", &m.request_first, MULTI),
+            ("multi_objective.request", &m.request, MULTI),
+            ("multi_objective.target", &m.target, &["objectives", "objective_count", "target"]),
+            ("multi_objective.at_most", &m.at_most, &["metric", "value"]),
+            ("multi_objective.at_least", &m.at_least, &["metric", "value"]),
+            ("multi_objective.duplicate", &m.duplicate, &["arch", "values"]),
+            ("multi_objective.suffix", &m.suffix, MULTI),
         ];
         for (name, text, extra) in fields {
             // `answer` itself may not refer to `{answer}`.
@@ -212,6 +287,9 @@ impl Templates {
             if d > 10 {
                 return Err(LlmError::Settings(format!("prompts {name}.value_decimals must be at most 10")));
             }
+        }
+        if !(1..=10).contains(&m.value_digits) {
+            return Err(LlmError::Settings("prompts multi_objective.value_digits must be from 1 to 10".into()));
         }
         Ok(())
     }

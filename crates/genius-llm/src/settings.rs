@@ -21,7 +21,8 @@ use crate::prompt::Templates;
 use crate::replay::ReplayModel;
 use crate::retry::RetryPolicy;
 
-/// The chat protocol, as in the paper.
+/// The chat protocol, as in the paper, for a search with one objective (a search with several is always asked in
+/// the multi-objective protocol, `[multi_objective]` in `prompts/genius.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolChoice {
@@ -186,6 +187,12 @@ pub struct GeniusSettings {
     /// The contamination probe: the prompts hide the benchmark's and the dataset's names and list the operations
     /// under other ids (replies are mapped back), so that a model cannot recall a benchmark's good architectures.
     pub anonymize: bool,
+    /// A budget on one objective of a search with several (`METRIC<=VALUE` or `METRIC>=VALUE`, e.g. `flops<=100e6`,
+    /// in the metric's own units): the multi-objective prompt asks for a design that meets it and marks the Pareto
+    /// front among the results that do. Refused, when the search starts, for a search with one objective or a
+    /// metric that is not one of its objectives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl Default for GeniusSettings {
@@ -223,6 +230,7 @@ impl Default for GeniusSettings {
             principles_file: None,
             principles_text: None,
             anonymize: false,
+            target: None,
         }
     }
 }
@@ -310,6 +318,9 @@ impl GeniusSettings {
                      the name of the environment variable holding it"
                 ));
             }
+        }
+        if let Some(target) = &self.target {
+            target.parse::<crate::multi_objective::Target>()?;
         }
         self.structured_output.get_or_insert(self.llm != "openai-compatible");
         if let Some(reject) = self.reject_duplicates.take() {
@@ -482,6 +493,7 @@ mod tests {
         assert!(
             e(serde_json::json!({"model": "m", "prompts": {"stateless": {"system": "{oops}"}}})).contains("{oops}")
         );
+        assert!(e(serde_json::json!({"model": "m", "target": "flops<100"})).contains("target `flops<100` is not"));
     }
 
     #[test]
