@@ -348,6 +348,10 @@ impl Optimizer for Motpe {
         serde_json::to_value(&self.settings).expect("settings serialize")
     }
 
+    fn random_phase(&self) -> usize {
+        self.settings.n_startup_trials
+    }
+
     async fn ask(&mut self, ctx: &mut AskContext<'_>, n: usize) -> Result<Vec<Architecture>, OptimizerError> {
         let mut batch: Vec<Architecture> = Vec::with_capacity(n);
         if self.told.len() < self.settings.n_startup_trials {
@@ -487,7 +491,7 @@ mod tests {
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
         let err = Motpe::new(MotpeSettings { gamma: 0.0, ..Default::default() }).unwrap_err();
-        assert!(err.to_string().contains("motpe: `gamma` must be between"), "{err}");
+        assert!(err.to_string().contains("motpe: `gamma` must be greater than 0 and at most 1 (got 0.0)"), "{err}");
         let err = Motpe::new(MotpeSettings { n_ei_candidates: 0, ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("`n_ei_candidates` must be at least 1 (got 0)"), "{err}");
         let err = Motpe::new(MotpeSettings { max_good: 0, ..Default::default() }).unwrap_err();

@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
         let err = Reinforce::new(ReinforceSettings { learning_rate: 0.0, ..Default::default() }).unwrap_err();
-        assert!(err.to_string().contains("reinforce: `learning_rate` must be between"), "{err}");
+        assert!(err.to_string().contains("reinforce: `learning_rate` must be greater than 0"), "{err}");
         let err = Reinforce::new(ReinforceSettings { baseline_momentum: 1.0, ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("`baseline_momentum`"), "{err}");
     }

@@ -651,7 +651,7 @@ mod tests {
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
         let err = Tpe::new(TpeSettings { gamma: 0.0, ..Default::default() }).unwrap_err();
-        assert!(err.to_string().contains("tpe: `gamma` must be between"), "{err}");
+        assert!(err.to_string().contains("tpe: `gamma` must be greater than 0 and at most 1 (got 0.0)"), "{err}");
         let err = Tpe::new(TpeSettings { n_ei_candidates: 0, ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("`n_ei_candidates` must be at least 1 (got 0)"), "{err}");
         let err = Tpe::new(TpeSettings { prior_weight: -1.0, ..Default::default() }).unwrap_err();

@@ -313,9 +313,11 @@ mod tests {
     fn evaluations_are_labelled_as_whole_numbers() {
         assert_eq!(whole_number(10.0), "10");
         assert_eq!(whole_number(2.5), "2.5");
-        let curve =
-            Curve { label: "random".into(), points: (1..=10).map(|k| (k, k as f64, k as f64, k as f64)).collect() };
-        let svg = curves_svg("t", "acc", &[curve]).unwrap();
-        assert!(svg.contains(">10<") && !svg.contains(">10.0<"), "integer ticks read 10, not 10.0");
+        // Accuracies well away from whole numbers, so every whole-number label is an evaluation count.
+        let points = (1..=10).map(|k| (k, 90.3 + 0.07 * k as f64, 90.3, 91.1)).collect();
+        let svg = curves_svg("t", "acc", &[Curve { label: "random".into(), points }]).unwrap();
+        let labels: Vec<&str> =
+            svg.split("<text").filter_map(|t| t.split('>').nth(1)?.split('<').next()).map(str::trim).collect();
+        assert!(labels.contains(&"10") && !labels.contains(&"10.0"), "integer ticks read 10, not 10.0: {labels:?}");
     }
 }

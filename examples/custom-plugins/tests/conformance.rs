@@ -70,7 +70,10 @@ settings = { initial_samples = 2 }
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("example.toml, line 11: unknown optimizer `hill`; known: hill-climb"), "{err}");
+    assert!(
+        err.contains("example.toml, line 11: unknown optimizer `hill`; did you mean `hill-climb`?; known: hill-climb"),
+        "{err}"
+    );
 }
 
 fn catalogs_for_errors() -> Catalogs {
