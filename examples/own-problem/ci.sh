@@ -7,7 +7,8 @@
 # GENIUS talks to a stand-in served here on 127.0.0.1 (it answers every request with a random architecture of
 # space.toml): this checks the wiring (prompts from the space file, replies parsed, candidates trained), not the
 # search's quality. Prints a loud SKIPPED line, and succeeds, where python3 cannot make a virtual environment.
-# GENIUS_BIN names another binary.
+# GENIUS_BIN names another binary. With GENIUS_EXAMPLE_EXECUTOR=slurm every evaluation runs as a SLURM job (CI's SLURM
+# phase, on its one-node cluster): the same comparison, checked the same way, plus a finished job per candidate.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -76,6 +77,11 @@ for _ in $(seq 50); do [ -s "$out/port" ] && break; sleep 0.2; done
 {
   cat "$here/experiment-baselines.toml"
   printf '\n[[optimizer]]\nname = "genius"\nsettings = { llm = "openai-compatible", model = "stand-in", base_url = "http://127.0.0.1:%s/v1", cache = "off", protocol = "stateless" }\n' "$(cat "$out/port")"
+  case "${GENIUS_EXAMPLE_EXECUTOR:-}" in
+    "") ;;
+    slurm) printf '\n[executor]\nname = "slurm"\nsettings = { poll_interval_s = 0.5, job_name = "genius-example" }\n' ;;
+    *) echo "CI: GENIUS_EXAMPLE_EXECUTOR must be empty or slurm, not ${GENIUS_EXAMPLE_EXECUTOR}" >&2; exit 1 ;;
+  esac
 } > "$experiment"
 GENIUS_OFFLINE=1 "$genius" compare --config "$experiment" --out "$out/compare" --quiet
 
@@ -102,3 +108,12 @@ assert set(rows) == optimizers, f"summary rows {sorted(rows)}, expected {sorted(
 assert float(rows["genius"]["llm_calls"]) > 0, "GENIUS asked the stand-in model"
 print(f"own-problem example: {len(want)} runs, {len(trials)} candidates trained, every optimizer reported")
 PY
+if [ "${GENIUS_EXAMPLE_EXECUTOR:-}" = slurm ]; then
+  # The candidates were trained by SLURM jobs that finished (the events of each run say so; a repeated proposal is
+  # answered from the run's history, not trained again, so there may be fewer jobs than trials).
+  jobs="$(find "$out/compare" -name events.jsonl -exec cat {} + | grep -c '"job_finished"' || true)"
+  trials="$(($(wc -l < "$out/compare/trials.csv") - 1))"
+  [ "$jobs" -gt 0 ] && [ "$jobs" -le "$trials" ] ||
+    { echo "CI: $jobs finished SLURM jobs for $trials candidates of the own-problem example" >&2; exit 1; }
+  echo "own-problem example on SLURM: $jobs jobs finished for $trials candidates"
+fi
