@@ -24,9 +24,9 @@
 //! A Parquet file is read through the arrow reader, only the columns the `[table]` section names: dimension columns
 //! may hold text (dictionary-encoded too, as pandas writes categoricals), integers, floating-point numbers or booleans;
 //! metric, cost, params and FLOPs columns must hold integers or floating-point numbers. A 32-bit float reads as its
-//! shortest decimal (`0.1`, not `0.10000000149`), as it would in a CSV file. Files may be uncompressed or Snappy
-//! compressed (pandas' and pyarrow's default); other codecs (polars writes zstd by default) are refused with a message
-//! saying so. Problems in a Parquet file name the row (1-based, the first data row is row 1) instead of the line.
+//! shortest decimal (`0.1`, not `0.10000000149`), as it would in a CSV file. Files may be uncompressed or compressed
+//! with Snappy (pandas' and pyarrow's default), zstd (polars' default) or gzip; LZ4 and Brotli are refused with a
+//! message saying so. Problems in a Parquet file name the row (1-based, the first data row is row 1) instead of the line.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,8 +196,8 @@ fn read_parquet(
     for batch in reader {
         let batch = batch.map_err(|e| {
             let hint = if e.to_string().contains("Disabled feature") {
-                "; genius reads uncompressed and Snappy-compressed Parquet files: write it again with \
-                 compression=\"snappy\" (pandas' and pyarrow's default)"
+                "; genius reads Parquet files uncompressed or compressed with Snappy, zstd or gzip: write it again \
+                 with compression=\"snappy\" (pandas' and pyarrow's default) or \"zstd\" (polars')"
             } else {
                 ""
             };

@@ -313,11 +313,19 @@ fn csv_as_columns() -> Vec<(&'static str, arrow_array::ArrayRef)> {
 
 /// Writes `columns` as a Snappy-compressed Parquet file, as pandas does by default.
 fn write_parquet(path: &Path, columns: Vec<(&'static str, arrow_array::ArrayRef)>) {
+    write_parquet_with(path, columns, parquet::basic::Compression::SNAPPY);
+}
+
+/// Writes `columns` as a Parquet file compressed with `compression`.
+fn write_parquet_with(
+    path: &Path,
+    columns: Vec<(&'static str, arrow_array::ArrayRef)>,
+    compression: parquet::basic::Compression,
+) {
     use parquet::arrow::ArrowWriter;
-    use parquet::basic::Compression;
     use parquet::file::properties::WriterProperties;
     let batch = arrow_array::RecordBatch::try_from_iter(columns).unwrap();
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let props = WriterProperties::builder().set_compression(compression).build();
     let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
@@ -349,6 +357,24 @@ fn a_parquet_table_is_the_same_table_as_the_csv_file() {
     }
     assert_eq!(parquet.optimum(), csv.optimum());
     assert_eq!(parquet.lookup(&Architecture::new(vec![2, 1])).unwrap().cost_s, Some(40.0));
+}
+
+#[test]
+fn a_parquet_table_compressed_with_zstd_or_gzip_reads_as_the_snappy_one() {
+    use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+    let (_tmp, snappy) = parquet_table(csv_as_columns());
+    let snappy = snappy.unwrap();
+    for compression in [Compression::ZSTD(ZstdLevel::default()), Compression::GZIP(GzipLevel::default())] {
+        let tmp = tempfile::tempdir().unwrap();
+        write_parquet_with(&tmp.path().join("results.parquet"), csv_as_columns(), compression);
+        let path = write(tmp.path(), "space.toml", &TABLE_SPACE.replace("results.csv", "results.parquet"));
+        let table = UserTable::load(Arc::new(FileSpace::read(&path).unwrap())).unwrap();
+        assert_eq!(table.metrics(), snappy.metrics(), "{compression:?}");
+        assert_eq!(table.architectures(), snappy.architectures(), "{compression:?}");
+        for arch in snappy.architectures() {
+            assert_eq!(table.lookup(arch), snappy.lookup(arch), "{compression:?} {arch:?}");
+        }
+    }
 }
 
 #[test]
