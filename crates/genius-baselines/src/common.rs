@@ -67,6 +67,41 @@ pub(crate) fn check_declared(
         .map_err(|e| OptimizerError::Settings(e.to_string()))
 }
 
+/// What the multi-objective optimizers' tests share: the toy table's two objectives and how close a study came to its
+/// true Pareto front.
+#[cfg(test)]
+pub(crate) mod toy_front {
+    use genius_core::testing::{ToySpace, ToyTable};
+    use genius_core::{Direction, Evaluator, Goal, Objective, StudyOutcome, pareto};
+
+    /// The toy table's validation accuracy (maximised) against its parameters (minimised).
+    pub(crate) fn objective() -> Objective {
+        let goals = [Goal::new("val_acc", Direction::Maximize), Goal::new("params", Direction::Minimize)];
+        Objective::goals(ToyTable::new().metrics(), goals).unwrap()
+    }
+
+    /// The hypervolume of the front `outcome` found over that of the toy table's true front (by brute force over the
+    /// space), against one reference point below both.
+    pub(crate) async fn hypervolume_ratio(outcome: &StudyOutcome) -> f64 {
+        let (table, objective) = (ToyTable::new(), objective());
+        let mut all = Vec::new();
+        for a in genius_core::SpaceExt::enumerate(&ToySpace::new()) {
+            if let Ok(e) = table.evaluate(&a).await {
+                all.push(objective.scores(&e).unwrap());
+            }
+        }
+        let truth: Vec<Vec<f64>> = pareto::non_dominated(&all).into_iter().map(|i| all[i].clone()).collect();
+        let found: Vec<Vec<f64>> = outcome
+            .summary
+            .front
+            .iter()
+            .map(|&i| objective.scores(outcome.trials[i].evaluation.as_ref().unwrap()).unwrap())
+            .collect();
+        let reference = [0.0, -20_000.0];
+        pareto::hypervolume(&found, &reference).unwrap() / pareto::hypervolume(&truth, &reference).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use genius_core::rng;

@@ -398,14 +398,10 @@ mod tests {
     use std::sync::Arc;
 
     use genius_core::testing::{ToySpace, ToyTable};
-    use genius_core::{Budget, Direction, Evaluator, Goal, Study};
+    use genius_core::{Budget, Study};
 
     use super::*;
-
-    fn objective() -> Objective {
-        let goals = [Goal::new("val_acc", Direction::Maximize), Goal::new("params", Direction::Minimize)];
-        Objective::goals(ToyTable::new().metrics(), goals).unwrap()
-    }
+    use crate::common::toy_front::objective;
 
     #[test]
     fn the_good_group_is_whole_fronts_then_the_largest_hypervolume_contributions() {
@@ -468,23 +464,7 @@ mod tests {
         let arch = |o: &genius_core::StudyOutcome| o.trials.iter().map(|t| t.arch.clone()).collect::<Vec<_>>();
         assert_eq!(arch(&outcome), arch(&go(2).await));
         assert_ne!(arch(&outcome), arch(&go(3).await));
-        let table = ToyTable::new();
-        let objective = objective();
-        let mut all = Vec::new();
-        for a in genius_core::SpaceExt::enumerate(&ToySpace::new()) {
-            if let Ok(e) = table.evaluate(&a).await {
-                all.push(objective.scores(&e).unwrap());
-            }
-        }
-        let truth: Vec<Vec<f64>> = pareto::non_dominated(&all).into_iter().map(|i| all[i].clone()).collect();
-        let found: Vec<Vec<f64>> = outcome
-            .summary
-            .front
-            .iter()
-            .map(|&i| objective.scores(outcome.trials[i].evaluation.as_ref().unwrap()).unwrap())
-            .collect();
-        let reference = [0.0, -20_000.0];
-        let ratio = pareto::hypervolume(&found, &reference).unwrap() / pareto::hypervolume(&truth, &reference).unwrap();
+        let ratio = crate::common::toy_front::hypervolume_ratio(&outcome).await;
         assert!(ratio > 0.9, "40 queries of 24 toy architectures reach most of the front's hypervolume: {ratio}");
     }
 

@@ -270,14 +270,10 @@ mod tests {
     use std::sync::Arc;
 
     use genius_core::testing::{ToySpace, ToyTable};
-    use genius_core::{Budget, Direction, Evaluator, Goal, Study, TrialStatus};
+    use genius_core::{Budget, Evaluator, Study, TrialStatus};
 
     use super::*;
-
-    fn objective() -> Objective {
-        let goals = [Goal::new("val_acc", Direction::Maximize), Goal::new("params", Direction::Minimize)];
-        Objective::goals(ToyTable::new().metrics(), goals).unwrap()
-    }
+    use crate::common::toy_front::objective;
 
     #[test]
     fn crowding_marks_the_extremes_and_sums_normalised_gaps() {
@@ -372,24 +368,7 @@ mod tests {
         let again = go(2).await;
         let arch = |o: &genius_core::StudyOutcome| o.trials.iter().map(|t| t.arch.clone()).collect::<Vec<_>>();
         assert_eq!(arch(&outcome), arch(&again));
-        // The true front of the toy table, by brute force over the space.
-        let table = ToyTable::new();
-        let objective = objective();
-        let mut all = Vec::new();
-        for a in genius_core::SpaceExt::enumerate(&ToySpace::new()) {
-            if let Ok(e) = table.evaluate(&a).await {
-                all.push(objective.scores(&e).unwrap());
-            }
-        }
-        let truth: Vec<Vec<f64>> = pareto::non_dominated(&all).into_iter().map(|i| all[i].clone()).collect();
-        let found: Vec<Vec<f64>> = outcome
-            .summary
-            .front
-            .iter()
-            .map(|&i| objective.scores(outcome.trials[i].evaluation.as_ref().unwrap()).unwrap())
-            .collect();
-        let reference = [0.0, -20_000.0];
-        let ratio = pareto::hypervolume(&found, &reference).unwrap() / pareto::hypervolume(&truth, &reference).unwrap();
+        let ratio = crate::common::toy_front::hypervolume_ratio(&outcome).await;
         assert!(ratio > 0.9, "40 of 24 toy architectures' queries reach most of the front's hypervolume: {ratio}");
     }
 
