@@ -7,24 +7,7 @@ use std::time::{Duration, Instant};
 use genius_core::{Recorded, StopReason};
 
 mod common;
-use common::{data_dir, keys};
-
-fn genius(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
-    // Never the internet: a missing table is an error, not a download.
-    cmd.env("GENIUS_DATA_DIR", data)
-        .env("GENIUS_OFFLINE", "1")
-        .env_remove("GENIUS_DATA_URL")
-        .env_remove("RUST_BACKTRACE");
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (Output, String, String) {
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
-}
+use common::{data_dir, genius_with as genius, keys, run};
 
 fn search(data: &Path, out: &Path, seed: u64, budget: usize) -> Command {
     let mut cmd = genius(data);

@@ -3,25 +3,13 @@
 //! spaces that can be discovered, output for scripts, and a closed pipe that ends a command quietly.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
-use common::data_dir;
+use common::{data_dir, genius_with, run};
 
 fn genius() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
-    cmd.env("GENIUS_DATA_DIR", data_dir())
-        .env("GENIUS_OFFLINE", "1")
-        .env_remove("GENIUS_DATA_URL")
-        .env_remove("RUST_BACKTRACE");
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (Output, String, String) {
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
+    genius_with(&data_dir())
 }
 
 /// Runs `cmd` expecting failure; returns stderr, checked to hold no panic and no Rust or serde words.

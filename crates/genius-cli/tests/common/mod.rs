@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use genius_core::{Recorded, Trial};
 
@@ -30,4 +31,22 @@ pub fn key(t: &Trial) -> serde_json::Value {
         v.as_object_mut().unwrap().remove(field);
     }
     v
+}
+
+/// The `genius` binary reading the tables in `data`, never the internet: a missing table is an error, not a download.
+pub fn genius_with(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_genius"));
+    cmd.env("GENIUS_DATA_DIR", data)
+        .env("GENIUS_OFFLINE", "1")
+        .env_remove("GENIUS_DATA_URL")
+        .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+/// Runs `cmd`: its output, standard output and standard error.
+pub fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
 }
