@@ -15,8 +15,8 @@ use crate::executor::Executor;
 use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
 use crate::{
     ArchMap, Architecture, AskContext, Budget, BudgetLimit, EvalError, Evaluation, Evaluator, Flush, Objective,
-    ObjectiveError, Observation, Observer, Optimizer, OptimizerError, Optimum, SearchSpace, SpaceExt, Spend,
-    StudyEvent, Trial, TrialStatus, rng,
+    ObjectiveError, Observation, Observer, Optimizer, OptimizerError, OptimizerEvent, Optimum, SearchRng, SearchSpace,
+    SpaceExt, Spend, StudyEvent, Trial, TrialStatus, rng,
 };
 
 /// Whether re-proposing an evaluated architecture uses up budget.
@@ -398,117 +398,37 @@ impl Study {
 
     async fn drive(mut self, mut log: Option<RunLog>, recorded: Option<Recorded>) -> Result<StudyOutcome, StudyError> {
         let header = recorded.as_ref().map_or_else(|| self.header(), |r| r.header.clone());
-        let mut remote = self.executor.clone().map(|executor| {
-            // Jobs an earlier session of this run submitted through the same kind of executor are polled again.
-            let same = header.executor.as_ref().is_some_and(|e| e.name == executor.name());
-            let recorded = match &recorded {
-                Some(r) if same => crate::executor::recorded_jobs(&r.events),
-                _ => Default::default(),
-            };
-            remote::Remote { executor, recorded, warnings: Vec::new() }
-        });
-        let (mut replay, events_through, elapsed_offset) = match recorded {
-            Some(r) => {
-                // The events of asks whose trials are recorded are in the log already. A last ask that left no
-                // trial (its optimizer failed, or the run stopped between its events and its trials) runs again,
-                // and its new events are written too, so that the log holds what led to every trial (an LLM
-                // optimizer's transcript must, to be replayed). Logs from before trials carried their ask: all.
-                let through = match r.trials.last() {
-                    Some(t) if t.ask > 0 => t.ask,
-                    Some(_) => r.last_event_ask(),
-                    None => 0,
-                };
-                let offset = r.trials.last().map_or(0.0, |t| t.elapsed_s);
-                (VecDeque::from(r.trials), through, offset)
-            }
-            None => (VecDeque::new(), 0, 0.0),
-        };
-        Self::notify(&mut self.observers, &StudyEvent::Started { header: &header, recorded: replay.len() });
+        let mut remote = self.remote(&header, recorded.as_ref());
+        let mut replay = Replay::of(recorded);
+        Self::notify(&mut self.observers, &StudyEvent::Started { header: &header, recorded: replay.trials.len() });
 
         let mut state = State::default();
         let mut rng = rng::seeded(self.seed);
         let started = Instant::now();
-        let mut asks = 0u64;
-        let mut idle = 0usize;
-        // A space with a constraint may never have all of its product evaluated; it stalls or spends its budget.
-        let cardinality = self.space.cardinality();
         let stop = loop {
-            state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
-            if self.stop.is_cancelled() {
-                break StopReason::Interrupted;
-            }
-            if let Some(limit) = self.budget.exhausted(&state.spend) {
-                break StopReason::Budget { limit };
-            }
-            if cardinality > 0 && state.seen.len() as u128 >= cardinality {
-                break StopReason::SpaceExhausted;
-            }
-            if idle >= self.settings.max_idle_asks {
-                break StopReason::Stalled;
+            state.spend.elapsed_s = replay.elapsed_offset + started.elapsed().as_secs_f64();
+            if let Some(stop) = self.stop_reason(&state) {
+                break stop;
             }
             let remaining = self.budget.remaining_evaluations(&state.spend);
             let n = remaining.map_or(self.settings.batch_size, |r| r.min(self.settings.batch_size));
-            asks += 1;
-            let mut events = Vec::new();
-            let asked = {
-                let mut ctx = AskContext {
-                    space: &*self.space,
-                    objective: &self.objective,
-                    history: &state.history,
-                    remaining,
-                    rng: &mut rng,
-                    events: &mut events,
-                };
-                let ask = self.optimizer.ask(&mut ctx, n);
-                match select(ask, std::pin::pin!(self.stop.cancelled())).await {
-                    Either::Left((asked, _)) => asked,
-                    Either::Right(_) => break StopReason::Interrupted,
-                }
+            state.asks += 1;
+            let Some(asked) = self.ask(&state, &mut rng, remaining, n).await else {
+                break StopReason::Interrupted;
             };
-            for event in &events {
-                state.spend.usage.add(&event.usage);
-                if asks > events_through
-                    && let Some(log) = log.as_mut()
-                {
-                    log.append_event(asks, event)?;
-                }
-            }
-            let mut proposals = asked.map_err(|error| {
+            Self::record_events(&mut state, &asked.events, &replay, log.as_mut())?;
+            let mut proposals = asked.proposals.map_err(|error| {
                 if let Some(log) = log.as_mut() {
                     let _ = log.flush();
                 }
                 StudyError::Optimizer { name: self.optimizer.name().to_owned(), error }
             })?;
-            let failed: Vec<String> = events
-                .iter()
-                .filter(|e| e.kind == crate::QUERY_FAILED)
-                .map(|e| e.data["reason"].as_str().unwrap_or("no usable proposal").to_owned())
-                .collect();
+            let failed = failed_queries(&asked.events);
             if proposals.is_empty() && failed.is_empty() {
                 break StopReason::OptimizerDone;
             }
             if !failed.is_empty() {
-                // Queries the optimizer could not turn into a proposal: each is an invalid trial with no architecture
-                // (replayed from the log on resume, where the optimizer fails the same way).
-                let told_from = state.history.len();
-                let counted_before = state.spend.evaluations;
-                let (mut replayed, mut fresh) = (Vec::new(), Vec::new());
-                for reason in failed.into_iter().take(n) {
-                    if replay.front().is_some_and(Trial::is_failed_query) {
-                        replayed.push(replay.pop_front().expect("front exists"));
-                    } else if replay.is_empty() {
-                        let index = state.trials.len() + replayed.len() + fresh.len();
-                        fresh.push(Trial::failed_query(index, asks, &reason, now()));
-                    }
-                }
-                if !replay.is_empty() && replayed.is_empty() {
-                    // The log holds a proposal where the optimizer now fails: keep the log and go on from it.
-                    replayed.extend(replay.drain(..));
-                }
-                self.record(&mut state, replayed, None, true)?;
-                self.record(&mut state, fresh, log.as_mut(), false)?;
-                idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
-                self.optimizer.tell(&state.history[told_from..]);
+                self.record_failed_queries(&mut state, &mut replay, failed, n, log.as_mut())?;
                 if proposals.is_empty() {
                     continue;
                 }
@@ -517,59 +437,27 @@ impl Study {
             if n == 0 {
                 continue;
             }
-            if proposals.len() > n {
-                let message = format!(
-                    "optimizer `{}` proposed {} architectures when asked for {n}; the extra ones were dropped",
-                    self.optimizer.name(),
-                    proposals.len()
-                );
-                Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
-                proposals.truncate(n);
-            }
+            self.drop_extra(&mut proposals, n);
 
-            // Replay what the log already holds, as long as the optimizer proposes it again.
-            let mut replayed = Vec::new();
-            while replayed.len() < proposals.len()
-                && let Some(front) = replay.front()
-            {
-                if front.arch == proposals[replayed.len()] {
-                    replayed.push(replay.pop_front().expect("front exists"));
-                } else {
-                    break;
-                }
-            }
-            if !replay.is_empty() && replayed.len() < proposals.len() {
-                let message = format!(
-                    "the optimizer diverged from the run log at trial {} (proposed {}, the log holds {}); the \
-                     remaining {} recorded trial(s) are kept and told to it, and the search goes on from there",
-                    state.trials.len() + replayed.len(),
-                    self.space.format(&proposals[replayed.len()]),
-                    replay.front().map(|t| t.text.as_str()).unwrap_or(""),
-                    replay.len()
-                );
-                Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
-                let rest: Vec<Trial> = replay.drain(..).collect();
-                replayed.extend(rest);
-                let told_from = state.history.len();
-                self.record(&mut state, replayed, None, true)?;
-                self.optimizer.tell(&state.history[told_from..]);
-                continue;
-            }
-            let fresh = proposals.split_off(replayed.len());
-            let counted_before = state.spend.evaluations;
-            // What the optimizer is told of this batch: the observations the two records below add to the history.
+            // What the optimizer is told of this batch: the observations recorded from here on.
             let told_from = state.history.len();
-            self.record(&mut state, replayed, None, true)?;
-
+            let counted_before = state.spend.evaluations;
+            let fresh = match self.replay(&mut state, &mut replay, proposals)? {
+                Replayed::Diverged => {
+                    self.optimizer.tell(&state.history[told_from..]);
+                    continue;
+                }
+                Replayed::Fresh(fresh) => fresh,
+            };
             let parts =
                 Parts { space: &*self.space, evaluator: &*self.evaluator, settings: &self.settings, stop: &self.stop };
             let jobs = remote.as_mut().map(|r| (r, log.as_mut()));
-            let (trials, outcome) = Self::evaluate(parts, &state, fresh, asks, jobs).await;
+            let (trials, outcome) = Self::evaluate(parts, &state, fresh, jobs).await;
             for warning in remote.as_mut().map(|r| std::mem::take(&mut r.warnings)).unwrap_or_default() {
                 Self::notify(&mut self.observers, &StudyEvent::Warning(&warning));
             }
             self.record(&mut state, trials, log.as_mut(), false)?;
-            idle = if state.spend.evaluations > counted_before { 0 } else { idle + 1 };
+            state.idle = if state.spend.evaluations > counted_before { 0 } else { state.idle + 1 };
             match outcome {
                 BatchOutcome::Done => self.optimizer.tell(&state.history[told_from..]),
                 BatchOutcome::Interrupted => break StopReason::Interrupted,
@@ -582,20 +470,8 @@ impl Study {
                 BatchOutcome::Log(error) => return Err(error.into()),
             }
         };
-        state.spend.elapsed_s = elapsed_offset + started.elapsed().as_secs_f64();
-        let count = |f: fn(&TrialStatus) -> bool| state.trials.iter().filter(|t| f(&t.status)).count();
-        let summary = Summary {
-            stop,
-            spend: state.spend.clone(),
-            completed: count(|s| matches!(s, TrialStatus::Complete)),
-            duplicates: count(|s| matches!(s, TrialStatus::Duplicate { .. })),
-            failed: count(|s| matches!(s, TrialStatus::Failed { .. })),
-            invalid: count(|s| matches!(s, TrialStatus::Invalid { .. })),
-            best: state.best.map(|i| state.trials[i].clone()),
-            front: self.front(&state),
-            optimum: self.evaluator.optimum(),
-            finished_at: now(),
-        };
+        state.spend.elapsed_s = replay.elapsed_offset + started.elapsed().as_secs_f64();
+        let summary = self.summarise(&state, stop);
         if let Some(log) = log.as_mut() {
             log.finish(&summary)?;
         }
@@ -603,8 +479,162 @@ impl Study {
         Ok(StudyOutcome { trials: state.trials, summary })
     }
 
-    /// Classifies a batch of new proposals (invalid, duplicate, to evaluate), evaluates what needs it, and returns the
-    /// batch's trials in proposal order: all of them, or the prefix finished before an interruption or a fatal error.
+    /// The executor's side of the study, with the jobs an earlier session of this run submitted through the same
+    /// kind of executor (they are polled again, not submitted again).
+    fn remote(&self, header: &RunHeader, recorded: Option<&Recorded>) -> Option<remote::Remote> {
+        self.executor.clone().map(|executor| {
+            let same = header.executor.as_ref().is_some_and(|e| e.name == executor.name());
+            let recorded = match recorded {
+                Some(r) if same => crate::executor::recorded_jobs(&r.events),
+                _ => Default::default(),
+            };
+            remote::Remote { executor, recorded, warnings: Vec::new() }
+        })
+    }
+
+    /// Step 1: why the study stops before the next ask, if it does.
+    fn stop_reason(&self, state: &State) -> Option<StopReason> {
+        // A space with a constraint may never have all of its product evaluated; it stalls or spends its budget.
+        let cardinality = self.space.cardinality();
+        if self.stop.is_cancelled() {
+            Some(StopReason::Interrupted)
+        } else if let Some(limit) = self.budget.exhausted(&state.spend) {
+            Some(StopReason::Budget { limit })
+        } else if cardinality > 0 && state.seen.len() as u128 >= cardinality {
+            Some(StopReason::SpaceExhausted)
+        } else if state.idle >= self.settings.max_idle_asks {
+            Some(StopReason::Stalled)
+        } else {
+            None
+        }
+    }
+
+    /// Step 2: asks the optimizer for `n` architectures; `None` when the study was stopped meanwhile.
+    async fn ask(&mut self, state: &State, rng: &mut SearchRng, remaining: Option<usize>, n: usize) -> Option<Asked> {
+        let mut events = Vec::new();
+        let proposals = {
+            let mut ctx = AskContext {
+                space: &*self.space,
+                objective: &self.objective,
+                history: &state.history,
+                remaining,
+                rng,
+                events: &mut events,
+            };
+            let ask = self.optimizer.ask(&mut ctx, n);
+            match select(ask, std::pin::pin!(self.stop.cancelled())).await {
+                Either::Left((proposals, _)) => proposals,
+                Either::Right(_) => return None,
+            }
+        };
+        Some(Asked { proposals, events })
+    }
+
+    /// Step 3: adds what the ask spent to the study's spend, and writes its events to the log unless the log holds
+    /// them already (a resumed ask whose trials are recorded).
+    fn record_events(
+        state: &mut State,
+        events: &[OptimizerEvent],
+        replay: &Replay,
+        mut log: Option<&mut RunLog>,
+    ) -> Result<(), StudyError> {
+        for event in events {
+            state.spend.usage.add(&event.usage);
+            if state.asks > replay.events_through
+                && let Some(log) = log.as_deref_mut()
+            {
+                log.append_event(state.asks, event)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 4, for queries the optimizer could not turn into a proposal: each is an invalid trial with no
+    /// architecture (replayed from the log on resume, where the optimizer fails the same way), told at once.
+    fn record_failed_queries(
+        &mut self,
+        state: &mut State,
+        replay: &mut Replay,
+        failed: Vec<String>,
+        n: usize,
+        log: Option<&mut RunLog>,
+    ) -> Result<(), StudyError> {
+        let told_from = state.history.len();
+        let counted_before = state.spend.evaluations;
+        let (mut replayed, mut fresh) = (Vec::new(), Vec::new());
+        for reason in failed.into_iter().take(n) {
+            if replay.trials.front().is_some_and(Trial::is_failed_query) {
+                replayed.push(replay.trials.pop_front().expect("front exists"));
+            } else if replay.trials.is_empty() {
+                let index = state.trials.len() + replayed.len() + fresh.len();
+                fresh.push(Trial::failed_query(index, state.asks, &reason, now()));
+            }
+        }
+        if !replay.trials.is_empty() && replayed.is_empty() {
+            // The log holds a proposal where the optimizer now fails: keep the log and go on from it.
+            replayed.extend(replay.trials.drain(..));
+        }
+        self.record(state, replayed, None, true)?;
+        self.record(state, fresh, log, false)?;
+        state.idle = if state.spend.evaluations > counted_before { 0 } else { state.idle + 1 };
+        self.optimizer.tell(&state.history[told_from..]);
+        Ok(())
+    }
+
+    /// Drops what an optimizer proposed beyond the `n` it was asked for, with a warning.
+    fn drop_extra(&mut self, proposals: &mut Vec<Architecture>, n: usize) {
+        if proposals.len() > n {
+            let message = format!(
+                "optimizer `{}` proposed {} architectures when asked for {n}; the extra ones were dropped",
+                self.optimizer.name(),
+                proposals.len()
+            );
+            Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
+            proposals.truncate(n);
+        }
+    }
+
+    /// Step 5: records the trials the log already holds, as long as the optimizer proposes them again, and returns
+    /// the proposals left to evaluate. Where it proposes something else, the rest of the log is recorded too (and
+    /// the search goes on from there, with a warning).
+    fn replay(
+        &mut self,
+        state: &mut State,
+        replay: &mut Replay,
+        mut proposals: Vec<Architecture>,
+    ) -> Result<Replayed, StudyError> {
+        let mut replayed = Vec::new();
+        while replayed.len() < proposals.len()
+            && let Some(front) = replay.trials.front()
+        {
+            if front.arch == proposals[replayed.len()] {
+                replayed.push(replay.trials.pop_front().expect("front exists"));
+            } else {
+                break;
+            }
+        }
+        if !replay.trials.is_empty() && replayed.len() < proposals.len() {
+            let message = format!(
+                "the optimizer diverged from the run log at trial {} (proposed {}, the log holds {}); the remaining {} \
+                 recorded trial(s) are kept and told to it, and the search goes on from there",
+                state.trials.len() + replayed.len(),
+                self.space.format(&proposals[replayed.len()]),
+                replay.trials.front().map(|t| t.text.as_str()).unwrap_or(""),
+                replay.trials.len()
+            );
+            Self::notify(&mut self.observers, &StudyEvent::Warning(&message));
+            replayed.extend(replay.trials.drain(..));
+            self.record(state, replayed, None, true)?;
+            return Ok(Replayed::Diverged);
+        }
+        let fresh = proposals.split_off(replayed.len());
+        self.record(state, replayed, None, true)?;
+        Ok(Replayed::Fresh(fresh))
+    }
+
+    /// Step 6: classifies a batch of new proposals (invalid, duplicate, to evaluate), evaluates what needs it, and
+    /// returns the batch's trials in proposal order: all of them, or the prefix finished before an interruption or
+    /// a fatal error.
     ///
     /// It borrows only the parts it needs (not the whole study, whose optimizer need not be `Sync`), so that a study's
     /// future is `Send` and can run on a multi-threaded runtime. With an executor (`remote`), evaluations are jobs.
@@ -612,131 +642,41 @@ impl Study {
         parts: Parts<'_>,
         state: &State,
         proposals: Vec<Architecture>,
-        ask: u64,
         remote: Option<(&mut remote::Remote, Option<&mut RunLog>)>,
     ) -> (Vec<Trial>, BatchOutcome) {
-        enum Plan {
-            Invalid(String),
-            Seen(usize),
-            SameAs(usize),
-            Evaluate(usize),
-        }
-        let mut plans = Vec::with_capacity(proposals.len());
-        let mut jobs: Vec<&Architecture> = Vec::new();
-        for (pos, arch) in proposals.iter().enumerate() {
-            let plan = if let Err(e) = parts.space.validate(arch) {
-                Plan::Invalid(e.to_string())
-            } else if let Err(v) = parts.space.check(arch) {
-                Plan::Invalid(format!("violates the space's constraint: {v}"))
-            } else if let Some(&of) = state.seen.get(arch) {
-                Plan::Seen(of)
-            } else if let Some(earlier) = proposals[..pos].iter().position(|a| a == arch) {
-                Plan::SameAs(earlier)
-            } else {
-                jobs.push(arch);
-                Plan::Evaluate(jobs.len() - 1)
-            };
-            plans.push(plan);
-        }
-
-        let evaluator = parts.evaluator;
-        let mut done: Vec<Option<Evaluated>> = Vec::with_capacity(jobs.len());
-        let mut outcome = BatchOutcome::Done;
-        if let Some((remote, log)) = remote.filter(|_| !jobs.is_empty()) {
-            let base = state.trials.len();
-            let trials =
-                plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Evaluate(_))).map(|(pos, _)| base + pos);
-            let work = trials.zip(&jobs).map(|(trial, arch)| (trial, *arch, parts.space.format(arch))).collect();
-            (done, outcome) = match remote::evaluate(remote, log, ask, work, parts.stop).await {
-                Ok(finished) => finished,
-                Err(error) => (Vec::new(), BatchOutcome::Log(error)),
-            };
-        } else if parts.settings.concurrency == 1 || jobs.len() <= 1 {
-            // One at a time, in order: the same as a stream buffered by one, without its machinery (the runner's hot
-            // path for table look-ups).
-            for arch in &jobs {
-                let started_at = now();
-                let clock = Instant::now();
-                let evaluation = std::pin::pin!(evaluator.evaluate(arch));
-                let result = match select(evaluation, std::pin::pin!(parts.stop.cancelled())).await {
-                    Either::Left((result, _)) => result,
-                    Either::Right(_) => {
-                        outcome = BatchOutcome::Interrupted;
-                        break;
-                    }
-                };
-                if let Err(EvalError::Fatal(_)) = &result {
-                    outcome = BatchOutcome::Fatal(result.unwrap_err());
-                    break;
-                }
-                done.push(Some((result, started_at, clock.elapsed().as_secs_f64())));
-            }
-        } else {
-            // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for
-            // every lifetime, which a multi-threaded runtime needs.
-            let futures: Vec<BoxFuture<'_, Evaluated>> = jobs
-                .iter()
-                .map(|arch| {
-                    Box::pin(async move {
-                        let started_at = now();
-                        let clock = Instant::now();
-                        let result = evaluator.evaluate(arch).await;
-                        (result, started_at, clock.elapsed().as_secs_f64())
-                    }) as BoxFuture<'_, _>
-                })
-                .collect();
-            let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
-            while done.len() < jobs.len() {
-                match select(results.next(), Box::pin(parts.stop.cancelled())).await {
-                    Either::Left((Some(r), _)) => {
-                        if let Err(EvalError::Fatal(_)) = &r.0 {
-                            outcome = BatchOutcome::Fatal(r.0.unwrap_err());
-                            break;
-                        }
-                        done.push(Some(r));
-                    }
-                    Either::Left((None, _)) => break,
-                    Either::Right(_) => {
-                        outcome = BatchOutcome::Interrupted;
-                        break;
-                    }
+        let (plans, jobs) = classify(&parts, state, &proposals);
+        let (done, outcome) = match remote.filter(|_| !jobs.is_empty()) {
+            Some((remote, log)) => {
+                let base = state.trials.len();
+                let trials =
+                    plans.iter().enumerate().filter(|(_, p)| matches!(p, Plan::Evaluate(_))).map(|(pos, _)| base + pos);
+                let work = trials.zip(&jobs).map(|(trial, arch)| (trial, *arch, parts.space.format(arch))).collect();
+                match remote::evaluate(remote, log, state.asks, work, parts.stop).await {
+                    Ok(finished) => finished,
+                    Err(error) => (Vec::new(), BatchOutcome::Log(error)),
                 }
             }
-        }
-
-        let base = state.trials.len();
-        let mut trials: Vec<Trial> = Vec::with_capacity(proposals.len());
-        for (pos, (arch, plan)) in proposals.iter().zip(plans).enumerate() {
-            let index = base + pos;
-            let counted_dup = parts.settings.duplicates == DuplicatePolicy::Count;
-            let (status, evaluation, counted, started_at, duration_s) = match plan {
-                Plan::Invalid(reason) => (TrialStatus::Invalid { reason }, None, true, now(), 0.0),
-                Plan::Seen(of) => repeat(&state.trials[of], counted_dup),
-                Plan::SameAs(earlier) => repeat(&trials[earlier], counted_dup),
-                // Each job is planned once, so its result is moved out rather than cloned.
-                Plan::Evaluate(job) => match done.get_mut(job).and_then(Option::take) {
-                    None => break,
-                    Some((Ok(e), started, d)) => (TrialStatus::Complete, Some(e), true, started, d),
-                    Some((Err(EvalError::Failed(reason) | EvalError::Fatal(reason)), started, d)) => {
-                        (TrialStatus::Failed { reason }, None, true, started, d)
-                    }
-                },
-            };
-            let text = parts.space.format(arch);
-            trials.push(Trial {
-                index,
-                ask,
-                arch: arch.clone(),
-                text,
-                status,
-                counted,
-                evaluation,
-                started_at,
-                duration_s,
-                elapsed_s: 0.0,
-            });
-        }
+            None => evaluate_here(&parts, &jobs).await,
+        };
+        let trials = assemble(&parts, state, &proposals, plans, done);
         (trials, outcome)
+    }
+
+    /// Step 7: the end state.
+    fn summarise(&self, state: &State, stop: StopReason) -> Summary {
+        let count = |f: fn(&TrialStatus) -> bool| state.trials.iter().filter(|t| f(&t.status)).count();
+        Summary {
+            stop,
+            spend: state.spend.clone(),
+            completed: count(|s| matches!(s, TrialStatus::Complete)),
+            duplicates: count(|s| matches!(s, TrialStatus::Duplicate { .. })),
+            failed: count(|s| matches!(s, TrialStatus::Failed { .. })),
+            invalid: count(|s| matches!(s, TrialStatus::Invalid { .. })),
+            best: state.best.map(|i| state.trials[i].clone()),
+            front: self.front(state),
+            optimum: self.evaluator.optimum(),
+            finished_at: now(),
+        }
     }
 
     /// Adds trials to the study state (and the log, unless replayed) and notifies observers. What the optimizer is
@@ -778,8 +718,168 @@ impl Study {
     }
 }
 
-/// The outcome of re-proposing the architecture of `original`: its evaluation, or its failure, without evaluating.
-fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, bool, String, f64) {
+/// The reasons of the queries an ask could not turn into a proposal ([`AskContext::fail_query`]).
+fn failed_queries(events: &[OptimizerEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.kind == crate::QUERY_FAILED)
+        .map(|e| e.data["reason"].as_str().unwrap_or("no usable proposal").to_owned())
+        .collect()
+}
+
+/// What becomes of one proposal of a batch.
+enum Plan {
+    /// Outside the space or its constraint, for this reason.
+    Invalid(String),
+    /// Evaluated before, as this trial.
+    Seen(usize),
+    /// Proposed earlier in the same batch, at this position.
+    SameAs(usize),
+    /// To evaluate, as this job of the batch.
+    Evaluate(usize),
+}
+
+/// Plans every proposal of a batch, and lists the architectures to evaluate (each once).
+fn classify<'a>(parts: &Parts<'_>, state: &State, proposals: &'a [Architecture]) -> (Vec<Plan>, Vec<&'a Architecture>) {
+    let mut plans = Vec::with_capacity(proposals.len());
+    let mut jobs: Vec<&Architecture> = Vec::new();
+    for (pos, arch) in proposals.iter().enumerate() {
+        let plan = if let Err(e) = parts.space.validate(arch) {
+            Plan::Invalid(e.to_string())
+        } else if let Err(v) = parts.space.check(arch) {
+            Plan::Invalid(format!("violates the space's constraint: {v}"))
+        } else if let Some(&of) = state.seen.get(arch) {
+            Plan::Seen(of)
+        } else if let Some(earlier) = proposals[..pos].iter().position(|a| a == arch) {
+            Plan::SameAs(earlier)
+        } else {
+            jobs.push(arch);
+            Plan::Evaluate(jobs.len() - 1)
+        };
+        plans.push(plan);
+    }
+    (plans, jobs)
+}
+
+/// Evaluates `jobs` in this process, [`StudySettings::concurrency`] at a time: their results in order, all of them
+/// or those finished before an interruption or a fatal error.
+async fn evaluate_here(parts: &Parts<'_>, jobs: &[&Architecture]) -> (Vec<Option<Evaluated>>, BatchOutcome) {
+    let evaluator = parts.evaluator;
+    let mut done: Vec<Option<Evaluated>> = Vec::with_capacity(jobs.len());
+    if parts.settings.concurrency == 1 || jobs.len() <= 1 {
+        // One at a time, in order: the same as a stream buffered by one, without its machinery (the runner's hot
+        // path for table look-ups).
+        for arch in jobs {
+            let started_at = now();
+            let clock = Instant::now();
+            let evaluation = std::pin::pin!(evaluator.evaluate(arch));
+            let result = match select(evaluation, std::pin::pin!(parts.stop.cancelled())).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => return (done, BatchOutcome::Interrupted),
+            };
+            if let Err(EvalError::Fatal(_)) = &result {
+                return (done, BatchOutcome::Fatal(result.unwrap_err()));
+            }
+            done.push(Some(Evaluated { result, started_at, duration_s: clock.elapsed().as_secs_f64() }));
+        }
+        return (done, BatchOutcome::Done);
+    }
+    // Boxed with an explicit type: a closure returning an `async` block would not be provably `Send` for every
+    // lifetime, which a multi-threaded runtime needs.
+    let futures: Vec<BoxFuture<'_, Evaluated>> = jobs
+        .iter()
+        .map(|arch| {
+            Box::pin(async move {
+                let started_at = now();
+                let clock = Instant::now();
+                let result = evaluator.evaluate(arch).await;
+                Evaluated { result, started_at, duration_s: clock.elapsed().as_secs_f64() }
+            }) as BoxFuture<'_, _>
+        })
+        .collect();
+    let mut results = stream::iter(futures).buffered(parts.settings.concurrency);
+    while done.len() < jobs.len() {
+        match select(results.next(), Box::pin(parts.stop.cancelled())).await {
+            Either::Left((Some(evaluated), _)) => {
+                if let Err(EvalError::Fatal(_)) = &evaluated.result {
+                    return (done, BatchOutcome::Fatal(evaluated.result.unwrap_err()));
+                }
+                done.push(Some(evaluated));
+            }
+            Either::Left((None, _)) => break,
+            Either::Right(_) => return (done, BatchOutcome::Interrupted),
+        }
+    }
+    (done, BatchOutcome::Done)
+}
+
+/// The batch's trials in proposal order, from the plans and the finished jobs: up to the first job that did not
+/// finish.
+fn assemble(
+    parts: &Parts<'_>,
+    state: &State,
+    proposals: &[Architecture],
+    plans: Vec<Plan>,
+    mut done: Vec<Option<Evaluated>>,
+) -> Vec<Trial> {
+    let base = state.trials.len();
+    let counted_dup = parts.settings.duplicates == DuplicatePolicy::Count;
+    let mut trials: Vec<Trial> = Vec::with_capacity(proposals.len());
+    for (pos, (arch, plan)) in proposals.iter().zip(plans).enumerate() {
+        let settled = match plan {
+            Plan::Invalid(reason) => Settled {
+                status: TrialStatus::Invalid { reason },
+                evaluation: None,
+                counted: true,
+                started_at: now(),
+                duration_s: 0.0,
+            },
+            Plan::Seen(of) => repeat(&state.trials[of], counted_dup),
+            Plan::SameAs(earlier) => repeat(&trials[earlier], counted_dup),
+            // Each job is planned once, so its result is moved out rather than cloned.
+            Plan::Evaluate(job) => match done.get_mut(job).and_then(Option::take) {
+                None => break,
+                Some(Evaluated { result, started_at, duration_s }) => {
+                    let (status, evaluation) = match result {
+                        Ok(e) => (TrialStatus::Complete, Some(e)),
+                        Err(EvalError::Failed(reason) | EvalError::Fatal(reason)) => {
+                            (TrialStatus::Failed { reason }, None)
+                        }
+                    };
+                    Settled { status, evaluation, counted: true, started_at, duration_s }
+                }
+            },
+        };
+        trials.push(Trial {
+            index: base + pos,
+            ask: state.asks,
+            arch: arch.clone(),
+            text: parts.space.format(arch),
+            status: settled.status,
+            counted: settled.counted,
+            evaluation: settled.evaluation,
+            started_at: settled.started_at,
+            duration_s: settled.duration_s,
+            elapsed_s: 0.0,
+        });
+    }
+    trials
+}
+
+/// How a proposal of a batch was settled: what its trial records.
+struct Settled {
+    status: TrialStatus,
+    evaluation: Option<Evaluation>,
+    /// Whether it uses up budget.
+    counted: bool,
+    /// When it started (RFC 3339).
+    started_at: String,
+    /// How long it took (seconds).
+    duration_s: f64,
+}
+
+/// Re-proposing the architecture of `original`: its evaluation, or its failure, without evaluating.
+fn repeat(original: &Trial, counted: bool) -> Settled {
     let of = original.index;
     let status = match &original.status {
         TrialStatus::Failed { reason } => {
@@ -787,11 +887,59 @@ fn repeat(original: &Trial, counted: bool) -> (TrialStatus, Option<Evaluation>, 
         }
         _ => TrialStatus::Duplicate { of },
     };
-    (status, original.evaluation.clone(), counted, now(), 0.0)
+    Settled { status, evaluation: original.evaluation.clone(), counted, started_at: now(), duration_s: 0.0 }
 }
 
-/// An evaluation's result, when it started (RFC 3339) and how long it took (seconds).
-type Evaluated = (Result<Evaluation, EvalError>, String, f64);
+/// An evaluation's result, when it started and how long it took.
+struct Evaluated {
+    result: Result<Evaluation, EvalError>,
+    /// RFC 3339.
+    started_at: String,
+    /// Seconds.
+    duration_s: f64,
+}
+
+/// What one ask returned: the proposals (or the optimizer's error) and the events it emitted.
+struct Asked {
+    proposals: Result<Vec<Architecture>, OptimizerError>,
+    events: Vec<OptimizerEvent>,
+}
+
+/// What a resumed run's log holds that the study has not replayed yet.
+#[derive(Default)]
+struct Replay {
+    /// Recorded trials, not yet proposed again.
+    trials: VecDeque<Trial>,
+    /// The last ask whose events the log holds.
+    events_through: u64,
+    /// The recorded run's elapsed seconds (a resumed study's clock goes on from there).
+    elapsed_offset: f64,
+}
+
+impl Replay {
+    fn of(recorded: Option<Recorded>) -> Self {
+        let Some(r) = recorded else { return Self::default() };
+        // The events of asks whose trials are recorded are in the log already. A last ask that left no trial (its
+        // optimizer failed, or the run stopped between its events and its trials) runs again, and its new events are
+        // written too, so that the log holds what led to every trial (an LLM optimizer's transcript must, to be
+        // replayed). Logs from before trials carried their ask: all.
+        let events_through = match r.trials.last() {
+            Some(t) if t.ask > 0 => t.ask,
+            Some(_) => r.last_event_ask(),
+            None => 0,
+        };
+        let elapsed_offset = r.trials.last().map_or(0.0, |t| t.elapsed_s);
+        Self { trials: VecDeque::from(r.trials), events_through, elapsed_offset }
+    }
+}
+
+/// What [`Study::replay`] left of a batch.
+enum Replayed {
+    /// The optimizer left the log: the rest of the log is recorded, the batch is not evaluated.
+    Diverged,
+    /// The proposals to evaluate.
+    Fresh(Vec<Architecture>),
+}
 
 /// What evaluating a batch needs from the study.
 struct Parts<'a> {
@@ -809,14 +957,21 @@ enum BatchOutcome {
     Log(RunLogError),
 }
 
+/// The study as it runs.
 #[derive(Default)]
 struct State {
     trials: Vec<Trial>,
+    /// What the optimizer sees of the trials.
     history: Vec<Observation>,
+    /// The first trial of every architecture evaluated (complete or failed).
     seen: ArchMap<usize>,
     best: Option<usize>,
     best_score: Option<f64>,
     spend: Spend,
+    /// Asks so far (1-based once the first is made).
+    asks: u64,
+    /// Asks in a row that added no counted trial.
+    idle: usize,
 }
 
 fn now() -> String {

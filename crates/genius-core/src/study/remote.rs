@@ -93,7 +93,8 @@ pub(super) async fn evaluate(
             }
             if slot.lost > retries {
                 let (reason, tail) = rec.last_loss.unwrap_or_default();
-                done[i] = Some((Err(EvalError::Failed(gave_up(slot.lost, &reason, &tail))), now(), 0.0));
+                let result = Err(EvalError::Failed(gave_up(slot.lost, &reason, &tail)));
+                done[i] = Some(Evaluated { result, started_at: now(), duration_s: 0.0 });
                 continue;
             }
         }
@@ -177,7 +178,7 @@ pub(super) async fn evaluate(
                         Err(EvalError::Fatal(reason)) => {
                             fatal = Some(format!("job {} (trial {}, {}): {reason}", job.id, slot.trial, slot.text));
                         }
-                        result => done[i] = Some((result, started_at, duration_s)),
+                        result => done[i] = Some(Evaluated { result, started_at, duration_s }),
                     }
                 }
                 JobState::Lost { reason, log_tail } => {
@@ -200,7 +201,8 @@ pub(super) async fn evaluate(
                     } else {
                         let (started_at, clock) = slot.since.take().unwrap_or_else(|| (now(), Instant::now()));
                         let reason = gave_up(slot.lost, &reason, &log_tail);
-                        done[i] = Some((Err(EvalError::Failed(reason)), started_at, clock.elapsed().as_secs_f64()));
+                        let (result, duration_s) = (Err(EvalError::Failed(reason)), clock.elapsed().as_secs_f64());
+                        done[i] = Some(Evaluated { result, started_at, duration_s });
                     }
                 }
             }
