@@ -5,7 +5,7 @@
 //! one ([`Study::executor`](crate::Study::executor)), every architecture to evaluate becomes a job: a worker process
 //! somewhere (`genius evaluate`) evaluates it with the same evaluator settings and writes a [`JobOutput`] file. The
 //! runner keeps at most [`Executor::max_in_flight`] jobs submitted at once, polls them, records each job in the run
-//! log's `events.jsonl` (the [`JOB_SUBMITTED`] family of events, with the job's id), and:
+//! log's `events.jsonl` (a [`JobRecord`] each, with the job's id), and:
 //!
 //! - collects a finished job's output: a complete evaluation, or the evaluation's own failure ([`JobOutcome`]), which
 //!   are results, never retried;
@@ -29,16 +29,22 @@ use serde::{Deserialize, Serialize};
 use crate::run_log::{EventRecord, RunLogError, write_json_atomically};
 use crate::{Architecture, EvalError, Evaluation};
 
-/// The event kind of a job's submission; its data is the [`Job`].
-pub const JOB_SUBMITTED: &str = "job_submitted";
-/// The event kind of a job whose output was collected; its data is a [`JobEvent`].
-pub const JOB_FINISHED: &str = "job_finished";
-/// The event kind of a job that ended without output; its data is a [`JobEvent`] with the reason and log tail.
-pub const JOB_LOST: &str = "job_lost";
-/// The event kind of a job the study cancelled (it was stopped); its data is a [`JobEvent`].
-pub const JOB_CANCELLED: &str = "job_cancelled";
-/// The event kind of a recorded job a resumed study polls again instead of submitting; its data is a [`JobEvent`].
-pub const JOB_REATTACHED: &str = "job_reattached";
+/// What the runner records of a job in the run log's `events.jsonl` (one line each, `{"kind": "job_submitted",
+/// "data": ...}`; see [`crate::OptimizerEvent`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum JobRecord {
+    /// A job's submission.
+    JobSubmitted(Job),
+    /// A job whose output was collected (with the host it ran on).
+    JobFinished(JobEvent),
+    /// A job that ended without output (with the reason and log tail).
+    JobLost(JobEvent),
+    /// A job the study cancelled (it was stopped).
+    JobCancelled(JobEvent),
+    /// A recorded job a resumed study polls again instead of submitting.
+    JobReattached(JobEvent),
+}
 
 /// A job's id as its executor knows it (a SLURM job id, `1234_5` for an array task).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -72,7 +78,7 @@ impl JobRequest {
     }
 }
 
-/// A submitted job: its id and what it evaluates. The data of a [`JOB_SUBMITTED`] event.
+/// A submitted job: its id and what it evaluates. The data of a [`JobRecord::JobSubmitted`] event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// Its id.
@@ -82,7 +88,7 @@ pub struct Job {
     pub request: JobRequest,
 }
 
-/// The data of the job events other than [`JOB_SUBMITTED`].
+/// The data of the job events other than [`JobRecord::JobSubmitted`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobEvent {
     /// The job's id.
@@ -91,13 +97,13 @@ pub struct JobEvent {
     pub trial: usize,
     /// Its attempt.
     pub attempt: u32,
-    /// Why it ended without output ([`JOB_LOST`]).
+    /// Why it ended without output ([`JobRecord::JobLost`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The last lines of its log ([`JOB_LOST`]).
+    /// The last lines of its log ([`JobRecord::JobLost`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
-    /// Where it ran ([`JOB_FINISHED`]).
+    /// Where it ran ([`JobRecord::JobFinished`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
 }
@@ -268,6 +274,29 @@ pub trait Executor: Send + Sync {
     async fn pause(&self);
 }
 
+/// Why a job ended without output.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobLoss {
+    /// The executor's reason.
+    pub reason: String,
+    /// The last lines of the job's log.
+    pub log_tail: String,
+}
+
+/// A recorded job that ended without output (`lost`) or was cancelled: its trial has no live job any more.
+fn ended(jobs: &mut std::collections::BTreeMap<usize, TrialJobs>, event: JobEvent, lost: bool) {
+    let Some(entry) = jobs.get_mut(&event.trial) else { return };
+    if entry.live.as_ref().is_none_or(|j| j.id != event.id) {
+        return;
+    }
+    entry.live = None;
+    if lost {
+        entry.lost += 1;
+        entry.last_loss =
+            Some(JobLoss { reason: event.reason.unwrap_or_default(), log_tail: event.log_tail.unwrap_or_default() });
+    }
+}
+
 /// What a run log records about the jobs of one trial, read back for a resume.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrialJobs {
@@ -278,7 +307,7 @@ pub struct TrialJobs {
     /// Jobs that ended without output.
     pub lost: u32,
     /// The reason and log tail of the last of them.
-    pub last_loss: Option<(String, String)>,
+    pub last_loss: Option<JobLoss>,
     /// The architecture its jobs evaluate.
     pub text: String,
 }
@@ -287,27 +316,21 @@ pub struct TrialJobs {
 pub fn recorded_jobs(events: &[EventRecord]) -> std::collections::BTreeMap<usize, TrialJobs> {
     let mut jobs: std::collections::BTreeMap<usize, TrialJobs> = std::collections::BTreeMap::new();
     for e in events {
-        let kind = e.event.kind.as_str();
-        if kind == JOB_SUBMITTED {
-            let Ok(job) = serde_json::from_value::<Job>(e.event.data.clone()) else { continue };
-            let entry = jobs.entry(job.request.trial).or_default();
-            if entry.text != job.request.text {
-                // Another architecture at this trial index (a resumed optimizer diverged): its history is not this one's.
-                *entry = TrialJobs { text: job.request.text.clone(), ..TrialJobs::default() };
+        match e.event.decode() {
+            Some(JobRecord::JobSubmitted(job)) => {
+                let entry = jobs.entry(job.request.trial).or_default();
+                if entry.text != job.request.text {
+                    // Another architecture at this trial index (a resumed optimizer diverged): its history is not
+                    // this one's.
+                    *entry = TrialJobs { text: job.request.text.clone(), ..TrialJobs::default() };
+                }
+                entry.last_attempt = entry.last_attempt.max(job.request.attempt);
+                entry.live = Some(job);
             }
-            entry.last_attempt = entry.last_attempt.max(job.request.attempt);
-            entry.live = Some(job);
-        } else if [JOB_LOST, JOB_CANCELLED, JOB_FINISHED].contains(&kind) {
-            let Ok(event) = serde_json::from_value::<JobEvent>(e.event.data.clone()) else { continue };
-            let Some(entry) = jobs.get_mut(&event.trial) else { continue };
-            if entry.live.as_ref().is_none_or(|j| j.id != event.id) || kind == JOB_FINISHED {
-                continue;
-            }
-            entry.live = None;
-            if kind == JOB_LOST {
-                entry.lost += 1;
-                entry.last_loss = Some((event.reason.unwrap_or_default(), event.log_tail.unwrap_or_default()));
-            }
+            Some(JobRecord::JobLost(event)) => ended(&mut jobs, event, true),
+            Some(JobRecord::JobCancelled(event)) => ended(&mut jobs, event, false),
+            // A finished job stays live: its output is collected again on resume (its trial is not recorded yet).
+            Some(JobRecord::JobFinished(_) | JobRecord::JobReattached(_)) | None => {}
         }
     }
     jobs

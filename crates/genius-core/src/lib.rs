@@ -57,7 +57,7 @@ pub use evaluation::{EvalError, Evaluation, Evaluator, Optimum, Rank};
 pub use metric::{Direction, Metric, MetricSpec, Visibility};
 pub use objective::{Constraint, Goal, Objective, ObjectiveError};
 pub use observer::{Observer, StudyEvent};
-pub use optimizer::{AskContext, Optimizer, OptimizerError, OptimizerEvent, QUERY_FAILED};
+pub use optimizer::{AskContext, AskEvent, Optimizer, OptimizerError, OptimizerEvent};
 pub use rng::SearchRng;
 pub use run_log::{Flush, Recorded, RunHeader, RunLog, Scanned};
 pub use space::{

@@ -7,6 +7,12 @@ use crate::{Architecture, Objective, Observation, SearchRng, SearchSpace, Usage}
 
 /// Something an optimizer wants recorded in the run directory's `events.jsonl`: a model call, a retry, a reply it
 /// had to repair. The runner writes it; the optimizer does no IO.
+///
+/// This is the line's envelope, the same for every plug-in. Each plug-in has its own typed events: an enum tagged
+/// by `kind` with its payload in `data` (`#[serde(tag = "kind", content = "data", rename_all = "snake_case")]`), such
+/// as [`AskEvent`] here, the executor's [`crate::executor::JobRecord`] and the LLM optimizer's events. Such an event
+/// goes in through [`OptimizerEvent::typed`] (or [`AskContext::emit`]) and comes out through
+/// [`OptimizerEvent::decode`]; no code builds or reads the JSON by hand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerEvent {
     /// What happened, e.g. `llm_call` or `repair`.
@@ -21,6 +27,44 @@ pub struct OptimizerEvent {
 
 fn is_zero(u: &Usage) -> bool {
     *u == Usage::default()
+}
+
+impl OptimizerEvent {
+    /// The envelope of a typed event: an enum serialized as `{"kind": ..., "data": ...}` (adjacently tagged).
+    ///
+    /// # Panics
+    /// If `event` does not serialize to an object with a string `kind`: a plug-in's event type is wrong, which its
+    /// first test shows.
+    pub fn typed<E: Serialize>(event: &E, usage: Usage) -> Self {
+        let value = serde_json::to_value(event).expect("an event serializes");
+        let serde_json::Value::Object(mut fields) = value else {
+            panic!(
+                "an event must serialize to {{\"kind\": ..., \"data\": ...}} (serde tag = \"kind\", content = \"data\")"
+            )
+        };
+        let Some(serde_json::Value::String(kind)) = fields.remove("kind") else {
+            panic!("an event must serialize with a string `kind` (serde tag = \"kind\", content = \"data\")")
+        };
+        Self { kind, data: fields.remove("data").unwrap_or_default(), usage }
+    }
+
+    /// This event as one of `E`'s variants: `None` when its kind is not one of them (another plug-in's event) or its
+    /// data does not fit the variant.
+    pub fn decode<E: for<'de> Deserialize<'de>>(&self) -> Option<E> {
+        let line = serde_json::json!({ "kind": self.kind, "data": self.data });
+        serde_json::from_value(line).ok()
+    }
+}
+
+/// The study's own events of an ask, recorded with the optimizer's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum AskEvent {
+    /// A query the optimizer could not turn into a proposal ([`AskContext::fail_query`]).
+    QueryFailed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What an optimizer sees when asked: the space, the objective, the history so far (search metrics only), how much
@@ -41,22 +85,19 @@ pub struct AskContext<'a> {
 }
 
 impl AskContext<'_> {
-    /// Records an event.
-    pub fn emit(&mut self, kind: impl Into<String>, data: serde_json::Value, usage: Usage) {
-        self.events.push(OptimizerEvent { kind: kind.into(), data, usage });
+    /// Records a typed event (see [`OptimizerEvent`]) with what it spent.
+    pub fn emit<E: Serialize>(&mut self, event: &E, usage: Usage) {
+        self.events.push(OptimizerEvent::typed(event, usage));
     }
 
     /// Spends one query of the budget on a proposal that could not be made (e.g. a language model whose replies
     /// stayed unusable after every repair): the runner records an invalid trial with no architecture and `reason`,
-    /// and the search goes on. Recorded as a [`QUERY_FAILED`] event, so that a resume makes the same decision.
+    /// and the search goes on. Recorded as an [`AskEvent::QueryFailed`] event, so that a resume makes the same
+    /// decision.
     pub fn fail_query(&mut self, reason: impl Into<String>) {
-        let reason: String = reason.into();
-        self.emit(QUERY_FAILED, serde_json::json!({ "reason": reason }), Usage::default());
+        self.emit(&AskEvent::QueryFailed { reason: reason.into() }, Usage::default());
     }
 }
-
-/// The event kind of [`AskContext::fail_query`].
-pub const QUERY_FAILED: &str = "query_failed";
 
 /// Why an optimizer could not propose.
 #[derive(Debug, thiserror::Error)]
@@ -106,5 +147,24 @@ pub trait Optimizer: Send {
     /// falls inside it. The default: none.
     fn random_phase(&self) -> usize {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_event_is_written_as_kind_and_data_and_read_back() {
+        let event = OptimizerEvent::typed(&AskEvent::QueryFailed { reason: "no answer".into() }, Usage::default());
+        assert_eq!(event.kind, "query_failed");
+        assert_eq!(event.data, serde_json::json!({ "reason": "no answer" }));
+        assert_eq!(event.decode::<AskEvent>(), Some(AskEvent::QueryFailed { reason: "no answer".into() }));
+        let other =
+            OptimizerEvent { kind: "llm_call".into(), data: serde_json::json!({ "call": 1 }), usage: Usage::default() };
+        assert_eq!(other.decode::<AskEvent>(), None, "another plug-in's event is not one of ours");
+        let misshapen =
+            OptimizerEvent { kind: "query_failed".into(), data: serde_json::json!(3), usage: Usage::default() };
+        assert_eq!(misshapen.decode::<AskEvent>(), None, "a payload that does not fit is not read as one");
     }
 }

@@ -722,8 +722,10 @@ impl Study {
 fn failed_queries(events: &[OptimizerEvent]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| e.kind == crate::QUERY_FAILED)
-        .map(|e| e.data["reason"].as_str().unwrap_or("no usable proposal").to_owned())
+        .filter_map(|e| match e.decode() {
+            Some(crate::AskEvent::QueryFailed { reason }) => Some(reason),
+            None => None,
+        })
         .collect()
 }
 

@@ -5,10 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use genius_core::executor::{
-    Executor, ExecutorError, JOB_CANCELLED, JOB_LOST, JOB_REATTACHED, JOB_SUBMITTED, Job, JobId, JobOutput, JobRequest,
-    JobState,
-};
+use genius_core::executor::{Executor, ExecutorError, Job, JobId, JobOutput, JobRequest, JobState};
 use genius_core::testing::{ToySpace, ToyTable, UniformOptimizer};
 use genius_core::{
     Architecture, Budget, CancellationToken, EvalError, Evaluation, Evaluator, Recorded, StopReason, Study,
@@ -173,6 +170,7 @@ fn keys(trials: &[Trial]) -> Vec<(usize, Architecture, TrialStatus, bool, Option
     trials.iter().map(key).collect()
 }
 
+/// The data of the run log's events of one kind, read as the file has them (the wire names are part of the format).
 fn events_of(dir: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
     Recorded::read(dir).unwrap().events.into_iter().filter(|e| e.event.kind == kind).map(|e| e.event.data).collect()
 }
@@ -193,7 +191,7 @@ async fn jobs_give_the_trials_of_a_local_study_within_max_in_flight() {
     assert_eq!(c.max_seen_in_flight, 3, "never more than max_in_flight jobs at once");
     assert!(c.batches.iter().all(|&b| b <= 3));
     // Every job is in the run log with its id, and the trial's timings are the worker's.
-    let submitted = events_of(&dir, JOB_SUBMITTED);
+    let submitted = events_of(&dir, "job_submitted");
     assert_eq!(submitted.len(), evaluated);
     assert!(submitted.iter().all(|j| j["id"].is_string() && j["attempt"] == 1));
     let evaluated_trial = remote.trials.iter().find(|t| t.status == TrialStatus::Complete).unwrap();
@@ -230,7 +228,7 @@ async fn lost_jobs_are_retried_then_recorded_as_failed_with_their_reason_and_log
     let attempts = |trial| c.submissions.iter().filter(|r| r.trial == trial).map(|r| r.attempt).collect::<Vec<_>>();
     assert_eq!(attempts(1), [1, 2]);
     assert_eq!(attempts(2), [1, 2, 3], "two retries, then given up");
-    assert_eq!(events_of(&dir, JOB_LOST).len(), 4);
+    assert_eq!(events_of(&dir, "job_lost").len(), 4);
 }
 
 #[tokio::test]
@@ -264,7 +262,7 @@ async fn a_stopped_study_cancels_its_jobs_and_a_resume_submits_them_again() {
     assert!(first.trials.is_empty());
     let cancelled = cluster.lock().unwrap().cancelled.clone();
     assert_eq!(cancelled.len(), 3, "the study cancels every job it owns");
-    assert_eq!(events_of(&dir, JOB_CANCELLED).len(), 3);
+    assert_eq!(events_of(&dir, "job_cancelled").len(), 3);
 
     let executor = SimExecutor::new(&cluster, plan);
     let resumed = study(3, 8).executor(Arc::new(executor)).resume(Recorded::read(&dir).unwrap()).await.unwrap();
@@ -274,7 +272,7 @@ async fn a_stopped_study_cancels_its_jobs_and_a_resume_submits_them_again() {
     let again: Vec<&JobRequest> = c.submissions[3..].iter().filter(|r| r.trial < 3).collect();
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|r| r.attempt == 2), "cancelled jobs run again as new attempts: {again:?}");
-    assert!(Recorded::read(&dir).unwrap().events.iter().all(|e| e.event.kind != JOB_LOST), "a cancel is no failure");
+    assert!(Recorded::read(&dir).unwrap().events.iter().all(|e| e.event.kind != "job_lost"), "a cancel is no failure");
 }
 
 #[tokio::test]
@@ -311,7 +309,7 @@ async fn a_killed_study_resumes_by_polling_its_jobs_instead_of_submitting_them_a
     }
     assert!(per_trial.values().all(|&n| n == 1), "no job submitted twice: {:?}", c.submissions);
     assert_eq!(&c.submissions[..before.len()], &before[..]);
-    let reattached = events_of(&dir, JOB_REATTACHED);
+    let reattached = events_of(&dir, "job_reattached");
     assert!(!reattached.is_empty(), "the resume polled the jobs in flight at the kill");
 }
 

@@ -15,7 +15,6 @@ use genius_core::{
     Architecture, AskContext, Direction, Goal, Notation, Objective, Observation, Optimizer, OptimizerError,
     SearchSpace, SpaceBrief,
 };
-use serde_json::json;
 
 use crate::anonymize::Disguise;
 use crate::chat::{ChatModel, ChatRequest, Message};
@@ -26,8 +25,8 @@ use crate::settings::{
     DuplicateHandling, GeniusSettings, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
 };
 use crate::transcript::{
-    CANNOT_IMPROVE, CallRecord, FALLBACK, GAVE_UP, LLM_CALL, LLM_ERROR, LLM_RETRY, PRINCIPLES, REPLY_PROBLEM,
-    RetryRecord, STRUCTURED_OUTPUT_REJECTED,
+    CallRecord, CannotImproveRecord, ErrorRecord, FallbackRecord, GiveUpRecord, LlmEvent, PrinciplesRecord,
+    ProblemRecord, RejectedRecord, RetryRecord,
 };
 use crate::{LlmError, schema};
 
@@ -131,7 +130,7 @@ impl Genius {
     /// The optimizer of a resumed run, which recorded `events`: a provider that rejected structured output then is
     /// asked in free text from the start, so that the run's own transcript answers its requests again.
     pub fn resumed(mut self, events: &[genius_core::run_log::EventRecord]) -> Self {
-        self.free_text = events.iter().any(|e| e.event.kind == STRUCTURED_OUTPUT_REJECTED);
+        self.free_text = events.iter().any(|e| matches!(e.event.decode(), Some(LlmEvent::StructuredOutputRejected(_))));
         self
     }
 
@@ -366,15 +365,12 @@ impl Genius {
         loop {
             match self.call_once(ctx, &request, purpose).await {
                 Err(e @ LlmError::Rejected { status: Some(400 | 422), .. }) if request.schema.is_some() => {
-                    ctx.emit(
-                        STRUCTURED_OUTPUT_REJECTED,
-                        json!({
-                            "call": self.calls,
-                            "error": e.to_string(),
-                            "action": "the same request in free text, read by the parser, for the rest of the run",
-                        }),
-                        Default::default(),
-                    );
+                    let rejected = RejectedRecord {
+                        call: self.calls,
+                        error: e.to_string(),
+                        action: "the same request in free text, read by the parser, for the rest of the run".into(),
+                    };
+                    ctx.emit(&LlmEvent::StructuredOutputRejected(rejected), Default::default());
                     self.free_text = true;
                     request.schema = None;
                 }
@@ -396,7 +392,7 @@ impl Genius {
             Ok(exchange) => {
                 for attempt in &exchange.retries {
                     let record = RetryRecord { call, attempt: attempt.clone() };
-                    ctx.emit(LLM_RETRY, serde_json::to_value(record).expect("records serialize"), Default::default());
+                    ctx.emit(&LlmEvent::LlmRetry(record), Default::default());
                 }
                 let record = CallRecord {
                     call,
@@ -407,19 +403,16 @@ impl Genius {
                     source: exchange.source,
                     latency_s: exchange.latency_s,
                 };
-                ctx.emit(LLM_CALL, serde_json::to_value(record).expect("records serialize"), exchange.usage);
+                ctx.emit(&LlmEvent::LlmCall(record), exchange.usage);
                 Ok(exchange.reply)
             }
             Err(e) => {
                 for attempt in e.retries() {
                     let record = RetryRecord { call, attempt: attempt.clone() };
-                    ctx.emit(LLM_RETRY, serde_json::to_value(record).expect("records serialize"), Default::default());
+                    ctx.emit(&LlmEvent::LlmRetry(record), Default::default());
                 }
-                ctx.emit(
-                    LLM_ERROR,
-                    json!({ "call": call, "purpose": purpose, "error": e.to_string() }),
-                    Default::default(),
-                );
+                let record = ErrorRecord { call, purpose: purpose.to_owned(), error: e.to_string() };
+                ctx.emit(&LlmEvent::LlmError(record), Default::default());
                 Err(e)
             }
         }
@@ -807,16 +800,13 @@ impl Optimizer for Genius {
                 Verdict::Accept(archs) => break archs,
                 Verdict::CannotImprove => {
                     let stop = self.settings.on_cannot_improve == OnCannotImprove::Stop;
-                    ctx.emit(
-                        CANNOT_IMPROVE,
-                        json!({
-                            "call": self.calls,
-                            "reply": crate::http::shorten(&reply.content, 500),
-                            "refusal": reply.refusal,
-                            "action": if stop { "stop" } else { "continue" },
-                        }),
-                        Default::default(),
-                    );
+                    let record = CannotImproveRecord {
+                        call: self.calls,
+                        reply: crate::http::shorten(&reply.content, 500),
+                        refusal: reply.refusal.clone(),
+                        action: if stop { "stop" } else { "continue" }.into(),
+                    };
+                    ctx.emit(&LlmEvent::CannotImprove(record), Default::default());
                     if stop {
                         break Vec::new();
                     }
@@ -843,17 +833,14 @@ impl Optimizer for Genius {
                 (repairs, self.settings.max_repairs)
             };
             let exhausted = used > bound;
-            ctx.emit(
-                REPLY_PROBLEM,
-                json!({
-                    "call": self.calls,
-                    "kind": kind,
-                    "problem": problem,
-                    "repair": if exhausted { serde_json::Value::Null } else { json!(message) },
-                    "repairs": used,
-                }),
-                Default::default(),
-            );
+            let record = ProblemRecord {
+                call: self.calls,
+                kind: kind.to_owned(),
+                problem: problem.clone(),
+                repair: (!exhausted).then(|| message.clone()),
+                repairs: used,
+            };
+            ctx.emit(&LlmEvent::ReplyProblem(record), Default::default());
             if exhausted {
                 break self.give_up(ctx, kind, &problem, used, duplicates, violating);
             }
@@ -893,7 +880,8 @@ impl Genius {
         }
         let reply = self.call(ctx, request, "distill").await?;
         let text = reply.content.trim().trim_matches('`').trim().to_owned();
-        ctx.emit(PRINCIPLES, json!({ "source": "distilled", "call": self.calls, "text": text }), Default::default());
+        let record = PrinciplesRecord { source: "distilled".into(), call: Some(self.calls), text: text.clone() };
+        ctx.emit(&LlmEvent::Principles(record), Default::default());
         self.principles = Some(text);
         Ok(())
     }
@@ -909,37 +897,33 @@ impl Genius {
         duplicates: Vec<Architecture>,
         violating: Vec<Architecture>,
     ) -> Vec<Architecture> {
+        let gave_up = |action: &str, proposed: Vec<String>| GiveUpRecord {
+            kind: kind.to_owned(),
+            problem: problem.to_owned(),
+            action: action.to_owned(),
+            proposed,
+            why: None,
+        };
         if !duplicates.is_empty() {
             let texts: Vec<String> = duplicates.iter().map(|a| ctx.space.format(a)).collect();
-            ctx.emit(
-                GAVE_UP,
-                json!({ "kind": kind, "problem": problem, "action": "propose the duplicates", "proposed": texts }),
-                Default::default(),
-            );
+            ctx.emit(&LlmEvent::GaveUp(gave_up("propose the duplicates", texts)), Default::default());
             return duplicates;
         }
         match self.settings.on_repairs_exhausted {
             OnRepairsExhausted::Fail if kind == "violation" && !violating.is_empty() => {
                 let texts: Vec<String> = violating.iter().map(|a| ctx.space.format(a)).collect();
-                ctx.emit(
-                    GAVE_UP,
-                    json!({ "kind": kind, "problem": problem, "action": "record the proposal as an invalid trial", "proposed": texts }),
-                    Default::default(),
-                );
+                let record = gave_up("record the proposal as an invalid trial", texts);
+                ctx.emit(&LlmEvent::GaveUp(record), Default::default());
                 violating
             }
             OnRepairsExhausted::Fail => {
                 let what = if kind == "violation" { "constraint violation(s)" } else { "repair(s)" };
-                ctx.emit(
-                    GAVE_UP,
-                    json!({ "kind": kind, "problem": problem, "action": "fail the query" }),
-                    Default::default(),
-                );
+                ctx.emit(&LlmEvent::GaveUp(gave_up("fail the query", Vec::new())), Default::default());
                 ctx.fail_query(format!("{problem} (after {} {what})", used - 1));
                 Vec::new()
             }
             OnRepairsExhausted::Stop => {
-                ctx.emit(GAVE_UP, json!({ "kind": kind, "problem": problem, "action": "stop" }), Default::default());
+                ctx.emit(&LlmEvent::GaveUp(gave_up("stop", Vec::new())), Default::default());
                 Vec::new()
             }
             OnRepairsExhausted::Random => {
@@ -949,19 +933,19 @@ impl Genius {
                 });
                 match fresh {
                     Some(a) => {
-                        ctx.emit(
-                            FALLBACK,
-                            json!({ "kind": kind, "problem": problem, "action": "random", "proposed": ctx.space.format(&a) }),
-                            Default::default(),
-                        );
+                        let record = FallbackRecord {
+                            kind: kind.to_owned(),
+                            problem: problem.to_owned(),
+                            action: "random".into(),
+                            proposed: ctx.space.format(&a),
+                        };
+                        ctx.emit(&LlmEvent::Fallback(record), Default::default());
                         vec![a]
                     }
                     None => {
-                        ctx.emit(
-                            GAVE_UP,
-                            json!({ "kind": kind, "problem": problem, "action": "stop", "why": "no unevaluated valid architecture was found at random" }),
-                            Default::default(),
-                        );
+                        let why = "no unevaluated valid architecture was found at random";
+                        let record = GiveUpRecord { why: Some(why.into()), ..gave_up("stop", Vec::new()) };
+                        ctx.emit(&LlmEvent::GaveUp(record), Default::default());
                         Vec::new()
                     }
                 }

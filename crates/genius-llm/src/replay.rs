@@ -15,7 +15,7 @@ use genius_core::{Recorded, Usage};
 
 use crate::LlmError;
 use crate::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Source};
-use crate::transcript::{CallRecord, LLM_CALL};
+use crate::transcript::{LLM_CALL, LlmEvent};
 
 /// A chat model answering from a recorded transcript, with an optional live model for what it does not hold.
 pub struct ReplayModel {
@@ -39,12 +39,13 @@ impl ReplayModel {
             if e.event.kind != LLM_CALL {
                 continue;
             }
-            let record: CallRecord = serde_json::from_value(e.event.data.clone()).map_err(|err| {
-                LlmError::Io(format!(
-                    "{origin}: events.jsonl line {} is an llm_call that cannot be read ({err})",
+            let Some(LlmEvent::LlmCall(record)) = e.event.decode() else {
+                return Err(LlmError::Io(format!(
+                    "{origin}: events.jsonl line {} is an llm_call that cannot be read (its data is not a model call \
+                     record of this version of genius)",
                     line + 1
-                ))
-            })?;
+                )));
+            };
             info.get_or_insert_with(|| record.model.clone());
             replies.entry(record.request.key()).or_default().push_back((record.reply, e.event.usage));
         }

@@ -9,10 +9,7 @@ use futures::future::{Either, select};
 use tokio_util::sync::CancellationToken;
 
 use super::{BatchOutcome, Evaluated, now};
-use crate::executor::{
-    Executor, JOB_CANCELLED, JOB_FINISHED, JOB_LOST, JOB_REATTACHED, JOB_SUBMITTED, Job, JobEvent, JobRequest,
-    JobState, TrialJobs,
-};
+use crate::executor::{Executor, Job, JobEvent, JobRecord, JobRequest, JobState, TrialJobs};
 use crate::run_log::{RunLog, RunLogError};
 use crate::{Architecture, EvalError, OptimizerEvent};
 
@@ -38,15 +35,10 @@ struct Slot<'a> {
     since: Option<(String, Instant)>,
 }
 
-fn record(
-    log: &mut Option<&mut RunLog>,
-    ask: u64,
-    kind: &str,
-    data: &impl serde::Serialize,
-) -> Result<(), RunLogError> {
+/// Writes a job's event to the log.
+fn record(log: &mut Option<&mut RunLog>, ask: u64, record: &JobRecord) -> Result<(), RunLogError> {
     if let Some(log) = log.as_deref_mut() {
-        let data = serde_json::to_value(data).expect("job records serialize");
-        log.append_event(ask, &OptimizerEvent { kind: kind.to_owned(), data, usage: Default::default() })?;
+        log.append_event(ask, &OptimizerEvent::typed(record, Default::default()))?;
     }
     Ok(())
 }
@@ -85,15 +77,15 @@ pub(super) async fn evaluate(
             slot.attempt = rec.last_attempt;
             slot.lost = rec.lost;
             if let Some(job) = rec.live {
-                record(&mut log, ask, JOB_REATTACHED, &JobEvent::of(&job))?;
+                record(&mut log, ask, &JobRecord::JobReattached(JobEvent::of(&job)))?;
                 slot.job = Some(job);
                 slot.since = Some((now(), Instant::now()));
                 in_flight.push(i);
                 continue;
             }
             if slot.lost > retries {
-                let (reason, tail) = rec.last_loss.unwrap_or_default();
-                let result = Err(EvalError::Failed(gave_up(slot.lost, &reason, &tail)));
+                let loss = rec.last_loss.unwrap_or_default();
+                let result = Err(EvalError::Failed(gave_up(slot.lost, &loss.reason, &loss.log_tail)));
                 done[i] = Some(Evaluated { result, started_at: now(), duration_s: 0.0 });
                 continue;
             }
@@ -133,8 +125,9 @@ pub(super) async fn evaluate(
                 Err(e) => break BatchOutcome::Fatal(EvalError::Fatal(format!("executor `{name}`: {e}"))),
             };
             for ((i, request), id) in batch.into_iter().zip(requests).zip(ids) {
-                let job = Job { id, request };
-                record(&mut log, ask, JOB_SUBMITTED, &job)?;
+                let submitted = JobRecord::JobSubmitted(Job { id, request });
+                record(&mut log, ask, &submitted)?;
+                let JobRecord::JobSubmitted(job) = submitted else { unreachable!("built just above") };
                 let slot = &mut slots[i];
                 slot.job = Some(job);
                 slot.since.get_or_insert_with(|| (now(), Instant::now()));
@@ -172,7 +165,11 @@ pub(super) async fn evaluate(
                 JobState::Finished(output) => {
                     changed = true;
                     let job = slot.job.take().expect("in flight");
-                    record(&mut log, ask, JOB_FINISHED, &JobEvent { host: output.host.clone(), ..JobEvent::of(&job) })?;
+                    record(
+                        &mut log,
+                        ask,
+                        &JobRecord::JobFinished(JobEvent { host: output.host.clone(), ..JobEvent::of(&job) }),
+                    )?;
                     let (started_at, duration_s) = (output.started_at.clone(), output.duration_s);
                     match output.result() {
                         Err(EvalError::Fatal(reason)) => {
@@ -190,7 +187,7 @@ pub(super) async fn evaluate(
                         log_tail: Some(log_tail.clone()),
                         ..JobEvent::of(&job)
                     };
-                    record(&mut log, ask, JOB_LOST, &event)?;
+                    record(&mut log, ask, &JobRecord::JobLost(event))?;
                     if slot.lost <= retries {
                         remote.warnings.push(format!(
                             "job {} of trial {} ({}) ended without a result: {reason}; submitting it again (retry {} \
@@ -253,7 +250,7 @@ async fn cancel(
         return Ok(());
     }
     for job in &jobs {
-        record(log, ask, JOB_CANCELLED, &JobEvent::of(job))?;
+        record(log, ask, &JobRecord::JobCancelled(JobEvent::of(job)))?;
     }
     flush(log)
 }
