@@ -720,13 +720,7 @@ impl Study {
 
 /// The reasons of the queries an ask could not turn into a proposal ([`AskContext::fail_query`]).
 fn failed_queries(events: &[OptimizerEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e.decode() {
-            Some(crate::AskEvent::QueryFailed { reason }) => Some(reason),
-            None => None,
-        })
-        .collect()
+    events.iter().filter_map(|e| e.decode().map(|crate::AskEvent::QueryFailed { reason }| reason)).collect()
 }
 
 /// What becomes of one proposal of a batch.
