@@ -403,7 +403,7 @@ impl Genius {
                     source: exchange.source,
                     latency_s: exchange.latency_s,
                 };
-                ctx.emit(&LlmEvent::LlmCall(record), exchange.usage);
+                ctx.emit(&LlmEvent::LlmCall(Box::new(record)), exchange.usage);
                 Ok(exchange.reply)
             }
             Err(e) => {

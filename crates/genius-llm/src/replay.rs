@@ -46,6 +46,7 @@ impl ReplayModel {
                     line + 1
                 )));
             };
+            let record = *record;
             info.get_or_insert_with(|| record.model.clone());
             replies.entry(record.request.key()).or_default().push_back((record.reply, e.event.usage));
         }

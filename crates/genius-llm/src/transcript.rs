@@ -172,7 +172,7 @@ pub struct PrinciplesRecord {
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum LlmEvent {
     /// A model reply ([`LLM_CALL`]).
-    LlmCall(CallRecord),
+    LlmCall(Box<CallRecord>),
     /// A retried failure ([`LLM_RETRY`]).
     LlmRetry(RetryRecord),
     /// A call that failed for good ([`LLM_ERROR`]).
