@@ -130,7 +130,8 @@ async fn fetch(args: &FetchArgs, out: &mut impl Write) -> Result<Ended> {
 /// `offline` (`--offline`) it is an error naming `genius model fetch`. Another model (a provider, another GGUF file, a
 /// replay) is left to the optimizer, as is a build without the embedded model.
 pub async fn ensure_default_model(settings: &serde_json::Value, offline: bool, quiet: bool) -> Result<()> {
-    let runs_local = settings.get("llm").and_then(serde_json::Value::as_str) == Some(local::PROVIDER);
+    let runs_local =
+        settings.get("llm").and_then(serde_json::Value::as_str) == Some(genius_llm::provider::Provider::Local.name());
     if !local::available() || !runs_local || settings.get("replay").is_some_and(|r| !r.is_null()) {
         return Ok(());
     }

@@ -116,7 +116,7 @@ pub fn entries() -> Vec<Entry<Optimizers>> {
             if model.replay.is_some() {
                 return Vec::new();
             }
-            if model.llm == crate::local::PROVIDER {
+            if model.llm == crate::provider::Provider::Local {
                 let path = std::path::PathBuf::from(model.model.clone().unwrap_or_default());
                 return if !cfg!(feature = "local") {
                     vec![crate::local::unavailable_help()]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::LlmError;
 use crate::optimizer::NAME;
-use crate::settings::PROVIDERS;
+use crate::provider::Provider;
 
 /// Settings from the flags, and, for a replay, the recorded run's space and seed (a replay must search the same).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,14 +57,14 @@ pub fn settings(
                 Some((p, m)) => (p, Some(m)),
                 None => (spec, None),
             };
-            if !PROVIDERS.contains(&provider) {
-                return Err(LlmError::Settings(format!(
+            let provider: Provider = provider.parse().map_err(|_| {
+                LlmError::Settings(format!(
                     "--llm `{spec}`: `{provider}` is not a provider; write PROVIDER[:MODEL] with a provider of {}, \
                      or replay:DIR",
-                    PROVIDERS.join(", ")
-                )));
-            }
-            object.insert("llm".into(), Value::String(provider.to_owned()));
+                    Provider::names()
+                ))
+            })?;
+            object.insert("llm".into(), Value::from(provider.name()));
             if let Some(m) = spec_model.filter(|m| !m.is_empty()) {
                 object.insert("model".into(), Value::String(m.to_owned()));
             }
@@ -77,9 +77,9 @@ pub fn settings(
         object.insert("base_url".into(), Value::String(u.to_owned()));
     }
     if !object.contains_key("llm") && !object.contains_key("model") && !object.contains_key("replay") {
-        object.insert("llm".into(), Value::String(crate::local::PROVIDER.into()));
+        object.insert("llm".into(), Value::from(Provider::Local.name()));
     }
-    if object.get("llm").and_then(Value::as_str) == Some(crate::local::PROVIDER) && !object.contains_key("replay") {
+    if object.get("llm").and_then(Value::as_str) == Some(Provider::Local.name()) && !object.contains_key("replay") {
         object.entry("temperature").or_insert(Value::from(crate::settings::LOCAL_TEMPERATURE));
     }
     out.settings = Value::Object(object);

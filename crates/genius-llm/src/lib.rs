@@ -66,6 +66,7 @@ pub mod openai;
 pub mod optimizer;
 pub mod pricing;
 pub mod prompt;
+pub mod provider;
 pub mod replay;
 pub mod reply;
 pub mod retry;

@@ -765,12 +765,15 @@ impl Optimizer for Genius {
             let schema = (self.settings.structured_output.unwrap_or(false) && !self.free_text)
                 .then(|| schema::answer(space, brief.notation, k, protocol.analyses()));
             let mut request = self.request(&messages, schema.as_ref());
-            if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
+            if request.seed.is_none() && self.settings.llm == crate::provider::Provider::Local {
                 // The embedded model samples with the request's seed: one drawn from the study's generator for every
                 // call, so that the study's seed decides the run, and the same seed repeats it (and its replay).
                 request.seed = Some(rand::Rng::next_u64(ctx.rng));
             }
-            if request.schema.is_some() && self.settings.mask_evaluated && self.settings.llm == crate::local::PROVIDER {
+            if request.schema.is_some()
+                && self.settings.mask_evaluated
+                && self.settings.llm == crate::provider::Provider::Local
+            {
                 // The embedded model's decoder masks every architecture evaluated, and those this ask already
                 // proposed (a duplicate written another way, sent back): it cannot repeat itself.
                 let shown = |a: &Architecture| disguise.as_ref().map_or_else(|| a.clone(), |d| d.show(a));
@@ -875,7 +878,7 @@ impl Genius {
         };
         messages.push(Message::user(self.templates.constrained.distill.clone()));
         let mut request = self.request(&messages, None);
-        if request.seed.is_none() && self.settings.llm == crate::local::PROVIDER {
+        if request.seed.is_none() && self.settings.llm == crate::provider::Provider::Local {
             request.seed = Some(rand::Rng::next_u64(ctx.rng));
         }
         let reply = self.call(ctx, request, "distill").await?;

@@ -18,6 +18,7 @@ use crate::http::{ApiKey, Connection};
 use crate::openai::{Flavor, OpenAiClient};
 use crate::pricing::Price;
 use crate::prompt::Templates;
+use crate::provider::Provider;
 use crate::replay::ReplayModel;
 use crate::retry::RetryPolicy;
 
@@ -110,7 +111,7 @@ pub enum CacheMode {
 pub struct GeniusSettings {
     /// The provider: `openai`, `azure`, `openai-compatible`, `anthropic`, or `local` (the embedded model, a GGUF
     /// file run in-process; the cargo feature `local`).
-    pub llm: String,
+    pub llm: Provider,
     /// The model (for Azure, the deployment; for `local`, the GGUF file [default: the default model in the model
     /// directory, see `genius model fetch`]).
     pub model: Option<String>,
@@ -198,7 +199,7 @@ pub struct GeniusSettings {
 impl Default for GeniusSettings {
     fn default() -> Self {
         Self {
-            llm: "openai".into(),
+            llm: Provider::OpenAi,
             model: None,
             base_url: None,
             api_key_env: None,
@@ -246,9 +247,6 @@ pub struct RunScope {
     pub seed: u64,
 }
 
-/// The providers known.
-pub const PROVIDERS: &[&str] = &["openai", "azure", "openai-compatible", "anthropic", crate::local::PROVIDER];
-
 /// The sampling temperature the command line gives the embedded model when none is set: it samples (so that the
 /// study's seed matters) from its own distribution, sharpened a little.
 pub const LOCAL_TEMPERATURE: f64 = 0.7;
@@ -267,14 +265,7 @@ impl GeniusSettings {
     /// optimizer anywhere.
     pub fn resolve(mut self) -> Result<(Self, Templates), LlmError> {
         let bad = |m: String| Err(LlmError::Settings(m));
-        if !PROVIDERS.contains(&self.llm.as_str()) {
-            return bad(format!(
-                "llm `{}` is not a provider; known: {}, or replay:DIR",
-                self.llm,
-                PROVIDERS.join(", ")
-            ));
-        }
-        if self.llm == crate::local::PROVIDER && self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
+        if self.llm == Provider::Local && self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
             self.model = Some(crate::local::default_model_path().to_string_lossy().into_owned());
         }
         if self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
@@ -283,12 +274,10 @@ impl GeniusSettings {
                 self.llm, self.llm
             ));
         }
-        if matches!(self.llm.as_str(), "azure" | "openai-compatible")
+        if let Some(example) = self.llm.base_url_example()
             && self.base_url.is_none()
             && self.replay.is_none()
         {
-            let example =
-                if self.llm == "azure" { "https://NAME.openai.azure.com" } else { "http://127.0.0.1:11434/v1" };
             return bad(format!(
                 "{} needs the model's endpoint: --llm-base-url {example} (in a settings file: base_url = \"{example}\")",
                 self.llm
@@ -322,7 +311,7 @@ impl GeniusSettings {
         if let Some(target) = &self.target {
             target.parse::<crate::multi_objective::Target>()?;
         }
-        self.structured_output.get_or_insert(self.llm != "openai-compatible");
+        self.structured_output.get_or_insert(self.llm.structured_output_by_default());
         if let Some(reject) = self.reject_duplicates.take() {
             self.duplicates = if reject { DuplicateHandling::Repair } else { DuplicateHandling::Evaluate };
         }
@@ -359,19 +348,14 @@ impl GeniusSettings {
 
     /// The environment variable of the API key, if the provider needs one.
     pub fn key_var(&self) -> Option<String> {
-        self.api_key_env.clone().or_else(|| match self.llm.as_str() {
-            "openai" => Some("OPENAI_API_KEY".into()),
-            "azure" => Some("AZURE_OPENAI_API_KEY".into()),
-            "anthropic" => Some("ANTHROPIC_API_KEY".into()),
-            _ => None,
-        })
+        self.api_key_env.clone().or_else(|| self.llm.key_var().map(str::to_owned))
     }
 
     /// Whether replies are cached under these settings (the embedded model's replies are free and cost only
     /// time: cached only when asked for).
     pub fn caches(&self) -> bool {
         match self.cache {
-            CacheMode::Auto => self.temperature == 0.0 && self.llm != crate::local::PROVIDER,
+            CacheMode::Auto => self.temperature == 0.0 && self.llm != Provider::Local,
             CacheMode::On => true,
             CacheMode::Off => false,
         }
@@ -393,33 +377,33 @@ impl GeniusSettings {
     /// model: loaded from its file, once per process).
     pub fn client(&self) -> Result<Arc<dyn ChatModel>, LlmError> {
         let model = self.model.clone().unwrap_or_default();
-        if self.llm == crate::local::PROVIDER {
+        if self.llm == Provider::Local {
             return local_client(std::path::Path::new(&model));
         }
         let key = match self.key_var() {
-            Some(var) => Some(ApiKey::from_env(&var, &self.llm)?),
+            Some(var) => Some(ApiKey::from_env(&var, self.llm.name())?),
             None => None,
         };
-        let mut conn = Connection::new(self.base_url.clone().unwrap_or_else(|| match self.llm.as_str() {
-            "anthropic" => "https://api.anthropic.com".into(),
-            _ => "https://api.openai.com/v1".into(),
-        }));
+        // A provider with no default endpoint was refused without one by `resolve`.
+        let base_url = self.base_url.clone().or_else(|| self.llm.default_base_url().map(str::to_owned));
+        let mut conn = Connection::new(base_url.unwrap_or_default());
         conn.api_key = key;
         conn.timeout = Duration::from_secs_f64(self.timeout_s);
         conn.headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         conn.retry = self.retry.clone();
         conn.price = self.price;
         let structured = self.structured_output.unwrap_or(false);
-        Ok(match self.llm.as_str() {
-            "anthropic" => Arc::new(AnthropicClient::new(model, conn, structured)?),
-            "azure" => Arc::new(OpenAiClient::new(
+        Ok(match self.llm {
+            Provider::Anthropic => Arc::new(AnthropicClient::new(model, conn, structured)?),
+            Provider::Azure => Arc::new(OpenAiClient::new(
                 Flavor::Azure { deployment: model.clone(), api_version: self.api_version.clone() },
                 model,
                 conn,
                 structured,
             )?),
-            "openai-compatible" => Arc::new(OpenAiClient::new(Flavor::Compatible, model, conn, structured)?),
-            _ => Arc::new(OpenAiClient::new(Flavor::OpenAi, model, conn, structured)?),
+            Provider::OpenAiCompatible => Arc::new(OpenAiClient::new(Flavor::Compatible, model, conn, structured)?),
+            Provider::OpenAi => Arc::new(OpenAiClient::new(Flavor::OpenAi, model, conn, structured)?),
+            Provider::Local => unreachable!("the embedded model returned above"),
         })
     }
 
@@ -531,7 +515,7 @@ mod tests {
         assert!(!s(0.7, CacheMode::Auto));
         assert!(s(0.7, CacheMode::On));
         assert!(!s(0.0, CacheMode::Off));
-        let local = |c: CacheMode| GeniusSettings { llm: "local".into(), cache: c, ..GeniusSettings::default() };
+        let local = |c: CacheMode| GeniusSettings { llm: Provider::Local, cache: c, ..GeniusSettings::default() };
         assert!(!local(CacheMode::Auto).caches());
         assert!(local(CacheMode::On).caches());
     }

@@ -12,6 +12,7 @@ use genius_core::testing::{ToySpace, ToyTable};
 use genius_core::{Budget, Notation, Recorded, SearchSpace, Study, Trial};
 use genius_llm::chat::{ChatRequest, Message};
 use genius_llm::local::model::{Engine, LocalModel};
+use genius_llm::provider::Provider;
 use genius_llm::settings::ProtocolChoice;
 use genius_llm::transcript::{CallRecord, LLM_CALL, REPLY_PROBLEM};
 use genius_llm::{Genius, GeniusSettings, reply, schema};
@@ -154,7 +155,7 @@ fn missing_and_broken_model_files_are_named() {
 
 fn settings(protocol: ProtocolChoice) -> GeniusSettings {
     GeniusSettings {
-        llm: "local".into(),
+        llm: Provider::Local,
         model: Some(model_path().to_string_lossy().into_owned()),
         temperature: 0.7,
         protocol,

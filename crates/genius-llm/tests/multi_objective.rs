@@ -15,6 +15,7 @@ use genius_core::{
 };
 use genius_llm::RunScope;
 use genius_llm::chat::Role;
+use genius_llm::provider::Provider;
 use genius_llm::retry::RetryPolicy;
 use genius_llm::settings::{CacheMode, ProtocolChoice};
 use genius_llm::transcript::CallRecord;
@@ -22,7 +23,7 @@ use genius_llm::{Genius, GeniusSettings};
 
 fn settings(base: &str, target: Option<&str>) -> GeniusSettings {
     GeniusSettings {
-        llm: "openai-compatible".into(),
+        llm: Provider::OpenAiCompatible,
         model: Some("test-model".into()),
         base_url: Some(format!("{base}/v1")),
         timeout_s: 5.0,

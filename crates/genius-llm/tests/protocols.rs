@@ -16,6 +16,7 @@ use genius_llm::anthropic::AnthropicClient;
 use genius_llm::chat::{ChatModel, Role};
 use genius_llm::http::{ApiKey, Connection};
 use genius_llm::openai::{Flavor, OpenAiClient};
+use genius_llm::provider::Provider;
 use genius_llm::retry::RetryPolicy;
 use genius_llm::settings::{
     CacheMode, DuplicateHandling, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
@@ -31,7 +32,7 @@ fn fast_retries() -> RetryPolicy {
 /// Settings for an OpenAI-compatible server at `base`, as the CLI would record them.
 fn compatible(base: &str, protocol: ProtocolChoice) -> GeniusSettings {
     GeniusSettings {
-        llm: "openai-compatible".into(),
+        llm: Provider::OpenAiCompatible,
         model: Some("test-model".into()),
         base_url: Some(format!("{base}/v1")),
         timeout_s: 0.5,
@@ -311,7 +312,7 @@ fn conversation_script() -> Vec<Step> {
 async fn a_conversation_grows_one_chat_and_replays_exactly() {
     let (srv, script) = server(Wire::Anthropic, conversation_script()).await;
     let settings = GeniusSettings {
-        llm: "anthropic".into(),
+        llm: Provider::Anthropic,
         model: Some("claude-test".into()),
         base_url: Some(srv.uri()),
         retry: fast_retries(),
@@ -407,7 +408,7 @@ fn constrained_script() -> Vec<Step> {
 async fn the_constrained_protocol_answers_violations_in_the_same_chat_and_replays_exactly() {
     let (srv, script) = server(Wire::OpenAi, constrained_script()).await;
     let settings = GeniusSettings {
-        llm: "openai".into(),
+        llm: Provider::OpenAi,
         model: Some("gpt-test".into()),
         base_url: Some(format!("{}/v1", srv.uri())),
         retry: fast_retries(),
@@ -655,7 +656,7 @@ async fn a_provider_that_rejects_structured_output_gets_free_text_and_the_search
     let steps = std::iter::once(Step::Error(400, refusal.into(), vec![])).chain(designs).collect();
     let (srv, script) = server(Wire::OpenAi, steps).await;
     let settings = GeniusSettings {
-        llm: "openai".into(),
+        llm: Provider::OpenAi,
         model: Some("gpt-4".into()),
         base_url: Some(format!("{}/v1", srv.uri())),
         retry: fast_retries(),
@@ -860,7 +861,7 @@ impl ChatModel for ScriptedLocal {
 
 /// The requests a 3-query study sent, its model replying `[0, 0, 0]`, `[0, 0, 0]` again (a duplicate), then new
 /// designs.
-async fn masked_requests(llm: &str, mask: bool) -> Vec<Vec<Value>> {
+async fn masked_requests(llm: Provider, mask: bool) -> Vec<Vec<Value>> {
     let answers = ["[0, 0, 0]", "[0, 0, 0]", "[1, 0, 0]", "[2, 0, 0]"];
     let model = Arc::new(ScriptedLocal {
         replies: std::sync::Mutex::new(
@@ -875,7 +876,7 @@ async fn masked_requests(llm: &str, mask: bool) -> Vec<Vec<Value>> {
         requests: std::sync::Mutex::new(Vec::new()),
     });
     let settings = GeniusSettings {
-        llm: llm.into(),
+        llm,
         model: Some("scripted.gguf".into()),
         base_url: Some("http://127.0.0.1:9/v1".into()),
         structured_output: Some(true),
@@ -903,8 +904,11 @@ async fn the_embedded_model_is_sent_every_architecture_evaluated_to_mask_unless_
     let arch = |d: u64| json!({"depth": d, "width": 0, "op": 0});
     // Call 1: nothing evaluated; call 2 (a duplicate of trial 1, sent back): trial 1; call 3: trial 1, and the
     // duplicate this ask proposed (the same design, listed once); call 4: trials 1 and 2.
-    assert_eq!(masked_requests("local", true).await, [vec![], vec![arch(0)], vec![arch(0)], vec![arch(0), arch(1)]]);
+    assert_eq!(
+        masked_requests(Provider::Local, true).await,
+        [vec![], vec![arch(0)], vec![arch(0)], vec![arch(0), arch(1)]]
+    );
     // Off for an ablation, and never for a model behind an API (the repair message stays).
-    assert!(masked_requests("local", false).await.iter().all(Vec::is_empty));
-    assert!(masked_requests("openai-compatible", true).await.iter().all(Vec::is_empty));
+    assert!(masked_requests(Provider::Local, false).await.iter().all(Vec::is_empty));
+    assert!(masked_requests(Provider::OpenAiCompatible, true).await.iter().all(Vec::is_empty));
 }
