@@ -54,7 +54,7 @@ fn compare_grid(c: &mut Criterion) {
             for name in OPTIMIZERS {
                 for seed in 0..seeds {
                     let evaluator: Arc<dyn Evaluator> = table.clone();
-                    let optimizer = catalog::find(name).unwrap().build(serde_json::Value::Null).unwrap();
+                    let optimizer = catalog::build(name, serde_json::Value::Null).unwrap();
                     let study = Study::new(table.space().clone(), evaluator, optimizer)
                         .seed(seed)
                         .budget(Budget::evaluations(QUERIES));

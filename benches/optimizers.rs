@@ -53,7 +53,7 @@ fn per_trial(
     let stamps = Arc::new(Mutex::new(Vec::with_capacity(trials + 1)));
     let recorder = stamps.clone();
     let evaluator: Arc<dyn Evaluator> = table.clone();
-    let optimizer = catalog::find(optimizer.0).unwrap().build(optimizer.1.clone()).unwrap();
+    let optimizer = catalog::build(optimizer.0, optimizer.1.clone()).unwrap();
     let study = Study::new(table.space().clone(), evaluator, optimizer)
         .seed(seed)
         .budget(Budget::evaluations(trials))

@@ -130,12 +130,12 @@ fn main() -> Result<()> {
             if args.only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
                 continue;
             }
-            let entry = catalog::find(name).with_context(|| format!("no optimizer `{name}`"))?;
+            catalog::catalog().find(name)?;
             let mut per_budget: Vec<Vec<f64>> = vec![Vec::new(); args.budgets.len()];
             let clock = Instant::now();
             for seed in 0..args.seeds {
                 let evaluator: Arc<dyn Evaluator> = table.clone();
-                let optimizer = entry.build(settings.clone())?;
+                let optimizer = catalog::build(name, settings.clone())?;
                 let outcome = runtime.block_on(
                     Study::new(table.space().clone(), evaluator, optimizer)
                         .seed(seed)

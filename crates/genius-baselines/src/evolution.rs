@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{self, FRESH_TRIES, check_declared, invalid};
 use genius_core::catalog::{Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 const NAME: &str = "evolution";
 
@@ -49,9 +50,11 @@ impl Default for EvolutionSettings {
     }
 }
 
-impl EvolutionSettings {
+impl Check for EvolutionSettings {
+    type Error = OptimizerError;
+
     /// Checks every field: both sizes at least 1, and a tournament no larger than the population.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)?;
         if self.sample_size > self.population_size {
             return Err(invalid(
@@ -82,9 +85,9 @@ const MUTATION_TRIES: usize = 100;
 
 impl Evolution {
     /// Regularized evolution with `settings`, checked.
-    pub fn new(settings: EvolutionSettings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self { settings, population: VecDeque::new(), initial: 0, evaluated: ArchSet::default() })
+    pub fn new(settings: Checked<EvolutionSettings>) -> Self {
+        let settings = settings.into_inner();
+        Self { settings, population: VecDeque::new(), initial: 0, evaluated: ArchSet::default() }
     }
 
     /// The living members, oldest first, with their scores.
@@ -125,7 +128,7 @@ impl Evolution {
 
 impl Default for Evolution {
     fn default() -> Self {
-        Self::new(EvolutionSettings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -187,6 +190,7 @@ mod tests {
     use genius_core::{Budget, Study};
 
     use super::*;
+    use genius_core::checked::Check;
 
     #[tokio::test]
     async fn the_population_ages_and_children_are_one_mutation_from_a_member() {
@@ -194,7 +198,7 @@ mod tests {
         let outcome = Study::new(
             Arc::new(ToySpace::new()),
             Arc::new(ToyTable::new()),
-            Box::new(Evolution::new(settings).unwrap()),
+            Box::new(Evolution::new(settings.check().unwrap())),
         )
         .budget(Budget::evaluations(40))
         .seed(3)
@@ -214,10 +218,9 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
-        let err = Evolution::new(EvolutionSettings { sample_size: 0, ..Default::default() }).unwrap_err();
+        let err = EvolutionSettings { sample_size: 0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("evolution: `sample_size` must be at least 1 (got 0)"), "{err}");
-        let err =
-            Evolution::new(EvolutionSettings { population_size: 4, sample_size: 5, ..Default::default() }).unwrap_err();
+        let err = EvolutionSettings { population_size: 4, sample_size: 5, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`sample_size` must not exceed population_size (4) (got 5)"), "{err}");
     }
 }

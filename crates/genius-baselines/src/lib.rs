@@ -13,16 +13,25 @@
 //!   Pareto rank and hypervolume contribution; with one objective, TPE.
 //!
 //! Each takes a settings struct whose defaults are the published ones, refuses unknown fields when deserialized, and
-//! checks its values (`check`, also run by `new`). All draw randomness only from the study's generator, do no IO, and
-//! propose only architectures of the space that meet its constraint.
-//!
-//! [`catalog`] builds any of them by name from serialized settings, for command lines and configs:
+//! is built only from checked settings (`settings.check()?`, genius-core's [`Checked`](genius_core::checked::Checked)):
 //!
 //! ```
-//! let tpe = genius_baselines::catalog::find("tpe").unwrap();
-//! let optimizer = tpe.build(serde_json::json!({ "n_startup_trials": 20 })).unwrap();
+//! use genius_baselines::{Evolution, EvolutionSettings};
+//! use genius_core::checked::Check;
+//!
+//! let evolution = Evolution::new(EvolutionSettings { population_size: 20, ..Default::default() }.check()?);
+//! assert!(EvolutionSettings { population_size: 2, sample_size: 3, ..Default::default() }.check().is_err());
+//! # Ok::<(), genius_core::OptimizerError>(())
+//! ```
+//!
+//! All draw randomness only from the study's generator, do no IO, and propose only architectures of the space that
+//! meet its constraint. [`catalog`] builds any of them by name from serialized settings, for command lines and
+//! configs:
+//!
+//! ```
+//! let optimizer = genius_baselines::catalog::build("tpe", serde_json::json!({ "n_startup_trials": 20 })).unwrap();
 //! assert_eq!(optimizer.settings()["n_startup_trials"], 20);
-//! assert!(tpe.build(serde_json::json!({ "gamma": 2.0 })).is_err());
+//! assert!(genius_baselines::catalog::build("tpe", serde_json::json!({ "gamma": 2.0 })).is_err());
 //! ```
 
 pub mod catalog;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{self, FRESH_TRIES, check_declared};
 use genius_core::catalog::{Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 const NAME: &str = "local-search";
 
@@ -55,9 +56,11 @@ impl Default for LocalSearchSettings {
     }
 }
 
-impl LocalSearchSettings {
+impl Check for LocalSearchSettings {
+    type Error = OptimizerError;
+
     /// Checks every field: at least one initial sample.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)
     }
 }
@@ -98,9 +101,9 @@ const MAX_SILENT_STEPS: usize = 10_000;
 
 impl LocalSearch {
     /// Local search with `settings`, checked.
-    pub fn new(settings: LocalSearchSettings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self { settings, phase: Phase::Init, initial: 0, known: ArchMap::default() })
+    pub fn new(settings: Checked<LocalSearchSettings>) -> Self {
+        let settings = settings.into_inner();
+        Self { settings, phase: Phase::Init, initial: 0, known: ArchMap::default() }
     }
 
     /// A random valid architecture neither known nor in `batch`; `None` when the space has nothing left.
@@ -146,7 +149,7 @@ impl LocalSearch {
 
 impl Default for LocalSearch {
     fn default() -> Self {
-        Self::new(LocalSearchSettings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -282,6 +285,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use genius_core::checked::Check;
 
     /// Two dimensions of ten options; the score is the sum of the choices, so every climb goes up and right.
     struct Grid(Vec<Dimension>, MetricSpec);
@@ -325,7 +329,7 @@ mod tests {
 
     async fn on_grid(settings: LocalSearchSettings, budget: usize, seed: u64) -> Vec<Trial> {
         let grid = Arc::new(Grid::new());
-        Study::new(grid.clone(), grid, Box::new(LocalSearch::new(settings).unwrap()))
+        Study::new(grid.clone(), grid, Box::new(LocalSearch::new(settings.check().unwrap())))
             .budget(Budget::evaluations(budget))
             .seed(seed)
             .run()

@@ -19,6 +19,7 @@
 
 use async_trait::async_trait;
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 use genius_core::pareto;
 use genius_core::{
     Architecture, AskContext, Objective, Observation, Optimizer, OptimizerError, SearchRng, SearchSpace,
@@ -89,12 +90,16 @@ impl Default for MotpeSettings {
     }
 }
 
-impl MotpeSettings {
+impl Check for MotpeSettings {
+    type Error = OptimizerError;
+
     /// Checks every field against its declared range.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)
     }
+}
 
+impl MotpeSettings {
     /// The size of the good group among `n` trials.
     fn good_size(&self, n: usize) -> usize {
         ((self.gamma * n as f64).ceil() as usize).min(self.max_good)
@@ -124,9 +129,9 @@ pub struct Motpe {
 
 impl Motpe {
     /// MOTPE with `settings`, checked.
-    pub fn new(settings: MotpeSettings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self { settings, told: Vec::new(), observations: Vec::new(), points: Vec::new(), scored_under: None })
+    pub fn new(settings: Checked<MotpeSettings>) -> Self {
+        let settings = settings.into_inner();
+        Self { settings, told: Vec::new(), observations: Vec::new(), points: Vec::new(), scored_under: None }
     }
 
     /// The good group (indices into the told trials, in trial order) for `points`, each trial's objective vector
@@ -334,7 +339,7 @@ fn select(members: &[&[f64]], k: usize, reference: Option<&[f64]>) -> Vec<usize>
 
 impl Default for Motpe {
     fn default() -> Self {
-        Self::new(MotpeSettings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -402,6 +407,7 @@ mod tests {
 
     use super::*;
     use crate::common::toy_front::objective;
+    use genius_core::checked::Check;
 
     #[test]
     fn the_good_group_is_whole_fronts_then_the_largest_hypervolume_contributions() {
@@ -417,31 +423,31 @@ mod tests {
             Some(vec![9.0, 0.5]),
         ];
         // Eight trials at gamma 0.5: a good group of 4, front 1 whole.
-        let motpe = Motpe::new(MotpeSettings { gamma: 0.5, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 0.5, ..Default::default() }.check().unwrap());
         assert_eq!(motpe.good(&points), vec![0, 2, 5, 7]);
         // At gamma 0.75, six: fronts 1, 2 (trial 3) and 3 (trial 1).
-        let motpe = Motpe::new(MotpeSettings { gamma: 0.75, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 0.75, ..Default::default() }.check().unwrap());
         assert_eq!(motpe.good(&points), vec![0, 1, 2, 3, 5, 7]);
         // At gamma 0.375, three of front 1, by hypervolume contribution above (-1, -1) (a tenth of the range of
         // 10 below the worst, 0): (5, 5) first (6 × 6 = 36, the largest box), then (9, 0.5) (adds 4 × 1.5 = 6,
         // against 5 for each extreme), then (0, 10) (adds 1 × 5 = 5, against 1 for (10, 0)).
         let feasible: Vec<&[f64]> = points.iter().flatten().map(Vec::as_slice).collect();
         assert_eq!(reference(&feasible), Some(vec![-1.0, -1.0]));
-        let motpe = Motpe::new(MotpeSettings { gamma: 0.375, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 0.375, ..Default::default() }.check().unwrap());
         assert_eq!(motpe.good(&points), vec![2, 5, 7]);
         let members: Vec<&[f64]> = [0, 2, 5, 7].iter().map(|&i| points[i].as_deref().unwrap()).collect();
         assert_eq!(select(&members, 3, Some(&[-1.0, -1.0])), vec![1, 3, 2]);
         // Too few feasible trials: the earliest infeasible one fills the group.
         let few = vec![None, Some(vec![1.0, 1.0]), None];
-        let motpe = Motpe::new(MotpeSettings { gamma: 1.0, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 1.0, ..Default::default() }.check().unwrap());
         assert_eq!(motpe.good(&few), vec![0, 1, 2]);
-        let motpe = Motpe::new(MotpeSettings { gamma: 0.6, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 0.6, ..Default::default() }.check().unwrap());
         assert_eq!(motpe.good(&few), vec![0, 1]);
     }
 
     #[test]
     fn with_one_objective_the_good_group_is_the_best_trials_earliest_first_among_ties() {
-        let motpe = Motpe::new(MotpeSettings { gamma: 0.25, ..Default::default() }).unwrap();
+        let motpe = Motpe::new(MotpeSettings { gamma: 0.25, ..Default::default() }.check().unwrap());
         let points: Vec<Option<Vec<f64>>> =
             [1.0, 9.0, 3.0, 9.0, 9.0, 2.0, 0.0, 5.0, 4.0, 9.0, 1.0, 6.0].iter().map(|&v| Some(vec![v])).collect();
         // Twelve trials, a good group of 3: three of the four 9.0s, the earliest.
@@ -452,13 +458,17 @@ mod tests {
     async fn it_reaches_the_toy_front_and_repeats_for_a_seed() {
         let go = |seed| async move {
             let settings = MotpeSettings { n_startup_trials: 5, ..Default::default() };
-            Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(Motpe::new(settings).unwrap()))
-                .objective(objective())
-                .budget(Budget::evaluations(40))
-                .seed(seed)
-                .run()
-                .await
-                .unwrap()
+            Study::new(
+                Arc::new(ToySpace::new()),
+                Arc::new(ToyTable::new()),
+                Box::new(Motpe::new(settings.check().unwrap())),
+            )
+            .objective(objective())
+            .budget(Budget::evaluations(40))
+            .seed(seed)
+            .run()
+            .await
+            .unwrap()
         };
         let outcome = go(2).await;
         let arch = |o: &genius_core::StudyOutcome| o.trials.iter().map(|t| t.arch.clone()).collect::<Vec<_>>();
@@ -470,11 +480,11 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
-        let err = Motpe::new(MotpeSettings { gamma: 0.0, ..Default::default() }).unwrap_err();
+        let err = MotpeSettings { gamma: 0.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("motpe: `gamma` must be greater than 0 and at most 1 (got 0.0)"), "{err}");
-        let err = Motpe::new(MotpeSettings { n_ei_candidates: 0, ..Default::default() }).unwrap_err();
+        let err = MotpeSettings { n_ei_candidates: 0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`n_ei_candidates` must be at least 1 (got 0)"), "{err}");
-        let err = Motpe::new(MotpeSettings { max_good: 0, ..Default::default() }).unwrap_err();
+        let err = MotpeSettings { max_good: 0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`max_good` must be at least 1"), "{err}");
     }
 

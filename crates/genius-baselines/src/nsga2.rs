@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 use genius_core::catalog::{Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 use genius_core::pareto;
 use genius_core::{Architecture, AskContext, Objective, Observation, Optimizer, OptimizerError, SearchSpace};
 use rand::RngExt;
@@ -65,9 +66,11 @@ impl Default for Nsga2Settings {
     }
 }
 
-impl Nsga2Settings {
+impl Check for Nsga2Settings {
+    type Error = OptimizerError;
+
     /// Checks every field against its declared range.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)
     }
 }
@@ -102,16 +105,16 @@ const CHILD_TRIES: usize = 100;
 
 impl Nsga2 {
     /// NSGA-II with `settings`, checked.
-    pub fn new(settings: Nsga2Settings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self {
+    pub fn new(settings: Checked<Nsga2Settings>) -> Self {
+        let settings = settings.into_inner();
+        Self {
             settings,
             parents: Vec::new(),
             parent_observations: Vec::new(),
             offspring: Vec::new(),
             issued: 0,
             generation: 0,
-        })
+        }
     }
 
     /// The surviving parents' architectures, Pareto ranks and crowding distances (empty before the first selection).
@@ -222,7 +225,7 @@ fn crowding(points: &[&[f64]], front: &[usize]) -> Vec<f64> {
 
 impl Default for Nsga2 {
     fn default() -> Self {
-        Self::new(Nsga2Settings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -274,6 +277,7 @@ mod tests {
 
     use super::*;
     use crate::common::toy_front::objective;
+    use genius_core::checked::Check;
 
     #[test]
     fn crowding_marks_the_extremes_and_sums_normalised_gaps() {
@@ -287,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn survivors_are_the_best_fronts_and_children_come_from_them() {
         let settings = Nsga2Settings { population_size: 6, ..Default::default() };
-        let mut nsga = Nsga2::new(settings).unwrap();
+        let mut nsga = Nsga2::new(settings.check().unwrap());
         let space = ToySpace::new();
         let table = ToyTable::new();
         let objective = objective();
@@ -356,13 +360,17 @@ mod tests {
     async fn it_reaches_the_toy_front_and_repeats_for_a_seed() {
         let go = |seed| async move {
             let settings = Nsga2Settings { population_size: 8, ..Default::default() };
-            Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(Nsga2::new(settings).unwrap()))
-                .objective(objective())
-                .budget(Budget::evaluations(40))
-                .seed(seed)
-                .run()
-                .await
-                .unwrap()
+            Study::new(
+                Arc::new(ToySpace::new()),
+                Arc::new(ToyTable::new()),
+                Box::new(Nsga2::new(settings.check().unwrap())),
+            )
+            .objective(objective())
+            .budget(Budget::evaluations(40))
+            .seed(seed)
+            .run()
+            .await
+            .unwrap()
         };
         let outcome = go(2).await;
         let again = go(2).await;
@@ -374,9 +382,9 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
-        let err = Nsga2::new(Nsga2Settings { population_size: 1, ..Default::default() }).unwrap_err();
+        let err = Nsga2Settings { population_size: 1, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("nsga2: `population_size` must be at least 2 (got 1)"), "{err}");
-        let err = Nsga2::new(Nsga2Settings { crossover_prob: 1.5, ..Default::default() }).unwrap_err();
+        let err = Nsga2Settings { crossover_prob: 1.5, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`crossover_prob` must be between 0 and 1"), "{err}");
     }
 }

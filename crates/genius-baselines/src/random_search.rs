@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{MAX_TRIES, check_declared, sample};
 use genius_core::catalog::{Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 /// The settings of random search, as `genius optimizers random` prints them.
 pub const SETTINGS: &[Setting] = &[Setting::new(
@@ -34,17 +35,19 @@ pub struct RandomSearch {
 /// Spaces up to this size are enumerated when fresh samples get hard to find without replacement.
 const ENUMERABLE: u128 = 1 << 20;
 
-impl RandomSearchSettings {
+impl Check for RandomSearchSettings {
+    type Error = OptimizerError;
+
     /// Checks every field (none can be invalid).
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared("random", SETTINGS, self)
     }
 }
 
 impl RandomSearch {
     /// Random search with `settings`.
-    pub fn new(settings: RandomSearchSettings) -> Self {
-        Self { settings, seen: ArchSet::default() }
+    pub fn new(settings: Checked<RandomSearchSettings>) -> Self {
+        Self { settings: settings.into_inner(), seen: ArchSet::default() }
     }
 
     fn fresh(&self, ctx: &mut AskContext<'_>, batch: &[Architecture]) -> Result<Option<Architecture>, OptimizerError> {
@@ -118,10 +121,11 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use genius_core::checked::Check;
 
     #[tokio::test]
     async fn without_replacement_visits_every_architecture_once_then_stops() {
-        let search = RandomSearch::new(RandomSearchSettings { without_replacement: true });
+        let search = RandomSearch::new(RandomSearchSettings { without_replacement: true }.check().unwrap());
         let outcome = Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(search))
             .budget(Budget::evaluations(100))
             .run()

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{self, check_declared, weighted_index};
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 const NAME: &str = "reinforce";
 
@@ -58,10 +59,12 @@ impl Default for ReinforceSettings {
     }
 }
 
-impl ReinforceSettings {
+impl Check for ReinforceSettings {
+    type Error = OptimizerError;
+
     /// Checks every field: a positive learning rate and epsilon, momenta and decays in `[0, 1)`, a non-negative
     /// initial spread.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)
     }
 }
@@ -83,9 +86,9 @@ pub struct Reinforce {
 
 impl Reinforce {
     /// REINFORCE with `settings`, checked.
-    pub fn new(settings: ReinforceSettings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self { settings, logits: Vec::new(), m: Vec::new(), v: Vec::new(), steps: 0, baseline: (0.0, 0.0) })
+    pub fn new(settings: Checked<ReinforceSettings>) -> Self {
+        let settings = settings.into_inner();
+        Self { settings, logits: Vec::new(), m: Vec::new(), v: Vec::new(), steps: 0, baseline: (0.0, 0.0) }
     }
 
     /// The policy's probabilities of every option of every dimension (empty before the first ask).
@@ -130,7 +133,7 @@ impl Reinforce {
 
 impl Default for Reinforce {
     fn default() -> Self {
-        Self::new(ReinforceSettings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -198,6 +201,7 @@ mod tests {
     use genius_core::{Evaluator, Objective, rng};
 
     use super::*;
+    use genius_core::checked::Check;
 
     #[test]
     fn the_baseline_is_a_bias_corrected_moving_average() {
@@ -217,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_reward_above_the_baseline_makes_the_action_likelier() {
-        let mut r = Reinforce::new(ReinforceSettings { learning_rate: 0.1, ..Default::default() }).unwrap();
+        let mut r = Reinforce::new(ReinforceSettings { learning_rate: 0.1, ..Default::default() }.check().unwrap());
         r.logits = vec![vec![0.0; 3]];
         r.m = vec![vec![0.0; 3]];
         r.v = vec![vec![0.0; 3]];
@@ -232,7 +236,7 @@ mod tests {
         let (space, table) = (ToySpace::new(), ToyTable::new());
         let objective = Objective::from_spec(table.metrics());
         let (mut rng, mut events) = (rng::seeded(2), Vec::new());
-        let mut r = Reinforce::new(ReinforceSettings { learning_rate: 0.05, ..Default::default() }).unwrap();
+        let mut r = Reinforce::new(ReinforceSettings { learning_rate: 0.05, ..Default::default() }.check().unwrap());
         for trial in 0..300 {
             let mut ctx = AskContext {
                 space: &space,
@@ -263,9 +267,9 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
-        let err = Reinforce::new(ReinforceSettings { learning_rate: 0.0, ..Default::default() }).unwrap_err();
+        let err = ReinforceSettings { learning_rate: 0.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("reinforce: `learning_rate` must be greater than 0"), "{err}");
-        let err = Reinforce::new(ReinforceSettings { baseline_momentum: 1.0, ..Default::default() }).unwrap_err();
+        let err = ReinforceSettings { baseline_momentum: 1.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`baseline_momentum`"), "{err}");
     }
 }

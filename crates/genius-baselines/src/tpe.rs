@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{self, FRESH_TRIES, check_declared, weighted_index};
 use genius_core::catalog::{Bound, Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 const NAME: &str = "tpe";
 
@@ -92,13 +93,17 @@ impl Default for TpeSettings {
     }
 }
 
-impl TpeSettings {
+impl Check for TpeSettings {
+    type Error = OptimizerError;
+
     /// Checks every field: at least one candidate, `gamma` in `(0, 1]`, at least one good trial, a positive prior
     /// weight.
-    pub fn check(&self) -> Result<(), OptimizerError> {
+    fn check_ref(&self) -> Result<(), OptimizerError> {
         check_declared(NAME, SETTINGS, self)
     }
+}
 
+impl TpeSettings {
     /// The size of the good group among `n` trials.
     fn good_size(&self, n: usize) -> usize {
         ((self.gamma * n as f64).ceil() as usize).min(self.max_good)
@@ -162,9 +167,9 @@ pub struct Tpe {
 
 impl Tpe {
     /// TPE with `settings`, checked.
-    pub fn new(settings: TpeSettings) -> Result<Self, OptimizerError> {
-        settings.check()?;
-        Ok(Self { settings, told: Vec::new(), ranked: Vec::new(), evaluated: ArchSet::default() })
+    pub fn new(settings: Checked<TpeSettings>) -> Self {
+        let settings = settings.into_inner();
+        Self { settings, told: Vec::new(), ranked: Vec::new(), evaluated: ArchSet::default() }
     }
 
     /// Splits the told trials into the good and the bad group (each in trial order), with `pending` appended to
@@ -239,7 +244,7 @@ impl Tpe {
 
 impl Default for Tpe {
     fn default() -> Self {
-        Self::new(TpeSettings::default()).expect("the defaults are valid")
+        Self::new(Checked::default())
     }
 }
 
@@ -535,6 +540,7 @@ mod tests {
     use genius_core::rng;
 
     use super::*;
+    use genius_core::checked::Check;
 
     fn archs(list: &[&[u16]]) -> Vec<Architecture> {
         list.iter().map(|c| Architecture::new(c.to_vec())).collect()
@@ -650,11 +656,11 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused_with_the_field() {
-        let err = Tpe::new(TpeSettings { gamma: 0.0, ..Default::default() }).unwrap_err();
+        let err = TpeSettings { gamma: 0.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("tpe: `gamma` must be greater than 0 and at most 1 (got 0.0)"), "{err}");
-        let err = Tpe::new(TpeSettings { n_ei_candidates: 0, ..Default::default() }).unwrap_err();
+        let err = TpeSettings { n_ei_candidates: 0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`n_ei_candidates` must be at least 1 (got 0)"), "{err}");
-        let err = Tpe::new(TpeSettings { prior_weight: -1.0, ..Default::default() }).unwrap_err();
+        let err = TpeSettings { prior_weight: -1.0, ..Default::default() }.check().unwrap_err();
         assert!(err.to_string().contains("`prior_weight`"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ use genius_core::{
 /// Every optimizer configuration the suite runs: each catalog entry with its defaults, and the non-default variants.
 fn optimizers() -> Vec<(String, serde_json::Value)> {
     let mut out: Vec<(String, serde_json::Value)> =
-        catalog::optimizers().iter().map(|o| (o.name.to_owned(), serde_json::json!({}))).collect();
+        catalog::entries().into_iter().map(|o| (o.name, serde_json::json!({}))).collect();
     let variants = [
         ("random", serde_json::json!({"without_replacement": true})),
         ("evolution", serde_json::json!({"avoid_duplicates": true, "population_size": 5, "sample_size": 5})),
@@ -36,7 +36,7 @@ fn optimizers() -> Vec<(String, serde_json::Value)> {
         ("motpe", serde_json::json!({"n_startup_trials": 3, "constant_liar": false, "gamma": 0.5})),
     ];
     for (name, settings) in variants {
-        if catalog::find(name).is_some() {
+        if catalog::catalog().get(name).is_some() {
             out.push((name.to_owned(), settings));
         }
     }
@@ -44,7 +44,7 @@ fn optimizers() -> Vec<(String, serde_json::Value)> {
 }
 
 fn build(name: &str, settings: &serde_json::Value) -> Box<dyn Optimizer> {
-    catalog::find(name).unwrap().build(settings.clone()).unwrap_or_else(|e| panic!("{name} {settings}: {e}"))
+    catalog::build(name, settings.clone()).unwrap_or_else(|e| panic!("{name} {settings}: {e}"))
 }
 
 /// Every space the suite searches: the catalog's and the toy ones.
@@ -288,8 +288,8 @@ async fn every_catalog_entry_passes_the_core_conformance_suite() {
 #[test]
 fn the_suite_covers_every_optimizer_and_space_of_the_catalogs() {
     let names: HashSet<String> = optimizers().into_iter().map(|(n, _)| n).collect();
-    for entry in catalog::optimizers() {
-        assert!(names.contains(entry.name), "{} is not run", entry.name);
+    for entry in catalog::entries() {
+        assert!(names.contains(&entry.name), "{} is not run", entry.name);
     }
     assert!(["random", "evolution", "local-search", "reinforce", "tpe"].iter().all(|n| names.contains(*n)));
     let spaces: HashSet<String> = spaces().iter().map(|s| s.name().to_owned()).collect();

@@ -254,12 +254,7 @@ fn write_report(dir: &Path, quiet: bool, out: &mut impl Write) -> Result<Ended> 
     let files = genius_report::write_report(dir);
     spinner.finish_and_clear();
     let files = files?;
-    let text = std::fs::read_to_string(&files.report)?;
-    for line in text.lines().skip(1).take_while(|l| !l.starts_with("## Configuration")) {
-        if !line.starts_with("![") {
-            writeln!(out, "{line}")?;
-        }
-    }
+    write!(out, "\n{}", files.results)?;
     writeln!(
         out,
         "\nreport: {}\nsummary: {}\ntrials: {}",

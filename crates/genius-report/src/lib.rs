@@ -271,6 +271,9 @@ pub struct ReportFiles {
     pub plots: Vec<PathBuf>,
     /// The rows of the summary.
     pub rows: Vec<SummaryRow>,
+    /// The report's results as markdown, without plots, title or configuration ([`markdown::results`]): what a
+    /// terminal shows of it.
+    pub results: String,
 }
 
 /// Everything a report is computed from and its rows, read from a directory without writing anything: what
@@ -410,6 +413,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let ReportData { info, failures, stray, rows, .. } = data;
     let report_path = dir.join("report.md");
     let text = markdown::render(&info, &rows, &plot_links, &failures, &stray);
+    let results = markdown::results(&info, &rows, &[], &failures, &stray);
     std::fs::write(&report_path, text).map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
     Ok(ReportFiles {
         summary: summary_path,
@@ -418,6 +422,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
         report: report_path,
         plots: plot_files,
         rows,
+        results,
     })
 }
 

@@ -195,6 +195,28 @@ pub fn render(
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", if info.name.is_empty() { "Comparison" } else { &info.name });
+    out.push_str(&results(info, rows, plots, failures, stray));
+    if !info.config.is_empty() {
+        let _ = writeln!(out, "## Configuration\n\n```toml\n{}\n```\n", info.config.trim_end());
+    }
+    if !info.machine.is_empty() || !info.versions.is_empty() {
+        let _ =
+            writeln!(out, "## Machine and versions\n\n- machine: {}\n- versions: {}\n", info.machine, info.versions);
+    }
+    out
+}
+
+/// The report's results, between its title and its configuration: the description, the tables of every space,
+/// comparisons, ablations, failed and stray runs, with a link to each plot in `plots` (none when `plots` is empty,
+/// as a terminal shows them).
+pub fn results(
+    info: &GridInfo,
+    rows: &[SummaryRow],
+    plots: &[(String, String)],
+    failures: &[FailedRun],
+    stray: &[PathBuf],
+) -> String {
+    let mut out = String::new();
     if !info.description.is_empty() {
         let _ = writeln!(out, "{}\n", info.description.trim());
     }
@@ -405,13 +427,6 @@ pub fn render(
             let _ = writeln!(out, "- `{}`", d.display());
         }
         out.push('\n');
-    }
-    if !info.config.is_empty() {
-        let _ = writeln!(out, "## Configuration\n\n```toml\n{}\n```\n", info.config.trim_end());
-    }
-    if !info.machine.is_empty() || !info.versions.is_empty() {
-        let _ =
-            writeln!(out, "## Machine and versions\n\n- machine: {}\n- versions: {}\n", info.machine, info.versions);
     }
     out
 }

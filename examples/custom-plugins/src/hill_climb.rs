@@ -1,6 +1,7 @@
 //! `hill-climb`: start from random designs, then mutate the best design seen so far, one dimension at a time.
 
 use genius_core::catalog::{BuildError, Entry, Optimizers, Range, Setting, SettingKind, check_settings};
+use genius_core::checked::{Check, Checked};
 use genius_core::{Architecture, AskContext, Observation, Optimizer, OptimizerError, SpaceExt, async_trait};
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +27,12 @@ impl Default for HillClimbSettings {
     }
 }
 
-impl HillClimbSettings {
+impl Check for HillClimbSettings {
+    type Error = BuildError;
+
     /// Checks the settings against their declared ranges.
-    pub fn check(self) -> Result<Self, BuildError> {
-        check_settings(NAME, SETTINGS, &serde_json::to_value(&self).expect("settings serialize"))?;
-        Ok(self)
+    fn check_ref(&self) -> Result<(), BuildError> {
+        check_settings(NAME, SETTINGS, &serde_json::to_value(self).expect("settings serialize"))
     }
 }
 
@@ -42,8 +44,8 @@ pub struct HillClimb {
 
 impl HillClimb {
     /// A hill climber with checked settings.
-    pub fn new(settings: HillClimbSettings) -> Result<Self, BuildError> {
-        Ok(Self { settings: settings.check()? })
+    pub fn new(settings: Checked<HillClimbSettings>) -> Self {
+        Self { settings: settings.into_inner() }
     }
 }
 
@@ -86,7 +88,7 @@ pub fn entry() -> Entry<Optimizers> {
         } else {
             serde_json::from_value(settings).map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))?
         };
-        Ok(Box::new(HillClimb::new(settings)?) as Box<dyn Optimizer>)
+        Ok(Box::new(HillClimb::new(settings.check()?)) as Box<dyn Optimizer>)
     })
     .with_settings(SETTINGS)
 }
