@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "local")]
 pub mod constrained;
 #[cfg(feature = "local")]
+pub mod family;
+#[cfg(feature = "local")]
+pub mod gemma3;
+#[cfg(feature = "local")]
 pub mod model;
 #[cfg(feature = "local")]
 pub mod tokenizer;
