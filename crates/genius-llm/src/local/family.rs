@@ -144,9 +144,13 @@ pub fn load_weights(
     // The tokenizer's lists are not needed by the weights' loader.
     let metadata: Vec<(&str, &gguf_file::Value)> =
         content.metadata.iter().filter(|(k, _)| !k.starts_with("tokenizer.")).map(|(k, v)| (k.as_str(), v)).collect();
-    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
     let mut copy = std::io::Cursor::new(Vec::new());
-    gguf_file::write(&mut copy, &metadata, &tensors)?;
+    {
+        let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+        gguf_file::write(&mut copy, &metadata, &refs)?;
+    }
+    // The converted tensors are in the copy now: freed before the weights are read back from it (a lower peak).
+    drop(tensors);
     copy.set_position(0);
     let converted = gguf_file::Content::read(&mut copy)?;
     Weights::load(arch, converted, &mut copy, device)
@@ -323,6 +327,107 @@ pub fn special(tokenizer: &Tokenizer, text: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::chat::Message;
+
+    /// A SentencePiece vocabulary with every byte, a space, and the special tokens of every template (as control
+    /// tokens).
+    fn vocabulary(extra: &[&str]) -> Tokenizer {
+        let mut tokens: Vec<String> = (0..=255u8).map(|b| format!("<0x{b:02X}>")).collect();
+        let mut types = vec![6; 256];
+        tokens.push("\u{2581}".into());
+        types.push(1);
+        for t in extra {
+            tokens.push((*t).into());
+            types.push(3);
+        }
+        let scores = vec![0.0; tokens.len()];
+        Tokenizer::sentencepiece(&tokens, &scores, &types, false).unwrap()
+    }
+
+    fn text(t: &Tokenizer, ids: &[u32]) -> String {
+        ids.iter().map(|&i| String::from_utf8_lossy(t.token_bytes(i)).into_owned()).collect()
+    }
+
+    #[test]
+    fn every_template_writes_its_turns_and_is_recognised() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message::system("Be brief."),
+                Message::user("Hi"),
+                Message::assistant("Yes"),
+                Message::user("Go"),
+            ],
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            seed: None,
+            schema: None,
+            exclude: Vec::new(),
+        };
+        let all = [
+            "<|im_start|>",
+            "<|im_end|>",
+            "<bos>",
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "<|system|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|end|>",
+            "<|begin_of_text|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+        ];
+        let t = vocabulary(&all);
+        let cases = [
+            (
+                Template::ChatMl,
+                "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYes\
+                 <|im_end|>\n<|im_start|>user\nGo<|im_end|>\n<|im_start|>assistant\n",
+                "<|im_end|>",
+            ),
+            (
+                Template::Gemma,
+                "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nYes<end_of_turn>\n\
+                 <start_of_turn>user\nGo<end_of_turn>\n<start_of_turn>model\n",
+                "<end_of_turn>",
+            ),
+            (
+                Template::Phi3,
+                "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nYes<|end|>\n<|user|>\nGo<|end|>\n\
+                 <|assistant|>\n",
+                "<|end|>",
+            ),
+            (
+                Template::Llama3,
+                "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>\
+                 user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nYes<|eot_id|>\
+                 <|start_header_id|>user<|end_header_id|>\n\nGo<|eot_id|><|start_header_id|>assistant<|end_header_id|>\
+                 \n\n",
+                "<|eot_id|>",
+            ),
+        ];
+        for (template, expected, stop) in cases {
+            assert_eq!(text(&t, &template.prompt(&request, &t, template.bos(&t))), expected, "{template:?}");
+            assert_eq!(text(&t, &template.stops(&t)[..1]), stop);
+        }
+        // Recognised by the file's template text, or by the special tokens where it has none.
+        let only = |names: &[&str]| vocabulary(names);
+        assert_eq!(Template::recognise(Some("{{'<|im_start|>' + role}}"), &t), Some(Template::ChatMl));
+        assert_eq!(Template::recognise(Some("<start_of_turn>"), &t), Some(Template::Gemma));
+        assert_eq!(Template::recognise(None, &only(&all[3..5])), Some(Template::Gemma));
+        assert_eq!(Template::recognise(None, &only(&all[6..9])), Some(Template::Phi3));
+        assert_eq!(Template::recognise(None, &only(&all[10..13])), Some(Template::Llama3));
+        // A template whose tokens the vocabulary lacks, or none at all, is no template.
+        assert_eq!(Template::recognise(Some("<|im_start|>"), &only(&all[3..5])), None);
+        assert_eq!(Template::recognise(None, &only(&[])), None);
+        // Phi-3 without a system token folds the system message into the user's turn.
+        let phi = only(&all[6..9]);
+        assert!(
+            text(&phi, &Template::Phi3.prompt(&request, &phi, None)).starts_with("<|user|>\nBe brief.\n\nHi<|end|>")
+        );
+    }
 
     #[test]
     fn a_system_message_opens_the_first_user_turn() {

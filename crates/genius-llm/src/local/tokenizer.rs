@@ -26,17 +26,55 @@ pub enum PreTokenizer {
     Gpt2,
     /// SmolLM's: every digit a piece of its own, then GPT-2's rules on the rest.
     SmolLm,
+    /// Qwen2's (Qwen2, Qwen2.5, Qwen3): contractions in either case, letters with one leading non-letter, every
+    /// digit alone, other symbols with an optional space and the line breaks after them, line breaks with the white
+    /// space before them, other white space as GPT-2.
+    Qwen2,
+    /// Llama 3's (`llama-bpe`): Qwen2's with numbers in runs of up to three digits.
+    Llama3,
+}
+
+/// The patterns of the regular-expression pre-tokenizers (llama.cpp's, as the models' own `tokenizer.json` have
+/// them).
+const QWEN2_PATTERN: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const LLAMA3_PATTERN: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// A pattern compiled once.
+fn pattern(which: &'static str) -> &'static fancy_regex::Regex {
+    static QWEN2: std::sync::OnceLock<fancy_regex::Regex> = std::sync::OnceLock::new();
+    static LLAMA3: std::sync::OnceLock<fancy_regex::Regex> = std::sync::OnceLock::new();
+    let cell = if which == QWEN2_PATTERN { &QWEN2 } else { &LLAMA3 };
+    cell.get_or_init(|| fancy_regex::Regex::new(which).expect("a valid pattern"))
+}
+
+/// The pieces of `text` a pattern matches, with anything between matches (never, for these patterns, which match
+/// every character) as pieces of its own.
+fn regex_pieces<'t>(re: &fancy_regex::Regex, text: &'t str, out: &mut Vec<&'t str>) {
+    let mut at = 0;
+    for m in re.find_iter(text) {
+        let Ok(m) = m else { break };
+        if m.start() > at {
+            out.push(&text[at..m.start()]);
+        }
+        out.push(m.as_str());
+        at = m.end();
+    }
+    if at < text.len() {
+        out.push(&text[at..]);
+    }
 }
 
 impl PreTokenizer {
     /// The names [`Self::named`] knows.
-    pub const NAMES: [&str; 3] = ["smollm", "gpt2", "default"];
+    pub const NAMES: [&str; 6] = ["smollm", "gpt2", "default", "qwen2", "llama-bpe", "llama3"];
 
     /// The pre-tokenizer a GGUF file names in `tokenizer.ggml.pre`.
     pub fn named(name: &str) -> Option<Self> {
         match name {
             "smollm" => Some(Self::SmolLm),
             "gpt2" | "gpt-2" | "default" => Some(Self::Gpt2),
+            "qwen2" => Some(Self::Qwen2),
+            "llama-bpe" | "llama3" => Some(Self::Llama3),
             _ => None,
         }
     }
@@ -46,6 +84,8 @@ impl PreTokenizer {
         let mut out = Vec::new();
         match self {
             Self::Gpt2 => gpt2_pieces(text, &mut out),
+            Self::Qwen2 => regex_pieces(pattern(QWEN2_PATTERN), text, &mut out),
+            Self::Llama3 => regex_pieces(pattern(LLAMA3_PATTERN), text, &mut out),
             Self::SmolLm => {
                 let mut from = 0;
                 for (i, c) in text.char_indices() {
@@ -540,7 +580,29 @@ mod tests {
     fn smollm_splits_every_digit() {
         assert_eq!(PreTokenizer::SmolLm.split("layer 12: 0.5"), ["layer", " ", "1", "2", ":", " ", "0", ".", "5"]);
         assert_eq!(PreTokenizer::named("smollm"), Some(PreTokenizer::SmolLm));
-        assert_eq!(PreTokenizer::named("qwen2"), None);
+        assert_eq!(PreTokenizer::named("qwen2"), Some(PreTokenizer::Qwen2));
+        assert_eq!(PreTokenizer::named("deepseek-llm"), None);
+    }
+
+    #[test]
+    fn qwen2_and_llama3_split_as_their_patterns_do() {
+        // The expected pieces: Python's `regex` module (2026.11.19) on the same patterns (`regex.findall`).
+        let text = "Hello World's 12345 layers!!\n\n  [0, 1]\tx  \n end — naïve I'LL";
+        assert_eq!(
+            PreTokenizer::Qwen2.split(text),
+            [
+                "Hello", " World", "'s", " ", "1", "2", "3", "4", "5", " layers", "!!\n\n", " ", " [", "0", ",", " ",
+                "1", "]", "\tx", "  \n", " end", " —", " naïve", " I", "'LL"
+            ]
+        );
+        assert_eq!(
+            PreTokenizer::Llama3.split(text),
+            [
+                "Hello", " World", "'s", " ", "123", "45", " layers", "!!\n\n", " ", " [", "0", ",", " ", "1", "]",
+                "\tx", "  \n", " end", " —", " naïve", " I", "'LL"
+            ]
+        );
+        assert_eq!(PreTokenizer::named("llama-bpe"), Some(PreTokenizer::Llama3));
     }
 
     /// A tiny byte-level vocabulary: every byte, a few merges, one control token.
