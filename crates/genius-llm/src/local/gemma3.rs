@@ -130,8 +130,7 @@ impl Gemma3 {
         // length.
         let scale = if blocks == 62 { 1.0 / ((hidden / heads) as f64).sqrt() } else { 1.0 / (head_dim as f64).sqrt() };
         let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let mut norm =
-            |name: &str| -> Result<Norm> { Ok(Norm { weight: tensor(name)?.dequantize(device)?, eps: eps as f32 }) };
+        let mut norm = |name: &str| -> Result<Norm> { Ok(Norm { weight: tensor(name)?.dequantize(device)?, eps }) };
         let output_norm = norm("output_norm.weight")?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
@@ -141,7 +140,7 @@ impl Gemma3 {
             let (gate, up, down) = (mm("ffn_gate")?, mm("ffn_up")?, mm("ffn_down")?);
             let mut n = |n: &str| -> Result<Norm> {
                 let w = content.tensor(reader, &format!("blk.{i}.{n}.weight"), device)?.dequantize(device)?;
-                Ok(Norm { weight: w, eps: eps as f32 })
+                Ok(Norm { weight: w, eps })
             };
             layers.push(Layer {
                 q,

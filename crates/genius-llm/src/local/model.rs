@@ -332,10 +332,11 @@ impl Engine {
             let end = (cut(pos) + CHUNK).min(prompt.len());
             logits = self.feed(&prompt[pos..end], pos)?;
             pos = end;
-            if marks.contains(&pos) && !kept.iter().any(|(ids, _)| ids.len() == pos) {
-                if let Some(copy) = self.weights.snapshot() {
-                    kept.push((prompt[..pos].to_vec(), copy));
-                }
+            if marks.contains(&pos)
+                && !kept.iter().any(|(ids, _)| ids.len() == pos)
+                && let Some(copy) = self.weights.snapshot()
+            {
+                kept.push((prompt[..pos].to_vec(), copy));
             }
         }
         kept.sort_by_key(|(ids, _)| ids.len());

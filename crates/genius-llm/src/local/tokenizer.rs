@@ -198,8 +198,8 @@ pub struct Tokenizer {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Bpe(Bpe),
-    Spm(Spm),
+    Bpe(Box<Bpe>),
+    Spm(Box<Spm>),
 }
 
 /// Byte-level BPE.
@@ -275,7 +275,7 @@ impl Tokenizer {
             };
             merge_map.entry((li, ri)).or_insert((u32::try_from(rank).expect("fewer than 2^32 merges"), mi));
         }
-        let kind = Kind::Bpe(Bpe { ids, byte_token, merges: merge_map, pre, byte_chars });
+        let kind = Kind::Bpe(Box::new(Bpe { ids, byte_token, merges: merge_map, pre, byte_chars }));
         Ok(Self { bytes, control, kind })
     }
 
@@ -343,7 +343,7 @@ impl Tokenizer {
             }
         }
         user.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
-        let kind = Kind::Spm(Spm { pieces, user, byte_token, unknown, space_prefix });
+        let kind = Kind::Spm(Box::new(Spm { pieces, user, byte_token, unknown, space_prefix }));
         Ok(Self { bytes, control, kind })
     }
 
