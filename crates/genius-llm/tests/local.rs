@@ -337,6 +337,20 @@ fn missing_and_broken_model_files_are_named() {
     assert!(e.contains("cut.gguf"), "{e}");
 }
 
+#[test]
+fn an_unknown_architecture_is_named_with_those_that_run() {
+    use candle_core::quantized::gguf_file::{self, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mamba.gguf");
+    let arch = Value::String("mamba".into());
+    let mut file = std::fs::File::create(&path).unwrap();
+    gguf_file::write(&mut file, &[("general.architecture", &arch)], &[]).unwrap();
+    drop(file);
+    let e = Engine::open(&path).err().unwrap().to_string();
+    assert!(e.contains("mamba.gguf") && e.contains("`mamba`"), "{e}");
+    assert!(["llama", "qwen2", "qwen3", "gemma3", "phi3"].iter().all(|a| e.contains(a)), "{e}");
+}
+
 fn settings(protocol: ProtocolChoice) -> GeniusSettings {
     GeniusSettings {
         llm: "local".into(),
