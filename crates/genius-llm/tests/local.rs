@@ -33,11 +33,12 @@ fn model_path() -> PathBuf {
     path
 }
 
-/// The Gemma 3 270M file, or `None` (with a loud SKIPPED line) where it is not there outside CI.
+/// The Gemma 3 270M file, or `None` (with a loud SKIPPED line) where it is not there, unless it was asked for
+/// (`GENIUS_TEST_GEMMA` names it; scripts/test.sh sets it) or this is CI (`CI` set): then a failure.
 fn gemma_path() -> Option<PathBuf> {
-    let path = std::env::var_os("GENIUS_TEST_GEMMA")
-        .filter(|p| !p.is_empty())
-        .map_or_else(|| genius_llm::local::model_dir().join("gemma-3-270m-q4_k_m.gguf"), PathBuf::from);
+    let named = std::env::var_os("GENIUS_TEST_GEMMA").filter(|p| !p.is_empty());
+    let required = named.is_some() || std::env::var_os("CI").is_some();
+    let path = named.map_or_else(|| genius_llm::local::model_dir().join("gemma-3-270m-q4_k_m.gguf"), PathBuf::from);
     if path.is_file() {
         return Some(path);
     }
@@ -46,7 +47,7 @@ fn gemma_path() -> Option<PathBuf> {
          path; set GENIUS_TEST_GEMMA to it if it is not in the default model directory)",
         path.display()
     );
-    assert!(std::env::var_os("CI").is_none(), "{help}");
+    assert!(!required, "{help}");
     eprintln!("SKIPPED: {help}");
     None
 }
