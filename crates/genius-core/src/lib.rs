@@ -34,6 +34,7 @@ mod architecture;
 mod brief;
 mod budget;
 pub mod catalog;
+pub mod combine;
 mod evaluation;
 pub mod executor;
 mod metric;
