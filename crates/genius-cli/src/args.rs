@@ -250,9 +250,11 @@ pub struct SearchArgs {
     pub llm: LlmArgs,
 
     /// What scores an architecture: `table` looks it up in the space's benchmark table (a space file's own
-    /// [table]), `train` trains its network on a dataset (see the training options), `command` runs your own program
-    /// on it (see --command-config).
-    #[arg(long, value_name = "NAME", default_value = "table", value_parser = PossibleValuesParser::new(crate::registry::evaluator_names()))]
+    /// [table]), `train` trains its network on a dataset (see the training options), `latency` measures its
+    /// network's inference time on this machine, `command` runs your own program on it (see --command-config).
+    /// Join several with + to merge their metrics, e.g. table+latency for accuracy against measured latency
+    /// (--train KEY=VALUE sets a part's setting, e.g. --train runs=5).
+    #[arg(long, value_name = "NAME", default_value = "table", value_parser = crate::registry::parse_evaluator)]
     pub evaluator: String,
 
     /// The settings of `--evaluator command`, a TOML file: command (the program and its arguments, with

@@ -206,10 +206,10 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
     let optimizer = registry::optimizer(&args.optimizer, settings, &space_name, args.seed)?;
     let data = args.data.resolve();
     let dir = args.out.clone().unwrap_or_else(|| default_out(&space_name, &args.optimizer, args.seed));
-    let evaluator_settings =
-        registry::evaluator_settings(&args.evaluator, &args.train, args.command_config.as_deref())?;
+    let (evaluator_name, evaluator_settings) =
+        registry::evaluator_choice(&args.evaluator, &args.train, args.command_config.as_deref())?;
     let evaluator = registry::evaluator(
-        &args.evaluator,
+        &evaluator_name,
         evaluator_settings,
         &space,
         args.seed,

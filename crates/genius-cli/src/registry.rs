@@ -23,6 +23,9 @@ pub fn catalogs() -> &'static Catalogs {
         c.evaluators.add(genius_spaces::catalog::evaluators());
         c.evaluators.add(genius_train::catalog::entries());
         c.evaluators.add(genius_command::catalog::entries());
+        // Listed after the evaluators it combines: it builds its parts from them.
+        let combine = genius_core::combine::entry(c.evaluators.clone());
+        c.evaluators.add([combine]);
         c.space_files = Some(genius_spaces::catalog::space_file);
         c.executors.add(genius_slurm::catalog::entries());
         c
@@ -42,6 +45,75 @@ pub fn optimizer_names() -> Vec<&'static str> {
 /// The names of every evaluator, for `--evaluator`.
 pub fn evaluator_names() -> Vec<&'static str> {
     catalogs().evaluators.names()
+}
+
+/// Checks `--evaluator`: one evaluator's name, or several joined by `+` (combined, the first leading: e.g.
+/// `table+latency` takes accuracy from the table and measures latency).
+pub fn parse_evaluator(spec: &str) -> Result<String, String> {
+    let known = evaluator_names();
+    for name in spec.split('+') {
+        if !known.contains(&name) {
+            return Err(format!("unknown evaluator `{name}`; known: {} (join several with +)", known.join(", ")));
+        }
+        if name == genius_core::combine::NAME && spec != name {
+            return Err(format!("`{name}` is what + makes; join the evaluators themselves, e.g. table+latency"));
+        }
+    }
+    Ok(spec.to_owned())
+}
+
+/// The evaluator `--evaluator` names and its settings: one evaluator (see [`evaluator_settings`]), or several
+/// joined by `+`, combined (genius-core's `combine`). A combination's `--train KEY=VALUE` (and the training flags
+/// given) go to every part that has a setting of that name, e.g. `--evaluator table+latency --train runs=5`.
+pub fn evaluator_choice(
+    spec: &str,
+    args: &crate::args::TrainArgs,
+    command_config: Option<&Path>,
+) -> Result<(String, serde_json::Value)> {
+    let names: Vec<&str> = spec.split('+').collect();
+    if names.len() == 1 {
+        return Ok((spec.to_owned(), evaluator_settings(spec, args, command_config)?));
+    }
+    if command_config.is_some() {
+        bail!("--command-config is for --evaluator {} alone", genius_command::NAME);
+    }
+    let entries = names.iter().map(|n| catalogs().evaluators.find(n)).collect::<Result<Vec<_>, _>>()?;
+    let mut given = optimizer_settings(args.train_config.as_deref(), &args.train_settings)?;
+    let object = given.as_object_mut().expect("settings are a table");
+    let dataset_dir = args.dataset_dir.as_ref().map(|d| d.display().to_string());
+    let flags: [(&str, Option<serde_json::Value>); 7] = [
+        ("dataset", (args.dataset != "fashion-mnist").then(|| args.dataset.clone().into())),
+        ("dataset_dir", dataset_dir.map(Into::into)),
+        ("backend", (args.backend != "burn").then(|| args.backend.clone().into())),
+        ("device", (args.device != "cpu").then(|| args.device.clone().into())),
+        ("epochs", args.epochs.map(Into::into)),
+        ("subset", args.subset.map(Into::into)),
+        ("resolution", args.resolution.map(Into::into)),
+    ];
+    for (key, value) in flags {
+        if let Some(value) = value {
+            object.insert(key.into(), value);
+        }
+    }
+    let mut parts: Vec<serde_json::Map<String, serde_json::Value>> = vec![serde_json::Map::new(); names.len()];
+    for (key, value) in object.iter() {
+        let mut taken = false;
+        for (part, entry) in parts.iter_mut().zip(&entries) {
+            if entry.settings.iter().any(|s| s.name == key) {
+                part.insert(key.clone(), value.clone());
+                taken = true;
+            }
+        }
+        if !taken {
+            bail!("`{key}` is a setting of none of {}; see `genius evaluators NAME` for each one's", names.join(", "));
+        }
+    }
+    let parts: Vec<serde_json::Value> = names
+        .iter()
+        .zip(parts)
+        .map(|(name, settings)| serde_json::json!({ "name": name, "settings": settings }))
+        .collect();
+    Ok((genius_core::combine::NAME.to_owned(), serde_json::json!({ "parts": parts })))
 }
 
 /// The names of every executor, for `--executor`.
@@ -364,7 +436,10 @@ mod tests {
         let c = catalogs();
         assert!(c.spaces.get("nas-bench-201-cifar10").is_some());
         assert!(optimizer_names().contains(&genius_llm::NAME));
-        assert_eq!(evaluator_names(), ["table", "train", "command"]);
+        assert_eq!(evaluator_names(), ["table", "train", "latency", "command", "combine"]);
+        assert!(parse_evaluator("table+latency").is_ok());
+        assert!(parse_evaluator("table+nope").unwrap_err().contains("unknown evaluator `nope`"));
+        assert!(parse_evaluator("table+combine").unwrap_err().contains("what + makes"));
         assert_eq!(executor_names(), ["slurm"]);
         assert_eq!(chat_optimizers(), [genius_llm::NAME]);
     }

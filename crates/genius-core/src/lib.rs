@@ -35,6 +35,7 @@ mod brief;
 mod budget;
 pub mod catalog;
 pub mod checked;
+pub mod combine;
 mod evaluation;
 pub mod executor;
 mod metric;

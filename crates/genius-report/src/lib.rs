@@ -9,6 +9,7 @@
 //! ```
 
 pub mod anytime;
+pub mod attainment;
 pub mod digest;
 pub mod markdown;
 pub mod plot;
@@ -267,6 +268,9 @@ pub struct ReportFiles {
     pub trials_parquet: PathBuf,
     /// `report.md`.
     pub report: PathBuf,
+    /// `attainment.csv`, where the comparison has runs of several objectives: each optimizer's 50% attainment
+    /// front over seeds in the first two objectives (see [`attainment_rows`]).
+    pub attainment: Option<PathBuf>,
     /// Every plot (SVG and PNG).
     pub plots: Vec<PathBuf>,
     /// The rows of the summary.
@@ -396,6 +400,15 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
     let (trials_path, parquet_path) = table.finish()?;
     let summary_path = dir.join("summary.csv");
     summary::write_summary_csv(&summary_path, &data.rows)?;
+    let attainment = attainment_rows(&data);
+    let attainment_path = (!attainment.is_empty()).then(|| dir.join("attainment.csv"));
+    if let Some(path) = &attainment_path {
+        let mut w = csv::Writer::from_path(path).map_err(|e| ReportError::csv(path, e))?;
+        for row in &attainment {
+            w.serialize(row).map_err(|e| ReportError::csv(path, e))?;
+        }
+        w.flush().map_err(|e| ReportError::Io { path: path.clone(), cause: e })?;
+    }
 
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).map_err(|e| ReportError::Io { path: plot_dir.clone(), cause: e })?;
@@ -420,6 +433,7 @@ pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
         trials: trials_path,
         trials_parquet: parquet_path,
         report: report_path,
+        attainment: attainment_path,
         plots: plot_files,
         rows,
         results,
@@ -534,7 +548,7 @@ fn multi_objective_plots(
     if let Some(run) = first {
         let goals = run.meta.objective.all();
         let natural = |g: &genius_core::Goal, v: f64| g.direction.oriented(v);
-        let groups: Vec<(String, Vec<(f64, f64)>)> = main
+        let groups: Vec<plot::Fronts> = main
             .iter()
             .map(|(k, g)| {
                 let points = g
@@ -543,17 +557,89 @@ fn multi_objective_plots(
                     .flat_map(|r| r.front.iter())
                     .map(|p| (natural(&goals[0], p.scores[0]), natural(&goals[1], p.scores[1])))
                     .collect();
-                (k.optimizer.clone(), points)
+                let median = attainment::staircase(&median_attainment(g, &goals))
+                    .into_iter()
+                    .map(|(x, y)| (natural(&goals[0], x), natural(&goals[1], y)))
+                    .collect();
+                plot::Fronts { label: k.optimizer.clone(), points, median }
             })
             .collect();
         let svg = plot::fronts_svg(
-            &format!("{space}: Pareto fronts of every run"),
+            &format!("{space}: Pareto fronts of every run, and the line half of the seeds attain"),
             (&goals[0].to_string(), &goals[1].to_string()),
             &groups,
         )?;
         out.push(ReportPlot { space: space.to_owned(), stem: format!("{space}-fronts"), svg });
     }
     Ok(out)
+}
+
+/// The attainment level of the report's pooled fronts: what at least half of the seeds' fronts reach.
+pub const ATTAINMENT_LEVEL: f64 = 0.5;
+
+/// The 50% attainment front (see [`attainment`]) of the final Pareto fronts of `runs` in the first two of `goals`
+/// (runs with other objectives left out), oriented (larger is better); empty with fewer than two objectives.
+fn median_attainment(runs: &[&RunDigest], goals: &[genius_core::Goal]) -> Vec<(f64, f64)> {
+    if goals.len() < 2 {
+        return Vec::new();
+    }
+    let fronts: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .filter(|r| r.meta.objective.all() == goals)
+        .map(|r| r.front.iter().map(|p| (p.scores[0], p.scores[1])).collect())
+        .collect();
+    attainment::attainment_front(&fronts, attainment::fronts_needed(ATTAINMENT_LEVEL, fronts.len()))
+}
+
+/// One point of a pooled attainment front, as `attainment.csv` writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttainmentRow {
+    /// The space.
+    pub space: String,
+    /// The optimizer's label.
+    pub optimizer: String,
+    /// The share of the seeds' fronts that attain the point (0.5: half of them).
+    pub level: f64,
+    /// How many fronts that is, of `runs`.
+    pub fronts_needed: usize,
+    /// The runs pooled.
+    pub runs: usize,
+    /// The first objective, e.g. `val_acc_200:max`.
+    pub x_objective: String,
+    /// Its value, in its own units.
+    pub x: f64,
+    /// The second objective, e.g. `flops:min`.
+    pub y_objective: String,
+    /// Its value, in its own units.
+    pub y: f64,
+}
+
+/// The pooled attainment over seeds of every optimizer of the main grid on every space with runs of two or more
+/// objectives: the points of its 50% attainment front in the first two objectives (final fronts), in their units.
+pub fn attainment_rows(data: &ReportData) -> Vec<AttainmentRow> {
+    let mut out = Vec::new();
+    for (key, runs) in data.groups().iter().filter(|(k, _)| k.ablation.is_none()) {
+        let Some(first) = runs.iter().find(|r| r.meta.objective.is_multi()) else { continue };
+        let goals = first.meta.objective.all();
+        if goals.len() < 2 {
+            continue;
+        }
+        let n = runs.iter().filter(|r| r.meta.objective.all() == goals).count();
+        for (x, y) in median_attainment(runs, &goals) {
+            out.push(AttainmentRow {
+                space: key.space.clone(),
+                optimizer: key.optimizer.clone(),
+                level: ATTAINMENT_LEVEL,
+                fronts_needed: attainment::fronts_needed(ATTAINMENT_LEVEL, n),
+                runs: n,
+                x_objective: goals[0].to_string(),
+                x: goals[0].direction.oriented(x),
+                y_objective: goals[1].to_string(),
+                y: goals[1].direction.oriented(y),
+            });
+        }
+    }
+    out
 }
 
 /// The run directories of `found` that belong in the report, and the ones left out as not part of the comparison

@@ -58,6 +58,12 @@ fn hypervolume(
         })
         .collect();
     table(out, header, &body);
+    let _ = writeln!(
+        out,
+        "Pooled over seeds: the fronts plot draws, for each optimizer, the staircase that at least half of its runs' \
+         final fronts attain (the 50% attainment front in the first two objectives); `attainment.csv` lists its \
+         points.\n"
+    );
     let baseline = info
         .baseline
         .clone()

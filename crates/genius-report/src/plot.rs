@@ -211,14 +211,21 @@ pub fn distribution_svg(title: &str, metric: &str, groups: &[(String, Vec<f64>)]
     Ok(svg)
 }
 
+/// One optimizer's fronts in a fronts plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fronts {
+    /// The optimizer's label.
+    pub label: String,
+    /// Every point of its runs' final fronts, pooled over seeds.
+    pub points: Vec<(f64, f64)>,
+    /// The staircase of its 50% attainment front (what half of the seeds reach), as a line; empty for none.
+    pub median: Vec<(f64, f64)>,
+}
+
 /// Pareto fronts of two objectives, in their own units: for each optimizer, every point of its runs' final fronts
-/// (pooled over seeds), as an SVG document.
-pub fn fronts_svg(
-    title: &str,
-    (x_name, y_name): (&str, &str),
-    groups: &[(String, Vec<(f64, f64)>)],
-) -> Result<String, ReportError> {
-    let all = || groups.iter().flat_map(|g| g.1.iter().copied());
+/// (pooled over seeds) and the staircase half of its seeds attain, as an SVG document.
+pub fn fronts_svg(title: &str, (x_name, y_name): (&str, &str), groups: &[Fronts]) -> Result<String, ReportError> {
+    let all = || groups.iter().flat_map(|g| g.points.iter().chain(&g.median).copied());
     let range = |f: fn((f64, f64)) -> f64| {
         let (lo, hi) = all().map(f).fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         if lo > hi {
@@ -241,13 +248,20 @@ pub fn fronts_svg(
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(plot_error)?;
         chart.configure_mesh().x_desc(x_name).y_desc(y_name).draw().map_err(plot_error)?;
-        for (i, (label, points)) in groups.iter().enumerate() {
+        for (i, g) in groups.iter().enumerate() {
             let col = color(i);
             chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, col.mix(0.7).filled())))
+                .draw_series(g.points.iter().map(|&p| Circle::new(p, 3, col.mix(0.5).filled())))
                 .map_err(plot_error)?
-                .label(label.clone())
+                .label(g.label.clone())
                 .legend(move |(x, y)| Circle::new((x + 9, y), 3, col.filled()));
+            if !g.median.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(g.median.iter().copied(), col.stroke_width(2)))
+                    .map_err(plot_error)?
+                    .label(format!("{}: attained by half of the seeds", g.label))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            }
         }
         chart
             .configure_series_labels()

@@ -343,4 +343,39 @@ async fn a_multi_objective_grid_reports_hypervolumes_equal_to_brute_force_fronts
         assert!(!run.front.is_empty());
         assert!(run.front.iter().all(|p| p.reported.is_some()));
     }
+    // Pooled over seeds: attainment.csv holds each label's 50% attainment front of its five runs' final fronts (3 of
+    // 5), the points that at least three fronts reach and no other such point beats, checked by brute force.
+    assert!(report.contains("`attainment.csv`"), "{report}");
+    let mut csv = csv::Reader::from_path(files.attainment.as_ref().expect("attainment.csv is written")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    for label in ["uniform", "uniform-free"] {
+        let fronts: Vec<Vec<(f64, f64)>> = data
+            .runs
+            .iter()
+            .filter(|r| r.meta.label.optimizer == label)
+            .map(|r| r.front.iter().map(|p| (p.scores[0], p.scores[1])).collect())
+            .collect();
+        assert_eq!(fronts.len(), 5, "{label}");
+        let reached = |z: (f64, f64)| fronts.iter().filter(|f| f.iter().any(|p| p.0 >= z.0 && p.1 >= z.1)).count();
+        let corners: Vec<(f64, f64)> = fronts
+            .iter()
+            .flatten()
+            .flat_map(|a| fronts.iter().flatten().map(move |b| (a.0, b.1)))
+            .filter(|&z| reached(z) >= 3)
+            .collect();
+        let mut want: Vec<(f64, f64)> =
+            corners.iter().copied().filter(|p| !corners.iter().any(|q| q != p && q.0 >= p.0 && q.1 >= p.1)).collect();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0));
+        want.dedup();
+        // In the csv: the objectives' own units (params minimized, so its oriented value is negated).
+        let mut got: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| &r[1] == label)
+            .map(|r| (r[6].parse::<f64>().unwrap(), -r[8].parse::<f64>().unwrap()))
+            .collect();
+        got.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(!want.is_empty(), "{label}");
+        assert_eq!(got, want, "{label}");
+        assert!(rows.iter().filter(|r| &r[1] == label).all(|r| &r[2] == "0.5" && &r[3] == "3" && &r[4] == "5"));
+    }
 }

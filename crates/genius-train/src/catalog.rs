@@ -1,4 +1,4 @@
-//! The training evaluator as a catalog entry (genius-core's one shape for every plug-in).
+//! The training and latency evaluators as catalog entries (genius-core's one shape for every plug-in).
 //!
 //! Its settings are flat, as an experiment file's `[evaluator]` table writes them: `dataset`, `dataset_dir`,
 //! `backend` and `device`, and every [`TrainSettings`] field beside them. A run header records the nested
@@ -12,6 +12,7 @@ use genius_core::catalog::{Bound, BuildContext, BuildError, Entry, Evaluators, R
 
 use crate::data::sources;
 use crate::evaluator::NAME;
+use crate::latency::{LatencyEvaluator, LatencySettings, NAME as LATENCY};
 use crate::{DatasetKind, TrainConfig, TrainError, TrainEvaluator, TrainSettings};
 
 /// `[0, 1)`.
@@ -119,6 +120,26 @@ pub fn config(settings: serde_json::Value, context: &BuildContext<'_>) -> Result
     Ok(TrainConfig { dataset: flat.dataset, dataset_dir, backend: flat.backend, device: flat.device, train })
 }
 
+/// Every setting of the latency evaluator, as `genius evaluators latency` prints them.
+pub const LATENCY_SETTINGS: &[Setting] = &[
+    Setting::new("batch_size", SettingKind::Integer, "8", "the batch measured besides batch 1")
+        .range(Range::at_least(1.0)),
+    Setting::new("runs", SettingKind::Integer, "10", "timed forward passes per batch size (the median is the metric)")
+        .range(Range::at_least(1.0)),
+    Setting::new("warmup", SettingKind::Integer, "3", "untimed forward passes before the timed ones"),
+    Setting::new("threads", SettingKind::Integer, "0", "threads of the measurement (0: every core)"),
+    Setting::new("backend", SettingKind::OneOf(&["burn"]), "\"burn\"", "the tensor library"),
+    Setting::new("device", SettingKind::Text, "\"cpu\"", "cpu, cuda:N, wgpu"),
+    Setting::new("resolution", SettingKind::Integer, "", "input image side [default: the network's]")
+        .range(Range::between(8.0, 1024.0)),
+    Setting::new("classes", SettingKind::Integer, "10", "classes of the network's last layer")
+        .range(Range::at_least(1.0)),
+];
+
+fn latency_settings(settings: serde_json::Value) -> Result<LatencySettings, BuildError> {
+    LatencySettings::from_json(settings).map_err(|e| BuildError::Settings(e.to_string()))
+}
+
 /// The training evaluator's catalog entry. It declares its dataset as a [`Resource`] so that a program can fetch
 /// it before the build reads it.
 pub fn entries() -> Vec<Entry<Evaluators>> {
@@ -152,6 +173,19 @@ pub fn entries() -> Vec<Entry<Evaluators>> {
             let flat = flat(settings)?;
             Ok(vec![Resource::Dataset { name: flat.dataset.name().to_owned(), dir: flat.dataset_dir }])
         }),
+        Entry::new(
+            LATENCY,
+            "measure every candidate's inference time on this machine (latency_ms, batch 1; latency_batch_ms)",
+            |settings, context| {
+                let space = context.space(LATENCY)?.clone();
+                let evaluator = LatencyEvaluator::new(space, latency_settings(settings)?).map_err(|e| {
+                    BuildError::Failed(format!("cannot measure networks of `{}`: {e}", context.space_name))
+                })?;
+                Ok(Arc::new(evaluator) as Arc<dyn Evaluator>)
+            },
+        )
+        .with_settings(LATENCY_SETTINGS)
+        .with_check(|settings| latency_settings(settings).map(drop)),
     ]
 }
 

@@ -87,6 +87,9 @@ pub enum TrainError {
         /// What is wrong and what is allowed.
         reason: String,
     },
+    /// Settings of the latency evaluator that cannot be used (the message names the setting).
+    #[error("latency: {0}")]
+    Latency(String),
     /// A backend or device this build or machine does not have.
     #[error("{0}")]
     Backend(String),

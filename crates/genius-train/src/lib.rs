@@ -14,6 +14,8 @@
 //! - [`backend`]: choosing the backend and device at run time.
 //! - [`session`]: the training loop shared by every backend.
 //! - [`evaluator`]: [`TrainEvaluator`], the evaluator.
+//! - [`latency`]: [`LatencyEvaluator`], a network's inference time measured on this machine (batch 1 and a batch),
+//!   with the machine recorded; combined with a table for accuracy against latency.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -43,6 +45,7 @@ pub mod catalog;
 pub mod data;
 mod error;
 pub mod evaluator;
+pub mod latency;
 pub mod plan;
 pub mod session;
 pub mod settings;
@@ -53,4 +56,5 @@ pub use backend::{BackendKind, DeviceSpec};
 pub use data::DatasetKind;
 pub use error::{Result, TrainError};
 pub use evaluator::{TrainConfig, TrainEvaluator};
+pub use latency::{LatencyEvaluator, LatencySettings, Machine};
 pub use settings::{OptimizerKind, ScheduleKind, TrainSettings};
