@@ -72,12 +72,24 @@ pub(crate) fn check_declared(
 #[cfg(test)]
 pub(crate) mod toy_front {
     use genius_core::testing::{ToySpace, ToyTable};
-    use genius_core::{Direction, Evaluator, Goal, Objective, StudyOutcome, pareto};
+    use genius_core::{Budget, Direction, Evaluator, Goal, Objective, Optimizer, Study, StudyOutcome, pareto};
 
     /// The toy table's validation accuracy (maximised) against its parameters (minimised).
     pub(crate) fn objective() -> Objective {
         let goals = [Goal::new("val_acc", Direction::Maximize), Goal::new("params", Direction::Minimize)];
         Objective::goals(ToyTable::new().metrics(), goals).unwrap()
+    }
+
+    /// A study of `optimizer` on the toy table's two objectives, 40 evaluations with `seed`.
+    pub(crate) async fn search(optimizer: Box<dyn Optimizer>, seed: u64) -> StudyOutcome {
+        let (space, table) = (std::sync::Arc::new(ToySpace::new()), std::sync::Arc::new(ToyTable::new()));
+        Study::new(space, table, optimizer)
+            .objective(objective())
+            .budget(Budget::evaluations(40))
+            .seed(seed)
+            .run()
+            .await
+            .unwrap()
     }
 
     /// The hypervolume of the front `outcome` found over that of the toy table's true front (by brute force over the

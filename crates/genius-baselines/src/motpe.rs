@@ -400,13 +400,7 @@ impl Optimizer for Motpe {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use genius_core::testing::{ToySpace, ToyTable};
-    use genius_core::{Budget, Study};
-
     use super::*;
-    use crate::common::toy_front::objective;
     use genius_core::checked::Check;
 
     #[test]
@@ -458,17 +452,7 @@ mod tests {
     async fn it_reaches_the_toy_front_and_repeats_for_a_seed() {
         let go = |seed| async move {
             let settings = MotpeSettings { n_startup_trials: 5, ..Default::default() };
-            Study::new(
-                Arc::new(ToySpace::new()),
-                Arc::new(ToyTable::new()),
-                Box::new(Motpe::new(settings.check().unwrap())),
-            )
-            .objective(objective())
-            .budget(Budget::evaluations(40))
-            .seed(seed)
-            .run()
-            .await
-            .unwrap()
+            crate::common::toy_front::search(Box::new(Motpe::new(settings.check().unwrap())), seed).await
         };
         let outcome = go(2).await;
         let arch = |o: &genius_core::StudyOutcome| o.trials.iter().map(|t| t.arch.clone()).collect::<Vec<_>>();

@@ -270,10 +270,8 @@ impl Optimizer for Nsga2 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use genius_core::testing::{ToySpace, ToyTable};
-    use genius_core::{Budget, Evaluator, Study, TrialStatus};
+    use genius_core::{Evaluator, TrialStatus};
 
     use super::*;
     use crate::common::toy_front::objective;
@@ -360,17 +358,7 @@ mod tests {
     async fn it_reaches_the_toy_front_and_repeats_for_a_seed() {
         let go = |seed| async move {
             let settings = Nsga2Settings { population_size: 8, ..Default::default() };
-            Study::new(
-                Arc::new(ToySpace::new()),
-                Arc::new(ToyTable::new()),
-                Box::new(Nsga2::new(settings.check().unwrap())),
-            )
-            .objective(objective())
-            .budget(Budget::evaluations(40))
-            .seed(seed)
-            .run()
-            .await
-            .unwrap()
+            crate::common::toy_front::search(Box::new(Nsga2::new(settings.check().unwrap())), seed).await
         };
         let outcome = go(2).await;
         let again = go(2).await;
