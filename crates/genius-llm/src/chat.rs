@@ -84,6 +84,20 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// A request of `messages` to `model` with every option unset (the provider's defaults, free text).
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            seed: None,
+            schema: None,
+            exclude: Vec::new(),
+        }
+    }
+
     /// The request as one canonical string: the key of the response cache and of replay.
     pub fn key(&self) -> String {
         serde_json::to_string(self).expect("chat requests serialize")

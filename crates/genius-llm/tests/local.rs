@@ -116,16 +116,7 @@ fn the_gemma_tokenizer_matches_sentencepiece() {
         assert_eq!(engine.tokenizer().decode(ids), text);
     }
     // The prompt: <bos>, the system message opening the user's turn, the model's turn open.
-    let r = ChatRequest {
-        model: "m".into(),
-        messages: vec![Message::system("Be brief."), Message::user("Hi")],
-        temperature: None,
-        top_p: None,
-        max_tokens: None,
-        seed: None,
-        schema: None,
-        exclude: Vec::new(),
-    };
+    let r = ChatRequest::new("m", vec![Message::system("Be brief."), Message::user("Hi")]);
     let t = engine.tokenizer();
     let text: String =
         engine.prompt(&r).iter().map(|&i| String::from_utf8_lossy(t.token_bytes(i)).into_owned()).collect();

@@ -349,21 +349,10 @@ mod tests {
 
     #[test]
     fn every_template_writes_its_turns_and_is_recognised() {
-        let request = ChatRequest {
-            model: "m".into(),
-            messages: vec![
-                Message::system("Be brief."),
-                Message::user("Hi"),
-                Message::assistant("Yes"),
-                Message::user("Go"),
-            ],
-            temperature: None,
-            top_p: None,
-            max_tokens: None,
-            seed: None,
-            schema: None,
-            exclude: Vec::new(),
-        };
+        let request = ChatRequest::new(
+            "m",
+            vec![Message::system("Be brief."), Message::user("Hi"), Message::assistant("Yes"), Message::user("Go")],
+        );
         let all = [
             "<|im_start|>",
             "<|im_end|>",
@@ -431,21 +420,15 @@ mod tests {
 
     #[test]
     fn a_system_message_opens_the_first_user_turn() {
-        let request = ChatRequest {
-            model: "m".into(),
-            messages: vec![
+        let request = ChatRequest::new(
+            "m",
+            vec![
                 Message::system("Be brief. "),
                 Message::user("Hi"),
                 Message::assistant("Hello"),
                 Message::user("Again"),
             ],
-            temperature: None,
-            top_p: None,
-            max_tokens: None,
-            seed: None,
-            schema: None,
-            exclude: Vec::new(),
-        };
+        );
         assert_eq!(
             fold_system(&request),
             [
