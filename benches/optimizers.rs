@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use genius::baselines::catalog;
+use genius::core::checked::Check;
 use genius::core::{Budget, Evaluator, Flush, Study, StudyEvent, StudySettings};
 use genius::spaces::data::DataDir;
 use genius::spaces::table::Table;
@@ -57,7 +58,9 @@ fn per_trial(
     let study = Study::new(table.space().clone(), evaluator, optimizer)
         .seed(seed)
         .budget(Budget::evaluations(trials))
-        .settings(StudySettings { flush: Flush::Buffered, ..Default::default() })
+        .settings(
+            StudySettings { flush: Flush::Buffered, ..Default::default() }.check().expect("valid runner settings"),
+        )
         .observe(move |event: &StudyEvent<'_>| {
             if matches!(event, StudyEvent::Started { .. } | StudyEvent::Trial { .. }) {
                 recorder.lock().unwrap().push(Instant::now());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use genius::baselines::RandomSearch;
+use genius::core::checked::Check;
 use genius::core::{Budget, Evaluator, Flush, Study, StudySettings};
 use genius::spaces::data::DataDir;
 use genius::spaces::nas_bench_macro;
@@ -28,7 +29,9 @@ fn study_overhead(c: &mut Criterion) {
         Study::new(table.space().clone(), evaluator, Box::new(RandomSearch::default()))
             .seed(seed)
             .budget(Budget::evaluations(trials))
-            .settings(StudySettings { flush: Flush::Buffered, ..Default::default() })
+            .settings(
+                StudySettings { flush: Flush::Buffered, ..Default::default() }.check().expect("valid runner settings"),
+            )
     };
     group.bench_function(BenchmarkId::new("random/nas-bench-macro", "in-memory"), |b| {
         let mut seed = 0;

@@ -13,7 +13,7 @@ use genius::core::{
 };
 use genius::llm::chat::{ChatModel, ChatReply, ChatRequest, Exchange, ModelInfo, Role, Source};
 use genius::llm::settings::{Principles, ProtocolChoice};
-use genius::llm::transcript::CallRecord;
+use genius::llm::transcript;
 use genius::llm::{Genius, GeniusSettings, LlmError, Protocol};
 use genius::spaces::catalog::{self, SpaceEntry};
 use genius::spaces::data::DataDir;
@@ -110,32 +110,6 @@ fn by_stage(text: &str, stage: usize) -> String {
         .join("\n")
 }
 
-/// Every model call a run recorded, in order.
-fn calls(recorded: &Recorded) -> Vec<CallRecord> {
-    recorded
-        .events
-        .iter()
-        .filter(|e| e.event.kind == "llm_call")
-        .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
-        .collect()
-}
-
-fn messages(call: &CallRecord) -> String {
-    call.request
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            format!("### {role}\n{}", m.content)
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
-
 #[tokio::test]
 async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held_out_metric() {
     let data = data_dir();
@@ -185,7 +159,7 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
         // Principles off: the scripted replies answer proposals only (the distillation has its own test).
         let settings =
             GeniusSettings { model: Some("scripted".into()), principles: Principles::Off, ..GeniusSettings::default() };
-        let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+        let genius = Genius::new(settings.resolve().unwrap(), Arc::new(Scripted(Mutex::new(replies.into()))));
         let tmp = tempfile::tempdir().unwrap();
         let outcome = Study::new(space.clone(), evaluator.clone(), Box::new(genius))
             .budget(Budget::evaluations(3))
@@ -196,7 +170,7 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
         assert_eq!(got, proposals.iter().collect::<Vec<_>>(), "{}", entry.name);
 
         let recorded = Recorded::read(tmp.path()).unwrap();
-        let calls = calls(&recorded);
+        let calls = transcript::calls(&recorded.events);
         assert_eq!(calls.len(), 4, "{}", entry.name);
         let problems: Vec<String> = recorded
             .events
@@ -233,8 +207,8 @@ async fn every_space_with_a_brief_runs_its_protocol_and_its_prompts_hold_no_held
                 }
             }
         }
-        insta::assert_snapshot!(format!("{}_first_prompt", entry.name), messages(&calls[0]));
-        insta::assert_snapshot!(format!("{}_later_prompt", entry.name), messages(&calls[3]));
+        insta::assert_snapshot!(format!("{}_first_prompt", entry.name), calls[0].request.transcript());
+        insta::assert_snapshot!(format!("{}_later_prompt", entry.name), calls[3].request.transcript());
         seen.push((entry.name, protocol));
     }
     let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
@@ -307,7 +281,7 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
                     principles,
                     ..GeniusSettings::default()
                 };
-                let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+                let genius = Genius::new(settings.resolve().unwrap(), Arc::new(Scripted(Mutex::new(replies.into()))));
                 let tmp = tempfile::tempdir().unwrap();
                 let mut study =
                     Study::new(space.clone(), table.clone(), Box::new(genius)).budget(Budget::evaluations(4));
@@ -322,7 +296,7 @@ async fn no_prompt_carries_a_good_architecture_or_a_held_out_value() {
                 let outcome = study.run_in(tmp.path()).await.unwrap_or_else(|e| panic!("{}: {e}", entry.name));
                 assert_eq!(outcome.trials.len(), 4, "{} {protocol:?}", entry.name);
                 let recorded = Recorded::read(tmp.path()).unwrap();
-                let calls = calls(&recorded);
+                let calls = transcript::calls(&recorded.events);
                 assert_eq!(
                     calls.len(),
                     6 + usize::from(distils),
@@ -403,7 +377,7 @@ async fn anonymized_prompts_name_no_benchmark_and_replies_map_back() {
         anonymize: true,
         ..GeniusSettings::default()
     };
-    let genius = Genius::new(settings, Arc::new(Scripted(Mutex::new(replies.into())))).unwrap();
+    let genius = Genius::new(settings.resolve().unwrap(), Arc::new(Scripted(Mutex::new(replies.into()))));
     let tmp = tempfile::tempdir().unwrap();
     let outcome = Study::new(space.clone(), table.clone(), Box::new(genius))
         .budget(Budget::evaluations(2))
@@ -413,7 +387,7 @@ async fn anonymized_prompts_name_no_benchmark_and_replies_map_back() {
     assert_eq!(outcome.trials[0].arch.choices(), &[0, 1, 2, 3, 4, 0]);
     assert_eq!(outcome.trials[1].arch.choices(), &[3, 3, 3, 1, 2, 3]);
     let recorded = Recorded::read(tmp.path()).unwrap();
-    let calls = calls(&recorded);
+    let calls = transcript::calls(&recorded.events);
     for call in &calls {
         for m in &call.request.messages {
             let lower = m.content.to_ascii_lowercase();
@@ -489,7 +463,7 @@ async fn a_held_out_parquet_column_of_a_user_table_reaches_no_prompt() {
     let settings =
         GeniusSettings { model: Some("scripted".into()), principles: Principles::Off, ..GeniusSettings::default() };
     let model = Scripted(Mutex::new(replies.iter().map(|r| (*r).to_owned()).collect()));
-    let genius = Genius::new(settings, Arc::new(model)).unwrap();
+    let genius = Genius::new(settings.resolve().unwrap(), Arc::new(model));
     let run = tmp.path().join("run");
     let space: Arc<dyn SearchSpace> = space;
     let outcome =
@@ -499,7 +473,7 @@ async fn a_held_out_parquet_column_of_a_user_table_reaches_no_prompt() {
     assert_eq!(outcome.trials[1].evaluation.as_ref().unwrap().metrics["test_acc"], 85.37, "recorded for reports");
 
     let recorded = Recorded::read(&run).unwrap();
-    let calls = calls(&recorded);
+    let calls = transcript::calls(&recorded.events);
     assert_eq!(calls.len(), 3);
     let all: String = calls.iter().flat_map(|c| c.request.messages.iter().map(|m| m.content.as_str())).collect();
     assert!(all.contains("81.5"), "the searched value of [1, tanh] is fed back:\n{all}");

@@ -300,7 +300,7 @@ async fn genius_decides_and_states_what_the_paper_s_gpt4_searches_logged() {
             distill,
             served: Mutex::new(Vec::new()),
         });
-        let genius = Genius::new(settings, model.clone()).unwrap();
+        let genius = Genius::new(settings.resolve().unwrap(), model.clone());
         let tmp = tempfile::tempdir().unwrap();
         let outcome = Study::new(
             space.clone(),

@@ -9,6 +9,7 @@
 //! Architectures are scored by a synthetic evaluator (a fixed pseudo-random landscape with failures and a held-out
 //! metric), so that every space is covered whether or not its table is present and whatever it is evaluated by.
 
+use genius_core::checked::Check;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -129,7 +130,7 @@ fn run(
             Study::new(space, evaluator, optimizer)
                 .budget(Budget::evaluations(budget))
                 .seed(seed)
-                .settings(settings)
+                .settings(settings.check().expect("valid runner settings"))
                 .run(),
         );
         let _ = tx.send(outcome.map_err(|e| e.to_string()));

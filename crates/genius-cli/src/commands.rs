@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use genius_core::catalog::{Catalog, Kind, Range};
+use genius_core::checked::Check;
 use genius_core::{
-    Budget, DuplicatePolicy, Flush, MetricSpec, Objective, Recorded, SearchSpace, StopReason, StudyOutcome,
+    Budget, DuplicatePolicy, Flush, MetricSpec, Objective, Recorded, SearchSpace, SpaceExt, StopReason, StudyOutcome,
     StudySettings,
 };
 use genius_grid::{StudyParts, StudySetup, stop_on_ctrl_c};
@@ -24,34 +25,55 @@ pub enum Ended {
     Interrupted,
 }
 
-/// `genius spaces [NAME]`.
+/// A space of the catalog as `genius spaces` shows it.
+struct SpaceRow<'a> {
+    name: &'a str,
+    summary: &'a str,
+    architectures: u128,
+    /// Its benchmark table, where genius-spaces keeps one for it.
+    table: Option<genius_spaces::data::DataFile>,
+}
+
+/// `genius spaces [NAME]`: every space of the catalog (or one), with its size and whether its table is here.
 pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
     let data = args.data.resolve();
-    let all = genius_spaces::catalog::spaces();
-    let chosen: Vec<&genius_spaces::catalog::SpaceEntry> = match &args.name {
-        Some(name) => {
-            registry::catalogs().spaces.find(name)?;
-            all.iter().filter(|s| s.name == name).collect()
-        }
-        None => all.iter().collect(),
+    let catalog = &registry::catalogs().spaces;
+    let entries: Vec<&genius_core::catalog::Entry<genius_core::catalog::Spaces>> = match &args.name {
+        Some(name) => vec![catalog.find(name)?],
+        None => catalog.entries().iter().collect(),
     };
-    let status = |entry: &genius_spaces::catalog::SpaceEntry| match entry.table {
+    let all = entries
+        .into_iter()
+        .map(|entry| {
+            let space = entry.build(
+                serde_json::Value::Null,
+                &genius_core::catalog::BuildContext::new(&entry.name, 0, data.path()),
+            )?;
+            Ok(SpaceRow {
+                name: &entry.name,
+                summary: &entry.summary,
+                architectures: space.cardinality(),
+                table: genius_spaces::catalog::find(&entry.name).and_then(|s| s.table),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let status = |row: &SpaceRow<'_>| match row.table {
         Some(file) if file.present_in(&data) => "present",
         Some(_) => "missing",
         None => "no table",
     };
     if args.json.json {
-        let rows: Vec<serde_json::Value> = chosen
+        let rows: Vec<serde_json::Value> = all
             .iter()
-            .map(|e| {
+            .map(|row| {
                 serde_json::json!({
-                    "name": e.name,
-                    "summary": e.summary,
+                    "name": row.name,
+                    "summary": row.summary,
                     // Exact where JSON's integers reach, else a float.
-                    "architectures": u64::try_from(e.cardinality())
-                        .map_or_else(|_| serde_json::Value::from(e.cardinality() as f64), serde_json::Value::from),
-                    "data": status(e),
-                    "table": e.table.map(|f| data.path().join(f.relative)),
+                    "architectures": u64::try_from(row.architectures)
+                        .map_or_else(|_| serde_json::Value::from(row.architectures as f64), serde_json::Value::from),
+                    "data": status(row),
+                    "table": row.table.map(|f| data.path().join(f.relative)),
                 })
             })
             .collect();
@@ -63,12 +85,12 @@ pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
         return Ok(Ended::Done);
     }
     if args.name.is_some() {
-        let entry = chosen[0];
-        writeln!(out, "{}: {}", entry.name, entry.summary)?;
-        writeln!(out, "  architectures  {}", entry.cardinality())?;
-        match entry.table {
+        let row = &all[0];
+        writeln!(out, "{}: {}", row.name, row.summary)?;
+        writeln!(out, "  architectures  {}", row.architectures)?;
+        match row.table {
             Some(file) => {
-                writeln!(out, "  table          {} ({})", data.path().join(file.relative).display(), status(entry))?
+                writeln!(out, "  table          {} ({})", data.path().join(file.relative).display(), status(row))?
             }
             None => writeln!(
                 out,
@@ -78,17 +100,23 @@ pub fn spaces(args: &SpacesArgs, out: &mut impl Write) -> Result<Ended> {
         writeln!(out, "  settings       none")?;
         return Ok(Ended::Done);
     }
-    let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let width = all.iter().map(|row| row.name.len()).max().unwrap_or(0);
     writeln!(out, "{:<width$} {:>14}  {:<8}  DESCRIPTION", "SPACE", "ARCHITECTURES", "DATA")?;
-    for entry in all {
-        let size = match entry.cardinality() {
+    for row in &all {
+        let size = match row.architectures {
             n if n < 1_000_000_000_000 => n.to_string(),
             n => format!("{:.3e}", n as f64),
         };
-        writeln!(out, "{:<width$} {size:>14}  {:<8}  {}", entry.name, status(entry), entry.summary)?;
+        writeln!(out, "{:<width$} {size:>14}  {:<8}  {}", row.name, status(row), row.summary)?;
     }
     writeln!(out, "\ndata directory: {data}")?;
-    let missing = genius_spaces::catalog::files().iter().filter(|f| !f.present_in(&data)).count();
+    let mut missing: Vec<genius_spaces::data::DataFile> = Vec::new();
+    for file in all.iter().filter_map(|row| row.table).filter(|f| !f.present_in(&data)) {
+        if !missing.contains(&file) {
+            missing.push(file);
+        }
+    }
+    let missing = missing.len();
     if missing > 0 {
         writeln!(
             out,
@@ -238,7 +266,9 @@ pub async fn search(args: &SearchArgs, out: &mut impl Write) -> Result<Ended> {
             FlushArg::Buffered => Flush::Buffered,
         },
         ..StudySettings::default()
-    };
+    }
+    .check()
+    .context("--batch-size, --concurrency")?;
     let spec = evaluator.metrics().clone();
     let mut context = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>(),
@@ -410,7 +440,11 @@ pub async fn resume(args: &ResumeArgs, out: &mut impl Write) -> Result<Ended> {
     let setup = StudySetup {
         seed: header.seed,
         budget: budget.clone(),
-        settings: header.settings.clone(),
+        settings: header
+            .settings
+            .clone()
+            .check()
+            .with_context(|| format!("{}: the recorded runner settings", args.dir.display()))?,
         objective: Some(header.objective.clone()),
         context: None,
         stop: stop_on_ctrl_c(),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use genius_core::checked::Check;
 use std::sync::Arc;
 
 use genius_core::{Evaluator, Recorded, SearchSpace, SpaceExt};
@@ -37,7 +38,8 @@ async fn the_network_with_far_more_flops_is_slower_and_the_machine_is_recorded()
 
     let space: Arc<dyn SearchSpace> = Arc::new(space);
     // Five timed runs: the median stays in order on a machine busy with other work.
-    let evaluator = LatencyEvaluator::new(space.clone(), LatencySettings { runs: 5, ..tiny() }).unwrap();
+    let evaluator =
+        LatencyEvaluator::new(space.clone(), LatencySettings { runs: 5, ..tiny() }.check().unwrap()).unwrap();
     let fast = evaluator.evaluate(&small).await.unwrap();
     let slow = evaluator.evaluate(&large).await.unwrap();
     for e in [&fast, &slow] {
@@ -65,7 +67,7 @@ async fn the_network_with_far_more_flops_is_slower_and_the_machine_is_recorded()
     let recorded = evaluator.settings();
     assert_eq!(recorded["machine"]["threads"], evaluator.machine().threads);
     let again = LatencySettings::from_json(recorded).unwrap();
-    assert_eq!(&again, evaluator.config());
+    assert_eq!(&*again, evaluator.config());
 }
 
 #[test]

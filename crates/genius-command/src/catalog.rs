@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use genius_core::Evaluator;
 use genius_core::catalog::{Bound, BuildError, Entry, Evaluators, Range, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 use crate::{CommandEvaluator, CommandSettings, NAME};
 
@@ -47,9 +48,11 @@ pub const SETTINGS: &[Setting] = &[
 ];
 
 fn settings(value: serde_json::Value) -> Result<CommandSettings, BuildError> {
-    let settings = CommandSettings::from_json(value).map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))?;
-    settings.check().map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))?;
-    Ok(settings)
+    CommandSettings::from_json(value).map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))
+}
+
+fn checked(settings: CommandSettings) -> Result<Checked<CommandSettings>, BuildError> {
+    settings.check().map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))
 }
 
 /// The command evaluator's entry: built for the context's space, with its files in the context's run directory; a
@@ -62,6 +65,7 @@ pub fn entries() -> Vec<Entry<Evaluators>> {
             "run your own program on each architecture; it writes the metrics as JSON",
             |value, context| {
                 let mut settings = settings(value)?;
+                checked(settings.clone())?;
                 let space = context.space(NAME)?.clone();
                 let run_dir = context.run_dir.ok_or_else(|| {
                     BuildError::Failed(format!(
@@ -74,13 +78,13 @@ pub fn entries() -> Vec<Entry<Evaluators>> {
                     BuildError::Failed(format!("{NAME}: cannot resolve `working_dir` {}: {e}", dir.display()))
                 })?;
                 settings.working_dir = Some(dir);
-                let evaluator = CommandEvaluator::new(space, settings, run_dir.join(COMMANDS_DIR))
+                let evaluator = CommandEvaluator::new(space, checked(settings)?, run_dir.join(COMMANDS_DIR))
                     .map_err(|e| BuildError::Failed(e.to_string()))?;
                 Ok(Arc::new(evaluator) as Arc<dyn Evaluator>)
             },
         )
         .with_settings(SETTINGS)
-        .with_check(|value| settings(value).map(|_| ()))
+        .with_check(|value| settings(value).and_then(checked).map(drop))
         .with_per_run(),
     ]
 }

@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use genius_core::checked::{Check, Checked};
 use genius_core::{
     Architecture, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, SearchSpace, Visibility,
 };
@@ -162,8 +163,9 @@ impl CommandSettings {
         MetricSpec { metrics, search: self.search.clone(), report }
     }
 
-    /// Checks the settings: a command, known placeholders, a sensible timeout, metrics that fit together.
-    pub fn check(&self) -> Result<(), CommandError> {
+    /// The first problem of the settings: a command, known placeholders, a sensible timeout, metrics that fit
+    /// together.
+    fn problem(&self) -> Result<(), CommandError> {
         if self.command.first().is_none_or(|p| p.trim().is_empty()) {
             return Err(CommandError::Settings(
                 "`command` is empty; give the program and its arguments, e.g. [\"python3\", \"train.py\", \
@@ -187,6 +189,15 @@ impl CommandSettings {
             )));
         }
         self.metric_spec().check().map_err(CommandError::Settings)
+    }
+}
+
+impl Check for CommandSettings {
+    type Error = CommandError;
+
+    /// Checks the settings: a command, known placeholders, a sensible timeout, metrics that fit together.
+    fn check_ref(&self) -> Result<(), CommandError> {
+        self.problem()
     }
 }
 
@@ -326,10 +337,10 @@ impl CommandEvaluator {
     /// a failed trial later.
     pub fn new(
         space: Arc<dyn SearchSpace>,
-        settings: CommandSettings,
+        settings: Checked<CommandSettings>,
         trials_dir: impl Into<PathBuf>,
     ) -> Result<Self, CommandError> {
-        settings.check()?;
+        let settings = settings.into_inner();
         let cwd = std::env::current_dir().map_err(|cause| CommandError::Io { path: ".".into(), cause })?;
         let working_dir = match &settings.working_dir {
             Some(d) => cwd.join(d),

@@ -2,6 +2,7 @@
 //! standard output), failure, timeout and a dropped evaluation (the whole process group is gone afterwards), retries,
 //! a missing or non-executable program, and results that are not JSON or lack the searched metric.
 
+use genius_core::checked::Check;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ fn settings(script: &str) -> CommandSettings {
 }
 
 fn evaluator(settings: CommandSettings, dir: &Path) -> CommandEvaluator {
-    CommandEvaluator::new(Arc::new(ToySpace::new()), settings, dir.join("commands")).unwrap()
+    CommandEvaluator::new(Arc::new(ToySpace::new()), settings.check().unwrap(), dir.join("commands")).unwrap()
 }
 
 fn arch() -> Architecture {
@@ -190,7 +191,7 @@ fn a_missing_or_non_executable_program_is_refused_when_the_evaluator_is_built() 
         let mut s = settings("");
         s.command = vec![program.into()];
         s.working_dir = Some(tmp.path().to_owned());
-        CommandEvaluator::new(Arc::new(ToySpace::new()), s, tmp.path().join("commands")).unwrap_err()
+        CommandEvaluator::new(Arc::new(ToySpace::new()), s.check().unwrap(), tmp.path().join("commands")).unwrap_err()
     };
     let e = build("./train.sh");
     assert!(matches!(e, CommandError::Program { .. }) && e.to_string().contains("does not exist"), "{e}");
@@ -201,7 +202,7 @@ fn a_missing_or_non_executable_program_is_refused_when_the_evaluator_is_built() 
     assert!(e.to_string().contains("is not on PATH"), "{e}");
     let mut s = settings("");
     s.command = vec!["sh".into(), "{model}".into()];
-    let e = CommandEvaluator::new(Arc::new(ToySpace::new()), s, tmp.path().join("c")).unwrap_err();
+    let e = s.check().unwrap_err();
     assert!(e.to_string().contains("unknown placeholder `{model}`"), "{e}");
 }
 
@@ -215,7 +216,11 @@ async fn evaluations_run_concurrently_in_a_study_and_each_keeps_its_own_director
     let outcome = Study::new(Arc::new(ToySpace::new()), e, Box::new(UniformOptimizer))
         .seed(3)
         .budget(Budget::evaluations(6))
-        .settings(StudySettings { batch_size: 3, concurrency: 3, ..StudySettings::default() })
+        .settings(
+            StudySettings { batch_size: 3, concurrency: 3, ..StudySettings::default() }
+                .check()
+                .expect("valid runner settings"),
+        )
         .run_in(&tmp.path().join("run"))
         .await
         .unwrap();

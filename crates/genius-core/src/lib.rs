@@ -65,7 +65,9 @@ pub use run_log::{Flush, Recorded, RunHeader, RunLog, Scanned};
 pub use space::{
     Dimension, FEASIBLE_DRAWS, ParseError, SearchSpace, SpaceExt, Violation, default_format, default_parse,
 };
-pub use study::{DuplicatePolicy, StopReason, Study, StudyError, StudyOutcome, StudySettings, Summary};
+pub use study::{
+    DuplicatePolicy, StopReason, Study, StudyError, StudyOutcome, StudySettings, StudySettingsError, Summary,
+};
 pub use trial::{Observation, Trial, TrialStatus};
 
 pub use async_trait::async_trait;

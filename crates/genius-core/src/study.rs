@@ -11,6 +11,7 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::checked::{Check, Checked};
 use crate::executor::Executor;
 use crate::run_log::{Component, LOG_FORMAT, Recorded, RunHeader, RunLog, RunLogError};
 use crate::{
@@ -59,17 +60,33 @@ impl Default for StudySettings {
     }
 }
 
-impl StudySettings {
-    /// Checks every field.
-    pub fn check(&self) -> Result<(), String> {
+/// Why runner settings are invalid: one variant per field that can be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StudySettingsError {
+    /// `batch_size` is 0.
+    #[error("`batch_size` must be at least 1 (got 0)")]
+    BatchSize,
+    /// `concurrency` is 0.
+    #[error("`concurrency` must be at least 1 (got 0)")]
+    Concurrency,
+    /// `max_idle_asks` is 0.
+    #[error("`max_idle_asks` must be at least 1 (got 0)")]
+    MaxIdleAsks,
+}
+
+impl Check for StudySettings {
+    type Error = StudySettingsError;
+
+    /// Checks every field: the batch, the concurrency and the idle asks are at least 1.
+    fn check_ref(&self) -> Result<(), StudySettingsError> {
         if self.batch_size == 0 {
-            return Err("batch_size must be at least 1".into());
+            return Err(StudySettingsError::BatchSize);
         }
         if self.concurrency == 0 {
-            return Err("concurrency must be at least 1".into());
+            return Err(StudySettingsError::Concurrency);
         }
         if self.max_idle_asks == 0 {
-            return Err("max_idle_asks must be at least 1".into());
+            return Err(StudySettingsError::MaxIdleAsks);
         }
         Ok(())
     }
@@ -270,9 +287,9 @@ impl Study {
         self
     }
 
-    /// Sets the runner settings.
-    pub fn settings(mut self, settings: StudySettings) -> Self {
-        self.settings = settings;
+    /// Sets the runner settings, checked ([`Check::check`]).
+    pub fn settings(mut self, settings: Checked<StudySettings>) -> Self {
+        self.settings = settings.into_inner();
         self
     }
 
@@ -326,7 +343,6 @@ impl Study {
     /// study needs an optimizer that searches several objectives ([`Optimizer::multi_objective`]).
     pub fn check(&self) -> Result<(), StudyError> {
         self.budget.check().map_err(StudyError::Settings)?;
-        self.settings.check().map_err(StudyError::Settings)?;
         self.evaluator.metrics().check().map_err(StudyError::Settings)?;
         self.objective.check(self.evaluator.metrics())?;
         if self.objective.is_multi() && !self.optimizer.multi_objective() {

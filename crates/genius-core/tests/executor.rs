@@ -2,6 +2,7 @@
 //! cluster outlives the process that submitted to it). Jobs are submitted in batches of at most `max_in_flight`,
 //! retried when they end without a result, cancelled when the study is stopped, and reattached on a resume.
 
+use genius_core::checked::Check;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -158,7 +159,7 @@ fn study(seed: u64, budget: usize) -> Study {
     Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
         .seed(seed)
         .budget(Budget::evaluations(budget))
-        .settings(StudySettings { batch_size: 4, ..StudySettings::default() })
+        .settings(StudySettings { batch_size: 4, ..StudySettings::default() }.check().expect("valid runner settings"))
 }
 
 /// A trial without its timings.

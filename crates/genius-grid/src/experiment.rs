@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use genius_core::catalog::{BuildContext, Catalogs, is_space_file, plain_words};
+use genius_core::checked::{Check, Checked};
 use genius_core::{DuplicatePolicy, Goal, MetricSpec, Objective, StudySettings};
 use genius_report::{AblationInfo, AblationPoint, GridInfo, PlannedGroup, RunLabel, SeedSet, seed_dir};
 use serde::Deserialize;
@@ -386,8 +387,8 @@ pub struct Plan {
     pub evaluator: Component,
     /// The executor of every run, if any.
     pub executor: Option<Component>,
-    /// The runner's settings of every run.
-    pub study: StudySettings,
+    /// The runner's settings of every run, checked.
+    pub study: Checked<StudySettings>,
     /// Runs at once, as the file says.
     pub jobs: Option<usize>,
     /// The file of published results to show beside the rerun, if any (in the data directory).
@@ -804,13 +805,16 @@ impl Plan {
             flush: genius_core::Flush::Buffered,
             ..StudySettings::default()
         };
-        if let Err(e) = study.check() {
-            let span = root.get_ref().iter().find(|(k, _)| k.get_ref() == "study").map(|(k, _)| k.span());
-            p.at(span, format!("[study] {e}"));
-        }
+        let study = study
+            .check()
+            .map_err(|e| {
+                let span = root.get_ref().iter().find(|(k, _)| k.get_ref() == "study").map(|(k, _)| k.span());
+                p.at(span, format!("[study] {e}"));
+            })
+            .ok();
         problems.finish()?;
-        let (Some(name), Some(evaluator)) = (config.name, evaluator) else {
-            unreachable!("a missing name or evaluator is a problem reported above")
+        let (Some(name), Some(evaluator), Some(study)) = (config.name, evaluator, study) else {
+            unreachable!("a missing name, a missing evaluator or bad study settings is a problem reported above")
         };
         let info = GridInfo {
             name: name.clone(),

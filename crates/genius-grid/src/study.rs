@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{GridError, Result, chain};
+use genius_core::checked::Checked;
 use genius_core::executor::Executor;
 use genius_core::{
     Budget, CancellationToken, Evaluator, Objective, Optimizer, Recorded, SearchSpace, Study, StudyOutcome,
@@ -30,8 +31,8 @@ pub struct StudySetup {
     pub seed: u64,
     /// Its budget.
     pub budget: Budget,
-    /// The runner's settings.
-    pub settings: StudySettings,
+    /// The runner's settings, checked.
+    pub settings: Checked<StudySettings>,
     /// What is optimized [default: the evaluator's search metric]; a resume passes the recorded one.
     pub objective: Option<Objective>,
     /// Context recorded in the run header (the command line, the grid's label).

@@ -110,7 +110,7 @@ pub fn entries() -> Vec<Entry<Optimizers>> {
             GeniusSettings::from_json(settings).and_then(GeniusSettings::resolve).map(drop).map_err(settings_error)
         })
         .with_warnings(|settings| {
-            let Ok((model, _)) = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve) else {
+            let Ok(model) = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve) else {
                 return Vec::new();
             };
             if model.replay.is_some() {
@@ -136,7 +136,7 @@ pub fn entries() -> Vec<Entry<Optimizers>> {
             }
         })
         .with_describe(|settings| {
-            let (model, _) = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve).ok()?;
+            let model = GeniusSettings::from_json(settings.clone()).and_then(GeniusSettings::resolve).ok()?;
             let name = model.model.as_deref().map(|m| m.rsplit('/').next().unwrap_or(m)).unwrap_or_default();
             Some(format!("{} {name}, T={}", model.llm, model.temperature))
         }),

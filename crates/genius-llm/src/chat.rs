@@ -18,6 +18,17 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// Its name as the wire formats write it: `system`, `user`, `assistant`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 /// One message of a chat.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
@@ -96,6 +107,12 @@ impl ChatRequest {
             schema: None,
             exclude: Vec::new(),
         }
+    }
+
+    /// The messages as readable text, each under a `### role` heading, separated by blank lines: how a prompt is
+    /// shown to a person (and kept in snapshot tests).
+    pub fn transcript(&self) -> String {
+        self.messages.iter().map(|m| format!("### {}\n{}", m.role.as_str(), m.content)).collect::<Vec<_>>().join("\n\n")
     }
 
     /// The request as one canonical string: the key of the response cache and of replay.

@@ -40,7 +40,7 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let settings = GeniusSettings { model: Some("m".into()), ..GeniusSettings::default() };
 //! let space = Arc::new(ToySpace::new().with_brief());
-//! let genius = Genius::new(settings, Arc::new(Fixed))?;
+//! let genius = Genius::new(settings.resolve()?, Arc::new(Fixed));
 //! let outcome = Study::new(space, Arc::new(ToyTable::new()), Box::new(genius))
 //!     .budget(Budget::evaluations(3))
 //!     .run()
@@ -80,7 +80,7 @@ use genius_core::{Optimizer, OptimizerError};
 pub use chat::ChatModel;
 pub use error::{LlmError, Result};
 pub use optimizer::{Genius, NAME, Protocol};
-pub use settings::{GeniusSettings, RunScope};
+pub use settings::{GeniusSettings, Resolved, RunScope};
 
 /// One line on the optimizer, for `genius optimizers`.
 pub const SUMMARY: &str = "GENIUS: a chat model (the embedded local model, OpenAI, Azure, OpenAI-compatible, \
@@ -99,9 +99,9 @@ pub fn build(
         LlmError::Settings(m) => OptimizerError::Settings(m),
         e => OptimizerError::Failed(e.to_string()),
     };
-    let (settings, _) = GeniusSettings::from_json(settings).and_then(GeniusSettings::resolve).map_err(fail)?;
+    let settings = GeniusSettings::from_json(settings).and_then(GeniusSettings::resolve).map_err(fail)?;
     let model = settings.model(recorded, run).map_err(fail)?;
-    let genius = Genius::new(settings, model).map_err(fail)?;
+    let genius = Genius::new(settings, model);
     Ok(Box::new(match recorded {
         Some((_, events)) => genius.resumed(events),
         None => genius,

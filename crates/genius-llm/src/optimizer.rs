@@ -22,7 +22,7 @@ use crate::multi_objective::Target;
 use crate::prompt::{MultiObjectiveTemplates, Templates, render};
 use crate::reply;
 use crate::settings::{
-    DuplicateHandling, GeniusSettings, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice,
+    DuplicateHandling, GeniusSettings, OnCannotImprove, OnRepairsExhausted, Principles, ProtocolChoice, Resolved,
 };
 use crate::transcript::{
     CallRecord, CannotImproveRecord, ErrorRecord, FallbackRecord, GiveUpRecord, LlmEvent, PrinciplesRecord,
@@ -108,12 +108,12 @@ pub struct Genius {
 }
 
 impl Genius {
-    /// The optimizer with `settings` (checked and resolved here), asking `model`.
-    pub fn new(settings: GeniusSettings, model: Arc<dyn ChatModel>) -> Result<Self, LlmError> {
-        let (settings, templates) = settings.resolve()?;
+    /// The optimizer with `settings` ([`GeniusSettings::resolve`]), asking `model`.
+    pub fn new(settings: Resolved, model: Arc<dyn ChatModel>) -> Self {
+        let (settings, templates) = settings.into_parts();
         let principles = settings.principles_text.clone();
-        let target = settings.target.as_deref().map(str::parse::<Target>).transpose()?;
-        Ok(Self {
+        let target = settings.target.as_deref().map(|t| t.parse::<Target>().expect("resolve checked the target"));
+        Self {
             settings,
             templates,
             model,
@@ -124,7 +124,7 @@ impl Genius {
             principles,
             free_text: false,
             target,
-        })
+        }
     }
 
     /// The optimizer of a resumed run, which recorded `events`: a provider that rejected structured output then is

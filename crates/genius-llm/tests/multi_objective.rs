@@ -14,7 +14,6 @@ use genius_core::{
     Architecture, Budget, Direction, Evaluator, Goal, Objective, Recorded, Study, StudyOutcome, TrialStatus,
 };
 use genius_llm::RunScope;
-use genius_llm::chat::Role;
 use genius_llm::provider::Provider;
 use genius_llm::retry::RetryPolicy;
 use genius_llm::settings::{CacheMode, ProtocolChoice};
@@ -50,7 +49,7 @@ fn objective() -> Objective {
 
 async fn study(settings: &GeniusSettings, dir: &Path, budget: usize) -> Result<StudyOutcome, String> {
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let genius = Genius::new(settings.clone(), model).unwrap();
+    let genius = Genius::new(settings.clone().resolve().unwrap(), model);
     Study::new(Arc::new(ToySpace::new().with_brief()), Arc::new(ToyTable::new()), Box::new(genius))
         .objective(objective())
         .seed(3)
@@ -61,29 +60,7 @@ async fn study(settings: &GeniusSettings, dir: &Path, budget: usize) -> Result<S
 }
 
 fn calls(dir: &Path) -> Vec<CallRecord> {
-    Recorded::read(dir)
-        .unwrap()
-        .events
-        .into_iter()
-        .filter(|e| e.event.kind == "llm_call")
-        .map(|e| serde_json::from_value(e.event.data).unwrap())
-        .collect()
-}
-
-fn transcript(call: &CallRecord) -> String {
-    call.request
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            format!("### {role}\n{}", m.content)
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    genius_llm::transcript::calls(&Recorded::read(dir).unwrap().events)
 }
 
 /// The toy table's held-out test accuracy of `arch`, as any prompt would write it.
@@ -151,8 +128,8 @@ async fn a_multi_objective_search_shows_every_objective_marks_the_front_and_neve
     ] {
         assert!(last.lines().any(|l| l == line), "{line} in\n{last}");
     }
-    insta::assert_snapshot!("multi_objective_first_prompt", transcript(&calls[0]));
-    insta::assert_snapshot!("multi_objective_later_prompt", transcript(&calls[6]));
+    insta::assert_snapshot!("multi_objective_first_prompt", calls[0].request.transcript());
+    insta::assert_snapshot!("multi_objective_later_prompt", calls[6].request.transcript());
 
     // The transcript answers the same requests again, with nothing sent.
     let sent = script.received().len();
@@ -186,7 +163,7 @@ async fn a_target_on_one_objective_is_asked_for_and_the_front_is_marked_among_th
     ] {
         assert!(last.lines().any(|l| l == line), "{line} in\n{last}");
     }
-    insta::assert_snapshot!("multi_objective_target_prompt", transcript(&calls[3]));
+    insta::assert_snapshot!("multi_objective_target_prompt", calls[3].request.transcript());
 }
 
 #[tokio::test]

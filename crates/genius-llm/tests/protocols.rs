@@ -4,6 +4,7 @@
 
 mod common;
 
+use genius_core::checked::Check;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use genius_core::testing::{ToySpace, ToyTable};
 use genius_core::{Budget, Recorded, SearchSpace, StopReason, Study, StudyOutcome, Trial, TrialStatus};
 use genius_llm::RunScope;
 use genius_llm::anthropic::AnthropicClient;
-use genius_llm::chat::{ChatModel, Role};
+use genius_llm::chat::ChatModel;
 use genius_llm::http::{ApiKey, Connection};
 use genius_llm::openai::{Flavor, OpenAiClient};
 use genius_llm::provider::Provider;
@@ -88,7 +89,7 @@ fn events(dir: &Path, kind: &str) -> Vec<Value> {
 }
 
 fn calls(dir: &Path) -> Vec<CallRecord> {
-    events(dir, "llm_call").into_iter().map(|d| serde_json::from_value(d).unwrap()).collect()
+    genius_llm::transcript::calls(&Recorded::read(dir).unwrap().events)
 }
 
 fn problems(dir: &Path) -> Vec<String> {
@@ -103,29 +104,12 @@ fn archs(trials: &[Trial]) -> Vec<Vec<u16>> {
     trials.iter().map(|t| t.arch.choices().to_vec()).collect()
 }
 
-/// A request's messages as text, for snapshots.
-fn transcript(call: &CallRecord) -> String {
-    call.request
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            format!("### {role}\n{}", m.content)
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
-
 /// Replays the run in `dir` into `again` and checks the trials are the same and nothing went to the server.
 async fn replays_exactly(space: Arc<ToySpace>, settings: &GeniusSettings, dir: &Path, again: &Path, script: &Script) {
     let sent = script.received().len();
     let replay = GeniusSettings { replay: Some(dir.to_owned()), ..settings.clone() };
     let model = replay.model(None, &RunScope::default()).unwrap();
-    let genius = Genius::new(replay, model).unwrap();
+    let genius = Genius::new(replay.resolve().unwrap(), model);
     let budget = Recorded::read(dir).unwrap().header.budget.evaluations.unwrap();
     let replayed = run(space, genius, again, budget).await;
     let original = Recorded::read(dir).unwrap();
@@ -166,7 +150,7 @@ async fn stateless_history_survives_every_failure_and_replays_exactly() {
     let model = settings.model(None, &RunScope::default()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &dir, 10).await;
+    let outcome = run(toy(), Genius::new(settings.clone().resolve().unwrap(), model), &dir, 10).await;
 
     assert_eq!(outcome.summary.stop, StopReason::Budget { limit: genius_core::BudgetLimit::Evaluations });
     assert_eq!(outcome.summary.spend.evaluations, 10);
@@ -235,8 +219,8 @@ async fn stateless_history_survives_every_failure_and_replays_exactly() {
     }
     assert_eq!(lines, 9, "every earlier trial is listed");
 
-    insta::assert_snapshot!("stateless_first_prompt", transcript(&calls[0]));
-    insta::assert_snapshot!("stateless_later_prompt", transcript(&calls[14]));
+    insta::assert_snapshot!("stateless_first_prompt", calls[0].request.transcript());
+    insta::assert_snapshot!("stateless_later_prompt", calls[14].request.transcript());
 
     replays_exactly(toy(), &settings, &dir, &tmp.path().join("replayed"), &script).await;
 }
@@ -249,7 +233,7 @@ async fn a_resume_answers_its_recorded_asks_from_the_transcript_and_pays_nothing
     let whole = tmp.path().join("whole");
     let uninterrupted = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         &whole,
         10,
     )
@@ -260,18 +244,24 @@ async fn a_resume_answers_its_recorded_asks_from_the_transcript_and_pays_nothing
     script.set(stateless_script());
     let before = script.received().len();
     let part = tmp.path().join("part");
-    run(toy(), Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(), &part, 4)
-        .await;
+    run(
+        toy(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
+        &part,
+        4,
+    )
+    .await;
     let first_session = script.received().len() - before;
     let recorded = Recorded::read(&part).unwrap();
     let origin = part.display().to_string();
     let model = settings.model(Some((&origin, &recorded.events)), &RunScope::default()).unwrap();
-    let resumed = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(Genius::new(settings.clone(), model).unwrap()))
-        .seed(3)
-        .budget(Budget::evaluations(10))
-        .resume(recorded)
-        .await
-        .unwrap();
+    let resumed =
+        Study::new(toy(), Arc::new(ToyTable::new()), Box::new(Genius::new(settings.clone().resolve().unwrap(), model)))
+            .seed(3)
+            .budget(Budget::evaluations(10))
+            .resume(recorded)
+            .await
+            .unwrap();
     let second_session = script.received().len() - before - first_session;
 
     assert_eq!(keys(&resumed.trials), keys(&uninterrupted.trials));
@@ -324,7 +314,7 @@ async fn a_conversation_grows_one_chat_and_replays_exactly() {
     let model: Arc<dyn ChatModel> = Arc::new(AnthropicClient::new("claude-test", connection(srv.uri()), true).unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &dir, 10).await;
+    let outcome = run(toy(), Genius::new(settings.clone().resolve().unwrap(), model), &dir, 10).await;
 
     assert_eq!(outcome.summary.spend.evaluations, 10);
     assert_eq!(
@@ -373,8 +363,8 @@ async fn a_conversation_grows_one_chat_and_replays_exactly() {
         assert!(call.request.messages.iter().all(|m| !m.content.contains("test_acc")));
     }
 
-    insta::assert_snapshot!("conversation_first_prompt", transcript(&calls[0]));
-    insta::assert_snapshot!("conversation_later_prompt", transcript(&calls[6]));
+    insta::assert_snapshot!("conversation_first_prompt", calls[0].request.transcript());
+    insta::assert_snapshot!("conversation_later_prompt", calls[6].request.transcript());
 
     replays_exactly(toy(), &settings, &dir, &tmp.path().join("replayed"), &script).await;
 }
@@ -420,7 +410,7 @@ async fn the_constrained_protocol_answers_violations_in_the_same_chat_and_replay
         Arc::new(OpenAiClient::new(Flavor::OpenAi, "gpt-test", connection(format!("{}/v1", srv.uri())), true).unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let outcome = run(constrained_toy(), Genius::new(settings.clone(), model).unwrap(), &dir, 10).await;
+    let outcome = run(constrained_toy(), Genius::new(settings.clone().resolve().unwrap(), model), &dir, 10).await;
 
     assert_eq!(outcome.summary.spend.evaluations, 10);
     assert_eq!(outcome.summary.invalid, 0, "no proposal breaks the constraint");
@@ -458,8 +448,8 @@ async fn the_constrained_protocol_answers_violations_in_the_same_chat_and_replay
     );
     assert_eq!(calls[1].purpose, "violation");
 
-    insta::assert_snapshot!("constrained_first_prompt", transcript(&calls[0]));
-    insta::assert_snapshot!("constrained_later_prompt", transcript(&calls[5]));
+    insta::assert_snapshot!("constrained_first_prompt", calls[0].request.transcript());
+    insta::assert_snapshot!("constrained_later_prompt", calls[5].request.transcript());
 
     replays_exactly(constrained_toy(), &settings, &dir, &tmp.path().join("replayed"), &script).await;
 }
@@ -479,7 +469,7 @@ async fn a_model_that_cannot_improve_stops_the_study_when_so_configured() {
     let tmp = tempfile::tempdir().unwrap();
     let outcome = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         tmp.path(),
         10,
     )
@@ -498,7 +488,7 @@ async fn when_repairs_run_out_the_query_fails_and_the_search_goes_on_or_it_stops
     // The default: the query is spent on a failed trial with the reason, and the next one goes on.
     let outcome = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         &tmp.path().join("f"),
         2,
     )
@@ -523,7 +513,7 @@ async fn when_repairs_run_out_the_query_fails_and_the_search_goes_on_or_it_stops
     let settings = GeniusSettings { on_repairs_exhausted: OnRepairsExhausted::Stop, ..settings };
     let outcome = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         &tmp.path().join("a"),
         5,
     )
@@ -537,7 +527,7 @@ async fn when_repairs_run_out_the_query_fails_and_the_search_goes_on_or_it_stops
     let settings = GeniusSettings { on_repairs_exhausted: OnRepairsExhausted::Random, ..settings };
     let outcome = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         &tmp.path().join("b"),
         2,
     )
@@ -557,7 +547,7 @@ async fn repeated_duplicates_are_proposed_at_last_and_answered_from_the_history(
     let tmp = tempfile::tempdir().unwrap();
     let outcome = run(
         toy(),
-        Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap(),
+        Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()),
         tmp.path(),
         2,
     )
@@ -576,7 +566,7 @@ async fn a_model_that_never_answers_ends_the_study_with_a_recorded_error() {
     let err = Study::new(
         toy(),
         Arc::new(ToyTable::new()),
-        Box::new(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap()),
+        Box::new(Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap())),
     )
     .budget(Budget::evaluations(3))
     .run_in(tmp.path())
@@ -599,10 +589,12 @@ async fn several_proposals_per_call_keep_the_valid_new_ones() {
     let outcome = Study::new(
         toy(),
         Arc::new(ToyTable::new()),
-        Box::new(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap()),
+        Box::new(Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap())),
     )
     .budget(Budget::evaluations(5))
-    .settings(genius_core::StudySettings { batch_size: 3, ..Default::default() })
+    .settings(
+        genius_core::StudySettings { batch_size: 3, ..Default::default() }.check().expect("valid runner settings"),
+    )
     .run_in(tmp.path())
     .await
     .unwrap();
@@ -625,9 +617,10 @@ async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_repla
     let study = |genius: Genius| {
         Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius)).seed(3).budget(Budget::evaluations(4))
     };
-    let err = study(Genius::new(settings.clone(), settings.model(None, &RunScope::default()).unwrap()).unwrap())
-        .run_in(&dir)
-        .await;
+    let err =
+        study(Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &RunScope::default()).unwrap()))
+            .run_in(&dir)
+            .await;
     assert!(err.unwrap_err().to_string().contains("HTTP 503"));
     assert_eq!(Recorded::read(&dir).unwrap().trials.len(), 2);
 
@@ -637,7 +630,7 @@ async fn a_run_stopped_by_a_failing_model_resumes_and_its_transcript_still_repla
     let recorded = Recorded::read(&dir).unwrap();
     let origin = dir.display().to_string();
     let model = settings.model(Some((&origin, &recorded.events)), &RunScope::default()).unwrap();
-    let outcome = study(Genius::new(settings.clone(), model).unwrap()).resume(recorded).await.unwrap();
+    let outcome = study(Genius::new(settings.clone().resolve().unwrap(), model)).resume(recorded).await.unwrap();
     assert_eq!(archs(&outcome.trials), vec![vec![0, 1, 0], vec![1, 1, 0], vec![2, 1, 0], vec![2, 2, 0]]);
     assert_eq!(script.received().len() - sent, 2);
     assert_eq!(events(&dir, "llm_error").len(), 1, "the failure stays in the transcript");
@@ -663,12 +656,12 @@ async fn a_provider_that_rejects_structured_output_gets_free_text_and_the_search
         cache: CacheMode::Off,
         ..GeniusSettings::default()
     };
-    let model = settings.clone().resolve().unwrap().0;
+    let model = settings.clone().resolve().unwrap();
     assert_eq!(model.structured_output, Some(true), "on by default for openai");
     let client: Arc<dyn ChatModel> =
         Arc::new(OpenAiClient::new(Flavor::OpenAi, "gpt-4", connection(format!("{}/v1", srv.uri())), true).unwrap());
     let tmp = tempfile::tempdir().unwrap();
-    let outcome = run(toy(), Genius::new(settings, client).unwrap(), tmp.path(), 10).await;
+    let outcome = run(toy(), Genius::new(settings.resolve().unwrap(), client), tmp.path(), 10).await;
     assert_eq!(outcome.summary.completed, 10);
     let fallback = events(tmp.path(), "structured_output_rejected");
     assert_eq!(fallback.len(), 1);
@@ -684,7 +677,7 @@ async fn a_provider_that_rejects_structured_output_gets_free_text_and_the_search
     let live: Arc<dyn ChatModel> =
         Arc::new(OpenAiClient::new(Flavor::OpenAi, "gpt-4", connection(format!("{}/v1", srv.uri())), true).unwrap());
     let model = Arc::new(genius_llm::replay::ReplayModel::from_events(&origin, &recorded.events, Some(live)).unwrap());
-    let genius = Genius::new(settings, model).unwrap().resumed(&recorded.events);
+    let genius = Genius::new(settings.resolve().unwrap(), model).resumed(&recorded.events);
     let resumed = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
         .seed(3)
         .budget(Budget::evaluations(10))
@@ -709,7 +702,7 @@ async fn repeats_at_temperature_zero_are_independent_calls_and_a_rerun_of_the_sa
     let tmp = tempfile::tempdir().unwrap();
     let study = |seed: u64, dir: &Path| {
         let run = RunScope { space: "toy".into(), seed };
-        let genius = Genius::new(settings.clone(), settings.model(None, &run).unwrap()).unwrap();
+        let genius = Genius::new(settings.clone().resolve().unwrap(), settings.model(None, &run).unwrap());
         let dir = dir.to_owned();
         async move {
             Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
@@ -738,14 +731,16 @@ async fn duplicates_are_repaired_by_default_and_evaluated_as_the_original_code_d
     let settings = compatible(&srv.uri(), ProtocolChoice::Stateless);
     let tmp = tempfile::tempdir().unwrap();
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("repair"), 2).await;
+    let outcome =
+        run(toy(), Genius::new(settings.clone().resolve().unwrap(), model), &tmp.path().join("repair"), 2).await;
     assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![2, 1, 0]]);
     assert_eq!(problems(&tmp.path().join("repair")), ["duplicate"]);
 
     script.set(steps());
     let settings = GeniusSettings { duplicates: DuplicateHandling::Evaluate, ..settings };
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let outcome = run(toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("evaluate"), 2).await;
+    let outcome =
+        run(toy(), Genius::new(settings.clone().resolve().unwrap(), model), &tmp.path().join("evaluate"), 2).await;
     assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![1, 1, 0]]);
     assert_eq!(outcome.trials[1].status, TrialStatus::Duplicate { of: 0 });
     assert!(outcome.trials[1].counted, "the duplicate costs the query, as in the original code");
@@ -753,7 +748,7 @@ async fn duplicates_are_repaired_by_default_and_evaluated_as_the_original_code_d
     // Older run logs said `reject_duplicates = false`: the same setting.
     let old: GeniusSettings =
         serde_json::from_value(json!({"llm": "openai", "model": "gpt-4", "reject_duplicates": false})).unwrap();
-    assert_eq!(old.resolve().unwrap().0.duplicates, DuplicateHandling::Evaluate);
+    assert_eq!(old.resolve().unwrap().duplicates, DuplicateHandling::Evaluate);
 }
 
 #[tokio::test]
@@ -766,7 +761,7 @@ async fn the_constrained_protocol_distils_principles_after_its_first_iteration_a
     let settings = compatible(&srv.uri(), ProtocolChoice::Constrained);
     let tmp = tempfile::tempdir().unwrap();
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let outcome = run(constrained_toy(), Genius::new(settings.clone(), model).unwrap(), tmp.path(), 3).await;
+    let outcome = run(constrained_toy(), Genius::new(settings.clone().resolve().unwrap(), model), tmp.path(), 3).await;
     assert_eq!(archs(&outcome.trials), vec![vec![1, 1, 0], vec![2, 1, 0], vec![0, 1, 1]]);
     let made = calls(tmp.path());
     let purposes: Vec<&str> = made.iter().map(|c| c.purpose.as_str()).collect();
@@ -790,7 +785,7 @@ async fn the_constrained_protocol_distils_principles_after_its_first_iteration_a
     script.set(vec![reply("[1, 1, 0]"), reply("[2, 1, 0]")]);
     let settings = GeniusSettings { principles: Principles::Off, ..settings };
     let model = settings.model(None, &RunScope::default()).unwrap();
-    run(constrained_toy(), Genius::new(settings, model).unwrap(), &tmp.path().join("off"), 2).await;
+    run(constrained_toy(), Genius::new(settings.resolve().unwrap(), model), &tmp.path().join("off"), 2).await;
     let off = calls(&tmp.path().join("off"));
     assert_eq!(off.len(), 2);
     assert!(off[1].request.messages[1].content.contains("Which operation is more powerful"));
@@ -805,14 +800,16 @@ async fn constraint_violations_have_their_own_bound_and_a_last_violation_is_reco
         GeniusSettings { principles: Principles::Off, ..compatible(&srv.uri(), ProtocolChoice::Constrained) };
     let tmp = tempfile::tempdir().unwrap();
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let outcome = run(constrained_toy(), Genius::new(settings.clone(), model).unwrap(), &tmp.path().join("a"), 1).await;
+    let outcome =
+        run(constrained_toy(), Genius::new(settings.clone().resolve().unwrap(), model), &tmp.path().join("a"), 1).await;
     assert_eq!(archs(&outcome.trials), vec![vec![2, 2, 0]]);
     assert_eq!(problems(&tmp.path().join("a")), ["violation"; 5]);
 
     script.set(violating());
     let settings = GeniusSettings { max_violations: 2, ..settings };
     let model = settings.model(None, &RunScope::default()).unwrap();
-    let outcome = run(constrained_toy(), Genius::new(settings, model).unwrap(), &tmp.path().join("b"), 1).await;
+    let outcome =
+        run(constrained_toy(), Genius::new(settings.resolve().unwrap(), model), &tmp.path().join("b"), 1).await;
     assert_eq!(archs(&outcome.trials), vec![vec![2, 3, 0]]);
     match &outcome.trials[0].status {
         TrialStatus::Invalid { reason } => assert!(reason.contains("constraint"), "{reason}"),
@@ -885,7 +882,7 @@ async fn masked_requests(llm: Provider, mask: bool) -> Vec<Vec<Value>> {
         mask_evaluated: mask,
         ..GeniusSettings::default()
     };
-    let genius = Genius::new(settings, model.clone()).unwrap();
+    let genius = Genius::new(settings.resolve().unwrap(), model.clone());
     let dir = tempfile::tempdir().unwrap();
     let outcome = Study::new(toy(), Arc::new(ToyTable::new()), Box::new(genius))
         .seed(1)

@@ -1,5 +1,6 @@
 //! A small deterministic grid on the toy table, reported from its run directories alone.
 
+use genius_core::checked::Check;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ async fn grid(root: &Path) {
             Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), Box::new(UniformOptimizer))
                 .seed(seed)
                 .budget(Budget::evaluations(12))
-                .settings(StudySettings { duplicates, ..Default::default() })
+                .settings(StudySettings { duplicates, ..Default::default() }.check().expect("valid runner settings"))
                 .context(serde_json::json!({ "compare": { "optimizer": label }, "experiment": "toy grid" }))
                 .run_in(&dir)
                 .await
@@ -258,7 +259,7 @@ async fn multi_objective_grid(root: &Path) {
                 .seed(seed)
                 .objective(objective.clone())
                 .budget(Budget::evaluations(12))
-                .settings(StudySettings { duplicates, ..Default::default() })
+                .settings(StudySettings { duplicates, ..Default::default() }.check().expect("valid runner settings"))
                 .context(serde_json::json!({ "compare": { "optimizer": label }, "experiment": "mo grid" }))
                 .run_in(&dir)
                 .await

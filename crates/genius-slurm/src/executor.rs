@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch_script::{Worker, batch_script};
 use crate::{SlurmError, SlurmSettings, commands};
+use genius_core::checked::{Check, Checked};
 
 /// The lines of a lost job's log that its failed trial records.
 const LOG_TAIL_LINES: usize = 20;
@@ -34,8 +35,8 @@ pub const NAME: &str = "slurm";
 
 impl SlurmExecutor {
     /// An executor submitting `worker` jobs with `settings`; creates the worker's job directory.
-    pub fn new(settings: SlurmSettings, worker: Worker) -> Result<Self, SlurmError> {
-        settings.check().map_err(SlurmError::Settings)?;
+    pub fn new(settings: Checked<SlurmSettings>, worker: Worker) -> Result<Self, SlurmError> {
+        let settings = settings.into_inner();
         if worker.command.is_empty() {
             return Err(SlurmError::Settings("the worker command is empty".into()));
         }
@@ -48,7 +49,7 @@ impl SlurmExecutor {
     pub fn from_recorded(value: serde_json::Value) -> Result<Self, SlurmError> {
         let recorded: Recorded = serde_json::from_value(value)
             .map_err(|e| SlurmError::Settings(format!("the run's SLURM executor record is damaged: {e}")))?;
-        Self::new(recorded.settings, recorded.worker)
+        Self::new(recorded.settings.check()?, recorded.worker)
     }
 
     /// Its settings.
@@ -156,7 +157,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let worker = Worker { command: vec!["genius".into(), "evaluate".into()], job_dir: dir.path().join("jobs") };
         let settings = SlurmSettings { partition: Some("gpu".into()), max_in_flight: 4, ..SlurmSettings::default() };
-        let executor = SlurmExecutor::new(settings.clone(), worker.clone()).unwrap();
+        let executor = SlurmExecutor::new(settings.clone().check().unwrap(), worker.clone()).unwrap();
         assert!(dir.path().join("jobs").is_dir());
         let record = executor.settings();
         assert_eq!(record["partition"], "gpu");

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use genius_core::checked::{Check, Checked};
 use serde::{Deserialize, Serialize};
 
 use crate::SlurmError;
@@ -76,28 +77,35 @@ impl Default for SlurmSettings {
     }
 }
 
+impl Check for SlurmSettings {
+    type Error = SlurmError;
+
+    /// Checks the values that sbatch would reject late or that would make the executor useless.
+    fn check_ref(&self) -> Result<(), SlurmError> {
+        self.problem().map_err(SlurmError::Settings)
+    }
+}
+
 impl SlurmSettings {
-    /// Reads the settings from a TOML file.
-    pub fn from_file(path: &Path) -> Result<Self, SlurmError> {
+    /// Reads the settings from a TOML file and checks them.
+    pub fn from_file(path: &Path) -> Result<Checked<Self>, SlurmError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| SlurmError::Settings(format!("cannot read {}: {e}", path.display())))?;
         let settings: Self = toml::from_str(&text).map_err(|e| {
             SlurmError::Settings(format!("{} is not a SLURM executor configuration: {e}", path.display()))
         })?;
-        settings.check().map_err(|e| SlurmError::Settings(format!("{}: {e}", path.display())))?;
-        Ok(settings)
+        settings.check().map_err(|SlurmError::Settings(e)| SlurmError::Settings(format!("{}: {e}", path.display())))
     }
 
-    /// Reads the settings from JSON (a run header's record of them).
-    pub fn from_json(value: serde_json::Value) -> Result<Self, SlurmError> {
+    /// Reads the settings from JSON (a run header's record of them) and checks them.
+    pub fn from_json(value: serde_json::Value) -> Result<Checked<Self>, SlurmError> {
         let settings: Self = serde_json::from_value(value)
             .map_err(|e| SlurmError::Settings(format!("not a SLURM executor configuration: {e}")))?;
-        settings.check().map_err(SlurmError::Settings)?;
-        Ok(settings)
+        settings.check()
     }
 
-    /// Checks the values that sbatch would reject late or that would make the executor useless.
-    pub fn check(&self) -> Result<(), String> {
+    /// The first value that sbatch would reject late or that would make the executor useless.
+    fn problem(&self) -> Result<(), String> {
         if self.cpus_per_task == 0 {
             return Err("cpus_per_task must be at least 1".into());
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use genius_core::Evaluator;
 use genius_core::catalog::{Bound, BuildContext, BuildError, Entry, Evaluators, Range, Resource, Setting, SettingKind};
+use genius_core::checked::{Check, Checked};
 
 use crate::data::sources;
 use crate::evaluator::NAME;
@@ -108,16 +109,19 @@ fn recorded_form(settings: &serde_json::Value) -> bool {
 /// The training configuration `settings` describe for a run with `context`: the flat form (the training seed
 /// defaults to the run's) or the recorded one. A dataset without `dataset_dir` is read from Debian's copy or the
 /// dataset cache.
-pub fn config(settings: serde_json::Value, context: &BuildContext<'_>) -> Result<TrainConfig, BuildError> {
+pub fn config(settings: serde_json::Value, context: &BuildContext<'_>) -> Result<Checked<TrainConfig>, BuildError> {
     if recorded_form(&settings) {
-        return serde_json::from_value(settings)
-            .map_err(|e| BuildError::Settings(format!("{NAME}: {e} (in the run header)")));
+        return serde_json::from_value::<TrainConfig>(settings)
+            .map_err(|e| BuildError::Settings(format!("{NAME}: {e} (in the run header)")))?
+            .check()
+            .map_err(settings_error);
     }
     let mut flat = flat(&settings)?;
     flat.train.entry("seed").or_insert(context.seed.into());
     let train = TrainSettings::from_json(serde_json::Value::Object(flat.train)).map_err(settings_error)?;
     let dataset_dir = flat.dataset_dir.unwrap_or_else(|| flat.dataset.default_dir(&sources::cache_root()));
-    Ok(TrainConfig { dataset: flat.dataset, dataset_dir, backend: flat.backend, device: flat.device, train })
+    let (dataset, backend, device, train) = (flat.dataset, flat.backend, flat.device, train.into_inner());
+    TrainConfig { dataset, dataset_dir, backend, device, train }.check().map_err(settings_error)
 }
 
 /// Every setting of the latency evaluator, as `genius evaluators latency` prints them.
@@ -136,7 +140,7 @@ pub const LATENCY_SETTINGS: &[Setting] = &[
         .range(Range::at_least(1.0)),
 ];
 
-fn latency_settings(settings: serde_json::Value) -> Result<LatencySettings, BuildError> {
+fn latency_settings(settings: serde_json::Value) -> Result<Checked<LatencySettings>, BuildError> {
     LatencySettings::from_json(settings).map_err(|e| BuildError::Settings(e.to_string()))
 }
 
@@ -160,8 +164,10 @@ pub fn entries() -> Vec<Entry<Evaluators>> {
         .with_check(|settings| {
             if recorded_form(&settings) {
                 return serde_json::from_value::<TrainConfig>(settings)
+                    .map_err(|e| BuildError::Settings(format!("{NAME}: {e}")))?
+                    .check()
                     .map(drop)
-                    .map_err(|e| BuildError::Settings(format!("{NAME}: {e}")));
+                    .map_err(settings_error);
             }
             let flat = flat(&settings)?;
             TrainSettings::from_json(serde_json::Value::Object(flat.train)).map(drop).map_err(settings_error)
@@ -215,6 +221,6 @@ mod tests {
         let resources = entry.resources(&serde_json::json!({"dataset": "mnist"}), &context).unwrap();
         assert_eq!(resources, [Resource::Dataset { name: "mnist".into(), dir: None }]);
         let config = config(serde_json::json!({"dataset_dir": "/d"}), &context).unwrap();
-        assert_eq!((config.train.seed, config.dataset_dir), (7, PathBuf::from("/d")));
+        assert_eq!((config.train.seed, &config.dataset_dir), (7, &PathBuf::from("/d")));
     }
 }

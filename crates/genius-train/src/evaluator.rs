@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use genius_core::checked::{Check, Checked};
 use genius_core::network::Network;
 use genius_core::{
     Architecture, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, SearchSpace, SpaceExt, Visibility,
@@ -36,6 +37,15 @@ pub struct TrainConfig {
     pub device: DeviceSpec,
     /// How each candidate is trained.
     pub train: TrainSettings,
+}
+
+impl Check for TrainConfig {
+    type Error = TrainError;
+
+    /// Checks the training settings (the dataset, backend and device are checked where they are read).
+    fn check_ref(&self) -> Result<()> {
+        self.train.check_ref()
+    }
 }
 
 /// The training evaluator of one space on one dataset.
@@ -95,8 +105,8 @@ pub fn metric_spec(dataset: DatasetKind) -> MetricSpec {
 impl TrainEvaluator {
     /// The evaluator of `space` as `config` says: reads the dataset, checks that the space has networks and that the
     /// backend and device are available, and cuts the data.
-    pub fn new(space: Arc<dyn SearchSpace>, config: TrainConfig) -> Result<Self> {
-        config.train.check()?;
+    pub fn new(space: Arc<dyn SearchSpace>, config: Checked<TrainConfig>) -> Result<Self> {
+        let config = config.into_inner();
         let classes = config.dataset.classes();
         let probe = space.arch_at(0);
         let network = space.network(&probe, classes).ok_or_else(|| {
@@ -127,7 +137,7 @@ impl TrainEvaluator {
     pub fn from_settings(space: Arc<dyn SearchSpace>, settings: serde_json::Value) -> Result<Self> {
         let config: TrainConfig = serde_json::from_value(settings)
             .map_err(|e| TrainError::settings("evaluator settings", format!("{e} (in the run header)")))?;
-        Self::new(space, config)
+        Self::new(space, config.check()?)
     }
 
     /// The configuration.

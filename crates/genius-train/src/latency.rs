@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::tensor::{Tensor, TensorData};
+use genius_core::checked::{Check, Checked};
 use genius_core::network::Network;
 use genius_core::{
     Architecture, Direction, EvalError, Evaluation, Evaluator, Metric, MetricSpec, SearchSpace, SpaceExt, Visibility,
@@ -66,9 +67,11 @@ impl Default for LatencySettings {
     }
 }
 
-impl LatencySettings {
+impl Check for LatencySettings {
+    type Error = TrainError;
+
     /// Checks the ranges (`genius evaluators latency` prints them).
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         let at_least_one = |name: &str, v: usize| {
             if v == 0 { Err(TrainError::Latency(format!("`{name}` must be at least 1 (got 0)"))) } else { Ok(()) }
         };
@@ -87,10 +90,12 @@ impl LatencySettings {
         }
         Ok(())
     }
+}
 
-    /// The settings in `value` (a JSON object; `null` for the defaults). A recorded `machine` key (the run header's)
-    /// is read past: the machine is this one.
-    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+impl LatencySettings {
+    /// The settings in `value` (a JSON object; `null` for the defaults), checked. A recorded `machine` key (the run
+    /// header's) is read past: the machine is this one.
+    pub fn from_json(value: serde_json::Value) -> Result<Checked<Self>> {
         let value = match value {
             serde_json::Value::Null => serde_json::json!({}),
             serde_json::Value::Object(mut map) => {
@@ -100,8 +105,7 @@ impl LatencySettings {
             other => other,
         };
         let settings: Self = serde_json::from_value(value).map_err(|e| TrainError::Latency(e.to_string()))?;
-        settings.check()?;
-        Ok(settings)
+        settings.check()
     }
 }
 
@@ -213,8 +217,8 @@ fn median(values: &[f64]) -> f64 {
 impl LatencyEvaluator {
     /// The evaluator of `space` with `settings`: checks that the space describes networks and that the backend and
     /// device are there.
-    pub fn new(space: Arc<dyn SearchSpace>, settings: LatencySettings) -> Result<Self> {
-        settings.check()?;
+    pub fn new(space: Arc<dyn SearchSpace>, settings: Checked<LatencySettings>) -> Result<Self> {
+        let settings = settings.into_inner();
         backend::check_available(settings.backend, settings.device)?;
         let probe = space.arch_at(0);
         space.network(&probe, settings.classes).ok_or_else(|| {
@@ -377,7 +381,7 @@ mod tests {
     #[test]
     fn settings_have_defaults_and_ranges() {
         let s = LatencySettings::from_json(serde_json::Value::Null).unwrap();
-        assert_eq!(s, LatencySettings::default());
+        assert_eq!(*s, LatencySettings::default());
         let err = LatencySettings::from_json(serde_json::json!({"runs": 0})).unwrap_err().to_string();
         assert!(err.contains("`runs` must be at least 1"), "{err}");
         let err = LatencySettings::from_json(serde_json::json!({"repeats": 3})).unwrap_err().to_string();

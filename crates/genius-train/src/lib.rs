@@ -19,6 +19,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
+//! use genius_core::checked::Check;
 //! use genius_core::{Evaluator, SearchSpace};
 //! use genius_train::{BackendKind, DatasetKind, DeviceSpec, TrainConfig, TrainEvaluator, TrainSettings};
 //!
@@ -32,7 +33,7 @@
 //!     device: DeviceSpec::Cpu,
 //!     train: TrainSettings { epochs: 1, subset: Some(5000), ..TrainSettings::default() },
 //! };
-//! let evaluator = TrainEvaluator::new(space.clone(), config)?;
+//! let evaluator = TrainEvaluator::new(space.clone(), config.check()?)?;
 //! let eval = evaluator.evaluate(&space.parse("02012100")?).await?;
 //! println!("validation accuracy {:.2}%", eval.metrics["val_acc"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,6 +1,7 @@
 //! Training settings: data, optimizer, schedule, regularization, proxy budget, seed. Serde data, validated once by
 //! [`TrainSettings::check`], recorded with every run.
 
+use genius_core::checked::{Check, Checked};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -101,9 +102,11 @@ impl Default for TrainSettings {
     }
 }
 
-impl TrainSettings {
+impl Check for TrainSettings {
+    type Error = TrainError;
+
     /// Checks every field, naming the first bad one and what is allowed.
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         let positive = |field: &'static str, v: usize| {
             if v == 0 { Err(TrainError::settings(field, "must be at least 1")) } else { Ok(()) }
         };
@@ -145,13 +148,15 @@ impl TrainSettings {
         }
         Ok(())
     }
+}
 
-    /// Reads settings from JSON (e.g. the `train` object of a run header), rejecting unknown fields.
-    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+impl TrainSettings {
+    /// Reads settings from JSON (e.g. the `train` object of a run header), rejecting unknown fields, and checks
+    /// them.
+    pub fn from_json(value: serde_json::Value) -> Result<Checked<Self>> {
         let settings: Self =
             serde_json::from_value(value).map_err(|e| TrainError::settings("settings", e.to_string()))?;
-        settings.check()?;
-        Ok(settings)
+        settings.check()
     }
 
     /// The learning rate of step `step` (0-based) of epoch `epoch`, with `steps_per_epoch` steps per epoch.

@@ -1,3 +1,4 @@
+use crate::checked::Check;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -197,7 +198,7 @@ async fn duplicates_are_answered_from_history_and_count_by_default() {
 #[tokio::test]
 async fn free_duplicates_do_not_use_budget_and_a_small_space_stops_when_exhausted_instead_of_looping() {
     let settings = StudySettings { duplicates: DuplicatePolicy::Free, max_idle_asks: 200, ..Default::default() };
-    let outcome = study(5, 100).settings(settings).run().await.unwrap();
+    let outcome = study(5, 100).settings(settings.check().unwrap()).run().await.unwrap();
     assert_eq!(outcome.summary.stop, StopReason::SpaceExhausted);
     assert_eq!(outcome.summary.spend.evaluations, 24, "every toy architecture evaluated once");
     let mut first = std::collections::HashSet::new();
@@ -226,6 +227,7 @@ async fn failed_and_invalid_proposals_are_trials_with_their_reason() {
 #[tokio::test]
 async fn batches_evaluate_concurrently_deterministically_and_dedup_within_the_batch() {
     let settings = StudySettings { batch_size: 4, concurrency: 3, ..Default::default() };
+    let settings = settings.check().unwrap();
     let a = study(9, 22).settings(settings.clone()).run().await.unwrap();
     let b = study(9, 22).settings(settings).run().await.unwrap();
     assert_eq!(a.trials.len(), 22);
@@ -234,7 +236,7 @@ async fn batches_evaluate_concurrently_deterministically_and_dedup_within_the_ba
     let settings = StudySettings { batch_size: 3, ..Default::default() };
     let outcome = Study::new(Arc::new(ToySpace::new()), Arc::new(ToyTable::new()), opt)
         .budget(Budget::evaluations(3))
-        .settings(settings)
+        .settings(settings.check().unwrap())
         .run()
         .await
         .unwrap();
@@ -478,8 +480,9 @@ async fn a_fatal_evaluator_error_stops_the_study_keeping_the_log() {
 async fn bad_settings_are_refused_before_anything_runs() {
     let err = study(0, 0).run().await.unwrap_err();
     assert!(err.to_string().contains("evaluation budget is 0"), "{err}");
-    let err = study(0, 3).settings(StudySettings { concurrency: 0, ..Default::default() }).run().await.unwrap_err();
-    assert!(err.to_string().contains("concurrency"), "{err}");
+    let err = StudySettings { concurrency: 0, ..Default::default() }.check().unwrap_err();
+    assert_eq!(err, crate::StudySettingsError::Concurrency);
+    assert_eq!(err.to_string(), "`concurrency` must be at least 1 (got 0)");
     let mut objective = Objective::from_spec(ToyTable::new().metrics());
     objective.metric = "test_acc".into();
     let err = study(0, 3).objective(objective).run().await.unwrap_err();
