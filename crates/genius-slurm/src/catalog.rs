@@ -7,7 +7,7 @@ use genius_core::executor::Executor;
 
 use crate::{NAME, SlurmError, SlurmExecutor, SlurmSettings, Worker};
 
-/// Every setting of the SLURM executor, as `genius executors slurm` prints them ([`SlurmSettings::check`] refuses
+/// Every setting of the SLURM executor, as `genius executors slurm` prints them (its `Check` impl refuses
 /// what these ranges exclude).
 pub const SETTINGS: &[Setting] = &[
     Setting::new("partition", SettingKind::Text, "", "sbatch --partition"),
