@@ -225,13 +225,73 @@ pub struct NetworkError {
     pub reason: String,
 }
 
-/// Parameters and FLOPs of a network.
+/// Parameters and FLOPs of a network, or of a layer or block of one: costs add up (`+`, `+=`, `Sum`), and a part
+/// can be taken out of a whole (`-`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct NetworkCost {
-    /// Trainable parameters (batch-norm running statistics excluded).
+    /// Trainable parameters (weights, biases, and batch-norm scales and shifts; running statistics excluded).
     pub params: u64,
-    /// FLOPs of one forward pass of one image, under the network's [`FlopsCounting`].
+    /// FLOPs (multiply-accumulates) of one forward pass of one image, under the network's [`FlopsCounting`].
     pub flops: u64,
+}
+
+impl NetworkCost {
+    /// No cost.
+    pub const ZERO: NetworkCost = NetworkCost { flops: 0, params: 0 };
+
+    /// A cost of `flops` FLOPs and `params` parameters.
+    pub const fn new(flops: u64, params: u64) -> Self {
+        Self { flops, params }
+    }
+
+    /// The FLOPs in millions.
+    pub fn mflops(self) -> f64 {
+        self.flops as f64 / 1e6
+    }
+
+    /// The parameters in millions.
+    pub fn mparams(self) -> f64 {
+        self.params as f64 / 1e6
+    }
+}
+
+impl std::ops::Add for NetworkCost {
+    type Output = NetworkCost;
+
+    fn add(self, other: NetworkCost) -> NetworkCost {
+        NetworkCost { flops: self.flops + other.flops, params: self.params + other.params }
+    }
+}
+
+/// The cost of a part taken out of a whole (e.g. a network without one layer).
+///
+/// # Panics
+/// When `other` is not part of `self` (either count would go below zero).
+impl std::ops::Sub for NetworkCost {
+    type Output = NetworkCost;
+
+    fn sub(self, other: NetworkCost) -> NetworkCost {
+        let less = |a: u64, b: u64| a.checked_sub(b).expect("a cost can only lose what it holds");
+        NetworkCost { flops: less(self.flops, other.flops), params: less(self.params, other.params) }
+    }
+}
+
+impl std::ops::AddAssign for NetworkCost {
+    fn add_assign(&mut self, other: NetworkCost) {
+        *self = *self + other;
+    }
+}
+
+impl std::iter::Sum for NetworkCost {
+    fn sum<I: Iterator<Item = NetworkCost>>(iter: I) -> NetworkCost {
+        iter.fold(NetworkCost::ZERO, std::ops::Add::add)
+    }
+}
+
+impl<'a> std::iter::Sum<&'a NetworkCost> for NetworkCost {
+    fn sum<I: Iterator<Item = &'a NetworkCost>>(iter: I) -> NetworkCost {
+        iter.copied().sum()
+    }
 }
 
 /// A classification network: an image of `in_channels × resolution × resolution` in, `classes` logits out.

@@ -8,78 +8,13 @@
 //! closed-form calculators the spaces use where tracing a whole network would be too slow (the FLOPs window's exact
 //! sampler, the per-layer tables of the prompts).
 
-use std::iter::Sum;
-use std::ops::{Add, AddAssign, Sub};
-
 pub use genius_core::network::FlopsCounting;
 
-/// The trainable parameters and FLOPs of a layer, a block or a whole network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Cost {
-    /// FLOPs (multiply-accumulates) of one forward pass of one image.
-    pub flops: u64,
-    /// Trainable parameters (weights, biases, and batch-norm scales and shifts; running statistics excluded).
-    pub params: u64,
-}
-
-impl Cost {
-    /// No cost.
-    pub const ZERO: Cost = Cost { flops: 0, params: 0 };
-
-    /// A cost of `flops` FLOPs and `params` parameters.
-    pub const fn new(flops: u64, params: u64) -> Self {
-        Self { flops, params }
-    }
-
-    /// The FLOPs in millions.
-    pub fn mflops(self) -> f64 {
-        self.flops as f64 / 1e6
-    }
-
-    /// The parameters in millions.
-    pub fn mparams(self) -> f64 {
-        self.params as f64 / 1e6
-    }
-}
-
-impl Add for Cost {
-    type Output = Cost;
-
-    fn add(self, other: Cost) -> Cost {
-        Cost { flops: self.flops + other.flops, params: self.params + other.params }
-    }
-}
-
-/// The cost of a part taken out of a whole (e.g. a network without one layer).
+/// The trainable parameters and FLOPs of a layer, a block or a whole network: genius-core's [`NetworkCost`], which
+/// adds and subtracts.
 ///
-/// # Panics
-/// When `other` is not part of `self` (either count would go below zero).
-impl Sub for Cost {
-    type Output = Cost;
-
-    fn sub(self, other: Cost) -> Cost {
-        let less = |a: u64, b: u64| a.checked_sub(b).expect("a cost can only lose what it holds");
-        Cost { flops: less(self.flops, other.flops), params: less(self.params, other.params) }
-    }
-}
-
-impl AddAssign for Cost {
-    fn add_assign(&mut self, other: Cost) {
-        *self = *self + other;
-    }
-}
-
-impl Sum for Cost {
-    fn sum<I: Iterator<Item = Cost>>(iter: I) -> Cost {
-        iter.fold(Cost::ZERO, Add::add)
-    }
-}
-
-impl<'a> Sum<&'a Cost> for Cost {
-    fn sum<I: Iterator<Item = &'a Cost>>(iter: I) -> Cost {
-        iter.copied().sum()
-    }
-}
+/// [`NetworkCost`]: genius_core::network::NetworkCost
+pub use genius_core::network::NetworkCost as Cost;
 
 /// The cost of single layers under a FLOPs convention: `FlopsCounting::THOP.conv(...)`.
 ///
