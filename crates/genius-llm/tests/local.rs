@@ -133,7 +133,7 @@ fn gemma_runs_a_prompt_alike_whole_in_chunks_and_token_by_token() {
     let device = candle_core::Device::Cpu;
     let mut file = std::fs::File::open(&path).unwrap();
     let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
-    let mut w = load_weights("gemma3", content, &mut file, &device).unwrap();
+    let mut w = load_weights("gemma3", &path, content, &mut file, &device).unwrap();
     let whole = w.forward(&ids, 0, &device).unwrap();
     w.clear();
     w.forward(&ids[..3], 0, &device).unwrap();
@@ -154,6 +154,36 @@ fn gemma_runs_a_prompt_alike_whole_in_chunks_and_token_by_token() {
     order.sort_by(|&a, &b| whole[b as usize].total_cmp(&whole[a as usize]));
     let top: Vec<String> = order[..5].iter().map(|&i| t.decode(&[i])).collect();
     assert!(top.iter().any(|s| s == " Paris"), "{top:?}");
+}
+
+/// genius's Llama forward pass (its embedding kept quantized) against candle-transformers' quantized Llama on the
+/// real SmolLM2 file, its Q4_1 weights read alike by both (no Q8_0 copy): the same logits after a prompt and after
+/// one more token, and " Paris" the likeliest continuation of "The capital of France is".
+#[test]
+fn smollm2_runs_as_candles_llama_does_on_the_same_weights() {
+    use candle_core::quantized::gguf_file::Content;
+    use candle_transformers::models::quantized_llama;
+    use genius_llm::local::family::Weights;
+    let path = model_path();
+    let engine = Engine::open(&path).unwrap();
+    let t = engine.tokenizer();
+    let ids = t.encode("The capital of France is");
+    let device = candle_core::Device::Cpu;
+    let mut file = std::fs::File::open(&path).unwrap();
+    let mut ours = Weights::load("llama", Content::read(&mut file).unwrap(), &mut file, &device).unwrap();
+    let mut file = std::fs::File::open(&path).unwrap();
+    let mut theirs =
+        quantized_llama::ModelWeights::from_gguf(Content::read(&mut file).unwrap(), &mut file, &device).unwrap();
+    let input = |ids: &[u32]| candle_core::Tensor::new(ids, &device).unwrap().unsqueeze(0).unwrap();
+    let logits = |t: candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let prompt = ours.forward(&ids, 0, &device).unwrap();
+    assert!(gap(&prompt, &logits(theirs.forward(&input(&ids), 0).unwrap())) < 1e-3);
+    let paris = t.encode(" Paris");
+    let best = (0..prompt.len()).max_by(|&a, &b| prompt[a].total_cmp(&prompt[b])).unwrap();
+    assert_eq!(Some(&u32::try_from(best).unwrap()), paris.first(), "{:?}", t.decode(&[best as u32]));
+    let next = ours.forward(&paris[..1], ids.len(), &device).unwrap();
+    assert!(gap(&next, &logits(theirs.forward(&input(&paris[..1]), ids.len()).unwrap())) < 1e-3);
 }
 
 /// NAS-Bench-Macro's dimensions as genius-spaces defines them (eight layers, `layer 2` to `layer 9`, of identity,

@@ -3,21 +3,24 @@
 //!
 //! | architecture | models | weights | kept prompt prefixes |
 //! |---|---|---|---|
-//! | `llama` | SmolLM2, Llama 3.x, TinyLlama | candle's `quantized_llama` | yes |
-//! | `qwen2` | Qwen2, Qwen2.5 | candle's `quantized_qwen2` | no: its weights cannot be copied |
-//! | `qwen3` | Qwen3 | candle's `quantized_qwen3` | no: a copy would duplicate its preallocated cache |
+//! | `llama` | SmolLM2, Llama 3.x, TinyLlama | [`super::decoder`] (Mixtral: candle's `quantized_llama`) | yes |
+//! | `qwen2` | Qwen2, Qwen2.5 | [`super::decoder`] | yes |
+//! | `qwen3` | Qwen3 | [`super::decoder`] | yes |
 //! | `gemma3` | Gemma 3 | [`super::gemma3`] | yes |
 //! | `phi3` | Phi-3, Phi-3.5 | candle's `quantized_phi3` | no: a copy shares its cache buffer |
 //!
-//! A family without kept prefixes computes every prompt from its first token: replies are the same, only slower
-//! when prompts share a long beginning (the stateless protocol's instructions, a growing conversation).
+//! Phi-3 computes every prompt from its first token: replies are the same, only slower when prompts share a long
+//! beginning (the stateless protocol's instructions, a growing conversation).
 
 use std::io::{Read, Seek};
+use std::path::Path;
 
-use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{quantized_llama, quantized_phi3};
 
+use super::converted;
+use super::decoder::Decoder;
 use super::gemma3::Gemma3;
 use super::tokenizer::Tokenizer;
 use crate::chat::{ChatRequest, Role};
@@ -27,12 +30,10 @@ pub const ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "gemma3", "phi3
 
 /// A model's weights with its attention cache.
 pub enum Weights {
-    /// Llama and its kin (SmolLM2, Llama 3).
-    Llama(quantized_llama::ModelWeights),
-    /// Qwen2 and Qwen2.5.
-    Qwen2(quantized_qwen2::ModelWeights),
-    /// Qwen3.
-    Qwen3(quantized_qwen3::ModelWeights),
+    /// Llama and its kin (SmolLM2, Llama 3), Qwen2, Qwen2.5 and Qwen3.
+    Decoder(Decoder),
+    /// A Llama-architecture mixture of experts (Mixtral).
+    LlamaExperts(quantized_llama::ModelWeights),
     /// Gemma 3.
     Gemma3(Gemma3),
     /// Phi-3 and Phi-3.5.
@@ -47,10 +48,12 @@ impl Weights {
         reader: &mut R,
         device: &Device,
     ) -> candle_core::Result<Self> {
+        let experts = content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0);
         Ok(match arch {
-            "llama" => Self::Llama(quantized_llama::ModelWeights::from_gguf(content, reader, device)?),
-            "qwen2" => Self::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, reader, device)?),
-            "qwen3" => Self::Qwen3(quantized_qwen3::ModelWeights::from_gguf(content, reader, device)?),
+            "llama" if experts > 0 => {
+                Self::LlamaExperts(quantized_llama::ModelWeights::from_gguf(content, reader, device)?)
+            }
+            "llama" | "qwen2" | "qwen3" => Self::Decoder(Decoder::from_gguf(&content, reader, device)?),
             "gemma3" => Self::Gemma3(Gemma3::from_gguf(&content, reader, device)?),
             "phi3" => Self::Phi3(quantized_phi3::ModelWeights::from_gguf(false, content, reader, device)?),
             other => candle_core::bail!("no model family `{other}`"),
@@ -58,14 +61,14 @@ impl Weights {
     }
 
     /// The most positions a context may have: the file's context length, bounded where the implementation sets
-    /// up a table or cache for fewer (Llama: 4,096; Qwen3: 4,096; Gemma 3: [`super::gemma3::MAX_POSITIONS`]).
+    /// up a table or cache for fewer (Llama-style decoders: [`super::decoder::MAX_POSITIONS`]; a mixture of
+    /// experts: 4,096; Gemma 3: [`super::gemma3::MAX_POSITIONS`]).
     pub fn positions(&self, content_length: Option<usize>) -> usize {
-        let file = content_length.unwrap_or(4096);
         match self {
-            Self::Llama(_) => quantized_llama::MAX_SEQ_LEN,
-            Self::Qwen3(_) => file.min(4096),
+            Self::Decoder(d) => d.positions(),
+            Self::LlamaExperts(_) => quantized_llama::MAX_SEQ_LEN,
             Self::Gemma3(g) => g.positions(),
-            Self::Qwen2(_) | Self::Phi3(_) => file,
+            Self::Phi3(_) => content_length.unwrap_or(4096),
         }
     }
 
@@ -73,9 +76,8 @@ impl Weights {
     pub fn forward(&mut self, ids: &[u32], pos: usize, device: &Device) -> candle_core::Result<Vec<f32>> {
         let input = || Tensor::new(ids, device).and_then(|t| t.unsqueeze(0));
         let logits = match self {
-            Self::Llama(w) => w.forward(&input()?, pos)?,
-            Self::Qwen2(w) => w.forward(&input()?, pos)?,
-            Self::Qwen3(w) => w.forward(&input()?, pos)?,
+            Self::Decoder(w) => w.forward(ids, pos)?,
+            Self::LlamaExperts(w) => w.forward(&input()?, pos)?,
             Self::Gemma3(w) => w.forward(ids, pos)?,
             Self::Phi3(w) => w.forward(&input()?, pos)?,
         };
@@ -85,9 +87,8 @@ impl Weights {
     /// Forgets the attention cache (before a prompt computed from its first token).
     pub fn clear(&mut self) {
         match self {
-            Self::Llama(w) => w.clear_kv_cache(),
-            Self::Qwen2(w) => w.clear_kv_cache(),
-            Self::Qwen3(w) => w.clear_kv_cache(),
+            Self::Decoder(w) => w.clear_cache(),
+            Self::LlamaExperts(w) => w.clear_kv_cache(),
             Self::Gemma3(w) => w.clear_cache(),
             // Phi-3 resets its cache itself at position 0.
             Self::Phi3(_) => {}
@@ -98,62 +99,34 @@ impl Weights {
     /// that is cheap and safe (see the module's table).
     pub fn snapshot(&self) -> Option<Self> {
         match self {
-            Self::Llama(w) => Some(Self::Llama(w.clone())),
+            Self::Decoder(w) => Some(Self::Decoder(w.clone())),
+            Self::LlamaExperts(w) => Some(Self::LlamaExperts(w.clone())),
             Self::Gemma3(w) => Some(Self::Gemma3(w.clone())),
-            Self::Qwen2(_) | Self::Qwen3(_) | Self::Phi3(_) => None,
+            Self::Phi3(_) => None,
         }
     }
-
-    /// Whether several tokens may be run at once after single tokens. Qwen3 on the CPU keeps single tokens in one
-    /// cache and batches in another, so there every token after the prompt is run alone.
-    pub fn batches_after_steps(&self) -> bool {
-        !matches!(self, Self::Qwen3(_))
-    }
 }
 
-/// Whether candle multiplies by weights of `dtype` with SIMD on this CPU's kind (x86-64 with AVX2, ARM with NEON).
-/// Q4_1, Q5_0, Q5_1 and Q8_1 have only scalar code in candle 0.11: some 30 times slower.
-fn fast(dtype: GgmlDType) -> bool {
-    !matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_1)
-}
-
-/// The `arch` model's weights, with the matrices in a format candle has no SIMD code for requantized to Q8_0 (8.5
-/// bits a weight: near-lossless from 4 or 5 bits, and fast): the file is copied into memory in GGUF with those
-/// tensors converted, and loaded from there.
+/// The `arch` model's weights from the file `path` (its `content` read from `file`). A file with matrices in a
+/// format candle has no SIMD code for is read from its converted copy (see [`super::converted`]), made on first use.
 pub fn load_weights(
     arch: &str,
+    path: &Path,
     content: gguf_file::Content,
     file: &mut std::fs::File,
     device: &Device,
 ) -> candle_core::Result<Weights> {
-    if content.tensor_infos.values().all(|t| fast(t.ggml_dtype)) {
+    if !converted::needed(&content) {
         return Weights::load(arch, content, file, device);
     }
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors = Vec::with_capacity(names.len());
-    for name in names {
-        let tensor = content.tensor(file, name, device)?;
-        let tensor = if fast(tensor.dtype()) || tensor.shape().dims().last().is_none_or(|n| n % 32 != 0) {
-            tensor
-        } else {
-            QTensor::quantize(&tensor.dequantize(device)?, GgmlDType::Q8_0)?
-        };
-        tensors.push((name.as_str(), tensor));
+    if let Some(copy) = converted::kept(path, &content, file, device)? {
+        let mut copy = std::fs::File::open(copy)?;
+        let content = gguf_file::Content::read(&mut copy)?;
+        return Weights::load(arch, content, &mut copy, device);
     }
-    // The tokenizer's lists are not needed by the weights' loader.
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().filter(|(k, _)| !k.starts_with("tokenizer.")).map(|(k, v)| (k.as_str(), v)).collect();
-    let mut copy = std::io::Cursor::new(Vec::new());
-    {
-        let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-        gguf_file::write(&mut copy, &metadata, &refs)?;
-    }
-    // The converted tensors are in the copy now: freed before the weights are read back from it (a lower peak).
-    drop(tensors);
-    copy.set_position(0);
-    let converted = gguf_file::Content::read(&mut copy)?;
-    Weights::load(arch, converted, &mut copy, device)
+    let mut copy = converted::in_memory(&content, file, device)?;
+    let content = gguf_file::Content::read(&mut copy)?;
+    Weights::load(arch, content, &mut copy, device)
 }
 
 /// A chat template.

@@ -18,24 +18,13 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::quantized::{QMatMul, gguf_file};
+use candle_core::{Device, Module, Result, Tensor};
+
+use super::layers::{Embedding, Norm, Pairing, Rope, causal_mask};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
-
-/// RMS normalization with a weight read from the file (llama.cpp's converter has already added Gemma's `1 +`).
-#[derive(Debug, Clone)]
-struct Norm {
-    weight: Tensor,
-    eps: f32,
-}
-
-impl Norm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Layer {
@@ -57,33 +46,10 @@ struct Layer {
     cache: Option<(Tensor, Tensor)>,
 }
 
-/// The rotary tables of one base: cos and sin, `MAX_POSITIONS × head_dim/2`.
-#[derive(Debug, Clone)]
-struct Rope {
-    cos: Tensor,
-    sin: Tensor,
-}
-
-impl Rope {
-    fn new(head_dim: usize, base: f32, scale: f32, positions: usize, device: &Device) -> Result<Self> {
-        let inv: Vec<f32> = (0..head_dim).step_by(2).map(|i| 1.0 / base.powf(i as f32 / head_dim as f32)).collect();
-        let inv = Tensor::new(inv.as_slice(), device)?.reshape((1, head_dim / 2))?;
-        let pos = (Tensor::arange(0u32, positions as u32, device)?.to_dtype(DType::F32)? / f64::from(scale))?
-            .reshape((positions, 1))?;
-        let angles = pos.matmul(&inv)?;
-        Ok(Self { cos: angles.cos()?, sin: angles.sin()? })
-    }
-
-    fn apply(&self, x: &Tensor, pos: usize) -> Result<Tensor> {
-        let n = x.dim(2)?;
-        candle_nn::rotary_emb::rope(&x.contiguous()?, &self.cos.narrow(0, pos, n)?, &self.sin.narrow(0, pos, n)?)
-    }
-}
-
 /// A Gemma 3 model with its attention cache.
 #[derive(Debug, Clone)]
 pub struct Gemma3 {
-    embedding: Arc<QTensor>,
+    embedding: Embedding,
     hidden: usize,
     layers: Vec<Layer>,
     norm: Norm,
@@ -124,24 +90,20 @@ impl Gemma3 {
         let positions = u("context_length").unwrap_or(MAX_POSITIONS).min(MAX_POSITIONS);
         let scaling = md("rope.scaling.type").ok().and_then(|v| v.to_string().ok().cloned());
         let factor = if scaling.is_none_or(|s| s == "linear") { f("rope.scaling.factor", 1.0) } else { 1.0 };
-        let local_rope = Rope::new(head_dim, f("rope.local_freq_base", 10_000.0), 1.0, positions, device)?;
-        let global_rope = Rope::new(head_dim, f("rope.freq_base", 1_000_000.0), factor, positions, device)?;
+        let rope = |base, scale| Rope::new(head_dim, base, scale, None, Pairing::Halves, positions, device);
+        let local_rope = rope(f("rope.local_freq_base", 10_000.0), 1.0)?;
+        let global_rope = rope(f("rope.freq_base", 1_000_000.0), factor)?;
         // llama.cpp's choice: the 27B model (62 blocks) scales by its embedding per head, the others by the key
         // length.
         let scale = if blocks == 62 { 1.0 / ((hidden / heads) as f64).sqrt() } else { 1.0 / (head_dim as f64).sqrt() };
-        let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let mut norm = |name: &str| -> Result<Norm> { Ok(Norm { weight: tensor(name)?.dequantize(device)?, eps }) };
-        let output_norm = norm("output_norm.weight")?;
+        let output_norm = Norm::read(content, reader, "output_norm.weight", eps, device)?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
             let mut mm =
                 |n: &str| QMatMul::from_qtensor(content.tensor(reader, &format!("blk.{i}.{n}.weight"), device)?);
             let (q, k, v, o) = (mm("attn_q")?, mm("attn_k")?, mm("attn_v")?, mm("attn_output")?);
             let (gate, up, down) = (mm("ffn_gate")?, mm("ffn_up")?, mm("ffn_down")?);
-            let mut n = |n: &str| -> Result<Norm> {
-                let w = content.tensor(reader, &format!("blk.{i}.{n}.weight"), device)?.dequantize(device)?;
-                Ok(Norm { weight: w, eps })
-            };
+            let mut n = |n: &str| Norm::read(content, reader, &format!("blk.{i}.{n}.weight"), eps, device);
             layers.push(Layer {
                 q,
                 k,
@@ -161,10 +123,10 @@ impl Gemma3 {
                 cache: None,
             });
         }
-        let embedding = Arc::new(content.tensor(reader, "token_embd.weight", device)?);
+        let embedding = Embedding::new(Arc::new(content.tensor(reader, "token_embd.weight", device)?))?;
         let output = match content.tensor(reader, "output.weight", device) {
             Ok(t) => QMatMul::from_qtensor(t)?,
-            Err(_) => QMatMul::from_arc(embedding.clone())?,
+            Err(_) => QMatMul::from_arc(embedding.table().clone())?,
         };
         Ok(Self {
             embedding,
@@ -195,58 +157,16 @@ impl Gemma3 {
         }
     }
 
-    /// The embedding rows of `ids`, `ids.len() × hidden`, dequantized from the quantized table.
-    fn embed(&self, ids: &[u32]) -> Result<Tensor> {
-        let dtype = self.embedding.dtype();
-        let row_bytes = self.hidden / dtype.block_size() * dtype.type_size();
-        let data = self.embedding.data()?;
-        let rows = self.embedding.shape().dims()[0];
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let id = id as usize;
-            if id >= rows {
-                candle_core::bail!("token {id} is outside the embedding table of {rows} rows");
-            }
-            let raw = &data[id * row_bytes..(id + 1) * row_bytes];
-            let row = if dtype == GgmlDType::F32 {
-                Tensor::from_slice(
-                    &raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>(),
-                    self.hidden,
-                    &self.device,
-                )?
-            } else {
-                candle_core::quantized::ggml_file::qtensor_from_ggml(dtype, raw, vec![self.hidden], &self.device)?
-                    .dequantize(&self.device)?
-            };
-            out.push(row);
-        }
-        Tensor::stack(&out, 0)
-    }
-
-    /// The additive mask of `n` queries at positions `pos..pos + n` over `pos + n` keys: 0 where a query may look,
-    /// minus infinity where it may not (later positions; with a window, positions `window` or more before it).
-    fn mask(&self, n: usize, pos: usize, window: Option<usize>) -> Result<Tensor> {
-        let keys = pos + n;
-        let w = window.unwrap_or(usize::MAX);
-        let m: Vec<f32> = (0..n)
-            .flat_map(|i| {
-                let q = pos + i;
-                (0..keys).map(move |j| if j <= q && q - j < w { 0.0 } else { f32::NEG_INFINITY })
-            })
-            .collect();
-        Tensor::from_vec(m, (1, 1, n, keys), &self.device)
-    }
-
     /// The logits after `ids`, which continue a context of `pos` tokens (whose attention cache the model holds).
     pub fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
         let n = ids.len();
         if pos + n > self.positions {
             candle_core::bail!("{} positions; the model is set up for {}", pos + n, self.positions);
         }
-        let mut x = (self.embed(ids)?.unsqueeze(0)? * (self.hidden as f64).sqrt())?;
+        let mut x = (self.embedding.rows(ids, &self.device)?.unsqueeze(0)? * (self.hidden as f64).sqrt())?;
         let masks = if n > 1 {
             let window = self.layers.iter().find_map(|l| l.window);
-            Some((self.mask(n, pos, window)?, self.mask(n, pos, None)?))
+            Some((causal_mask(n, pos, window, &self.device)?, causal_mask(n, pos, None, &self.device)?))
         } else {
             None
         };
@@ -289,21 +209,5 @@ impl Gemma3 {
         }
         let last = x.narrow(1, n - 1, 1)?.squeeze(1)?;
         self.output.forward(&self.norm.forward(&last)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rope_tables_scale_positions() {
-        let d = Device::Cpu;
-        let plain = Rope::new(4, 10_000.0, 1.0, 16, &d).unwrap();
-        let scaled = Rope::new(4, 10_000.0, 8.0, 16, &d).unwrap();
-        // Position 8 scaled by 8 is position 1 unscaled.
-        let p = |r: &Rope, i| r.cos.narrow(0, i, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(p(&scaled, 8), p(&plain, 1));
-        assert_eq!(p(&plain, 0), vec![1.0, 1.0]);
     }
 }

@@ -6,7 +6,10 @@
 //! - `model`: loading a GGUF file, the generation loop, the `model::LocalModel` client;
 //! - `family`: the model families by the file's `general.architecture` (`llama`, `qwen2`, `qwen3`, `gemma3`,
 //!   `phi3`) and the chat templates (ChatML, Gemma, Phi-3, Llama 3), recognised from the file;
+//! - `converted`: the Q8_0 copy of a file whose matrices candle multiplies slowly, made once and kept;
+//! - `decoder`: the Llama-style decoders' forward pass (Llama, Qwen2, Qwen3), the embedding kept quantized;
 //! - `gemma3`: Gemma 3's forward pass (candle 0.11's quantized Gemma 3 differs from the model);
+//! - `layers`: the forward passes' building blocks (quantized embedding rows, RMS norm, rotary tables, masks);
 //! - `tokenizer`: the byte-level BPE and SentencePiece tokenizers, built from the file's own vocabulary;
 //! - `constrained`: the answer's JSON schema as a byte-level matcher that masks the tokens.
 //!
@@ -18,9 +21,15 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "local")]
 pub mod constrained;
 #[cfg(feature = "local")]
+pub mod converted;
+#[cfg(feature = "local")]
+pub mod decoder;
+#[cfg(feature = "local")]
 pub mod family;
 #[cfg(feature = "local")]
 pub mod gemma3;
+#[cfg(feature = "local")]
+pub mod layers;
 #[cfg(feature = "local")]
 pub mod model;
 #[cfg(feature = "local")]

@@ -13,7 +13,7 @@
 //!   free-text choice those that fit are all allowed.
 //! - A prompt that begins like an earlier one (the growing conversation; the stateless prompts, which share their
 //!   instructions and the results before the newest) runs from the longest kept prefix with its attention cache
-//!   (for the families whose cache can be kept: see [`super::family`]; the others compute every prompt whole).
+//!   (every family but Phi-3, which computes every prompt whole: see [`super::family`]).
 //!   Prompts are computed in chunks cut at fixed positions, so that a reply is the same whatever was cached.
 //! - Sampling is seeded: a generator from the request's seed (ChaCha8, as every seeded stream of genius) draws
 //!   every token, so the same model file, request and seed give the same reply. Temperature 0 takes the most
@@ -219,7 +219,7 @@ impl Engine {
             .bos(&tokenizer)
             .or_else(|| file_bos.filter(|_| tokenizer.is_sentencepiece() && add_bos.unwrap_or(true)));
         let device = Device::Cpu;
-        let weights = load_weights(&arch, content, &mut file, &device)
+        let weights = load_weights(&arch, path, content, &mut file, &device)
             .map_err(|e| LlmError::Settings(format!("{shown}: cannot load the `{arch}` model's weights: {e}")))?;
         let positions = weights.positions(context);
         let mut by_first_byte = vec![Vec::new(); 256];
@@ -381,13 +381,7 @@ impl Engine {
                     if m.done() {
                         break "stop";
                     }
-                    if self.weights.batches_after_steps() || timing.sampled_tokens == 0 {
-                        logits = self.feed(&ids, pos)?;
-                    } else {
-                        for (i, &id) in ids.iter().enumerate() {
-                            logits = self.feed(&[id], pos + i)?;
-                        }
-                    }
+                    logits = self.feed(&ids, pos)?;
                     pos += ids.len();
                     continue;
                 }
