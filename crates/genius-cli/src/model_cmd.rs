@@ -182,8 +182,34 @@ fn info(args: &InfoArgs, out: &mut impl Write) -> Result<Ended> {
             out,
             "this build runs it: `--optimizer genius` with no --llm uses it, --llm local:PATH.gguf another file"
         )?;
+        #[cfg(feature = "local")]
+        converted_copies(out)?;
     } else {
         writeln!(out, "{}", local::unavailable_help())?;
     }
     Ok(Ended::Done)
+}
+
+/// The converted copies' line of `genius model info`: where they are, how many, how large.
+#[cfg(feature = "local")]
+fn converted_copies(out: &mut impl Write) -> Result<()> {
+    let folder = local::converted::folder();
+    let sizes: Vec<u64> = std::fs::read_dir(&folder)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "gguf"))
+                .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+                .collect()
+        })
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "converted copies: {}: {} file(s), {:.0} MB (a Q8_0 copy of a model file with Q4_1 or Q5_0 matrices, made on \
+         its first load so later loads are quicker; safe to delete)",
+        folder.display(),
+        sizes.len(),
+        sizes.iter().sum::<u64>() as f64 / 1e6
+    )?;
+    Ok(())
 }

@@ -382,6 +382,7 @@ fn model_fetch_installs_nothing_wrong_and_info_says_what_is_missing() {
     let (stdout, _) = succeeds(&mut model(&["info"]));
     assert!(stdout.contains("missing (genius model fetch downloads it)"), "{stdout}");
     assert!(stdout.contains("this build runs it") || stdout.contains("--features local"), "{stdout}");
+    assert_eq!(stdout.contains("this build runs it"), stdout.contains("converted copies: "), "{stdout}");
 
     // A file of the right size and the wrong contents, and no file at all: nothing is installed either time, and the
     // error says where else the model can come from.

@@ -88,20 +88,22 @@ impl Decoder {
         let kv_heads = u("attention.head_count_kv")?;
         let blocks = u("block_count")?;
         let hidden = u("embedding_length")?;
+        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+            candle_core::bail!("{heads} attention heads in groups of {kv_heads} key-value heads");
+        }
         let head_dim = u("attention.key_length").unwrap_or(hidden / heads);
         let rotated = u("rope.dimension_count").unwrap_or(head_dim);
         if rotated != head_dim {
             candle_core::bail!("a partial rotation ({rotated} of {head_dim} dimensions)");
         }
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
-            candle_core::bail!("{heads} attention heads in groups of {kv_heads} key-value heads");
-        }
         let eps = md("attention.layer_norm_rms_epsilon")?.to_f32()?;
         let base = md("rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0);
         let positions = u("context_length").unwrap_or(4096).min(MAX_POSITIONS);
-        let factors = match content.tensor(reader, "rope_freqs.weight", device) {
-            Ok(t) => Some(t.dequantize(device)?.flatten_all()?.to_vec1::<f32>()?),
-            Err(_) => None,
+        let factors = if content.tensor_infos.contains_key("rope_freqs.weight") {
+            let t = content.tensor(reader, "rope_freqs.weight", device)?.dequantize(device)?;
+            Some(t.flatten_all()?.to_vec1::<f32>()?)
+        } else {
+            None
         };
         let pairing = if arch == "llama" { Pairing::Adjacent } else { Pairing::Halves };
         let rope = Rope::new(head_dim, base, 1.0, factors.as_deref(), pairing, positions, device)?;
@@ -388,6 +390,9 @@ mod tests {
         content.metadata.insert("qwen2.rope.dimension_count".into(), gguf_file::Value::U32(8));
         let err = Decoder::from_gguf(&content, &mut file, &Device::Cpu).unwrap_err().to_string();
         assert!(err.contains("partial rotation"), "{err}");
+        content.metadata.insert("qwen2.attention.head_count".into(), gguf_file::Value::U32(0));
+        let err = Decoder::from_gguf(&content, &mut file, &Device::Cpu).unwrap_err().to_string();
+        assert!(err.contains("0 attention heads"), "{err}");
         content.metadata.insert("general.architecture".into(), gguf_file::Value::String("phi3".into()));
         let err = Decoder::from_gguf(&content, &mut file, &Device::Cpu).unwrap_err().to_string();
         assert!(err.contains("phi3"), "{err}");
