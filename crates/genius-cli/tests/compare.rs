@@ -125,6 +125,32 @@ fn a_grid_runs_reports_and_a_second_start_repeats_nothing() {
     assert!(out.join("report.md").is_file(), "genius report regenerates the report from the run logs");
 }
 
+/// A run killed after its last evaluation but before its `summary.json` is finished by the next start, which evaluates
+/// nothing in it and writes the summary: the report's regret, which reads the evaluator's optimum from the summary,
+/// is the uninterrupted grid's (it used to average over the runs that had a summary only).
+#[test]
+fn a_run_killed_before_its_summary_is_finished_by_the_next_start_and_reported_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(tmp.path(), "grid.toml", GRID);
+    let out = tmp.path().join("out");
+    let compare = || genius().args(["compare", "--quiet", "--config"]).arg(&config).arg("--out").arg(&out).output();
+    assert!(compare().unwrap().status.success());
+    let (trials, summary) = (all_trials(&out), std::fs::read_to_string(out.join("summary.csv")).unwrap());
+    let (run, _) = &trials[0];
+    let lost = out.join(run).join("summary.json");
+    std::fs::remove_file(&lost).unwrap();
+    let again = compare().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("(47 already done)"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert!(lost.is_file(), "the summary is written again");
+    assert_eq!(all_trials(&out), trials, "nothing was evaluated again");
+    assert_eq!(std::fs::read_to_string(out.join("summary.csv")).unwrap(), summary);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_grid_killed_at_twenty_points_finishes_with_the_runs_trials_and_summary_of_an_uninterrupted_one() {

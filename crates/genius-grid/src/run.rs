@@ -69,15 +69,19 @@ pub struct GridOutcome {
     pub interrupted: bool,
 }
 
-/// Whether the run in `dir` has what a report at `budget` evaluations needs: that many evaluations recorded, or a
-/// finish of its own (the optimizer done, the space exhausted) under a budget at least as large. A run recorded
-/// beyond `budget` is never touched: the report reads its first `budget` evaluations.
+/// Whether the run in `dir` has what a report at `budget` evaluations needs: that many evaluations recorded and its
+/// summary (which carries the evaluator's optimum the report's regret reads), or a finish of its own (the optimizer
+/// done, the space exhausted) under a budget at least as large. A run killed after its last evaluation but before
+/// its summary is not finished: resuming it evaluates nothing and writes the summary. A run recorded beyond `budget`
+/// is never touched: the report reads its first `budget` evaluations.
 pub fn finished(dir: &Path, budget: usize) -> bool {
     let Ok(recorded) = Recorded::read(dir) else { return false };
-    recorded.evaluations() >= budget
+    let planned = recorded.header.budget.evaluations;
+    let beyond = planned.is_some_and(|planned| planned > budget);
+    (recorded.evaluations() >= budget && (recorded.summary.is_some() || beyond))
         || recorded.summary.is_some_and(|s| {
             !matches!(s.stop, StopReason::Interrupted | StopReason::Budget { .. })
-                && recorded.header.budget.evaluations.is_none_or(|planned| planned >= budget)
+                && planned.is_none_or(|planned| planned >= budget)
         })
 }
 
