@@ -21,7 +21,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, gguf_file};
 use candle_core::{Device, Module, Result, Tensor};
 
-use super::layers::{Embedding, Norm, Pairing, Rope, causal_mask};
+use super::layers::{Embedding, Norm, Pairing, Rope, cached_attention, causal_mask};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
@@ -189,19 +189,7 @@ impl Decoder {
             }
             let q = self.rope.apply(&q, pos)?;
             let k = self.rope.apply(&k, pos)?;
-            let (k, v) = match &layer.cache {
-                Some((ck, cv)) if pos > 0 => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
-                _ => (k, v),
-            };
-            layer.cache = Some((k.clone(), v.clone()));
-            let k = candle_transformers::utils::repeat_kv(k, heads / kv_heads)?.contiguous()?;
-            let v = candle_transformers::utils::repeat_kv(v, heads / kv_heads)?.contiguous()?;
-            let mut scores = (q.contiguous()?.matmul(&k.t()?)? * scale)?;
-            if let Some(mask) = &mask {
-                scores = scores.broadcast_add(mask)?;
-            }
-            let attn = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
-            let attn = attn.transpose(1, 2)?.reshape((1, n, heads * head_dim))?;
+            let attn = cached_attention(&mut layer.cache, &q, k, v, pos, scale, mask.as_ref(), None)?;
             x = (layer.o.forward(&attn)? + x)?;
             let h = layer.ffn_norm.forward(&x)?;
             let ff = layer.down.forward(&(layer.gate.forward(&h)?.silu()? * layer.up.forward(&h)?)?)?;

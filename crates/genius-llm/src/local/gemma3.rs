@@ -21,7 +21,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, gguf_file};
 use candle_core::{Device, Module, Result, Tensor};
 
-use super::layers::{Embedding, Norm, Pairing, Rope, causal_mask};
+use super::layers::{Embedding, Norm, Pairing, Rope, cached_attention, causal_mask};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
@@ -179,28 +179,9 @@ impl Gemma3 {
             let v = layer.v.forward(&h)?.reshape((1, n, kv_heads, head_dim))?.transpose(1, 2)?.contiguous()?;
             let q = rope.apply(&layer.q_norm.forward(&q)?, pos)?;
             let k = rope.apply(&layer.k_norm.forward(&k)?, pos)?;
-            let (k, v) = match &layer.cache {
-                Some((ck, cv)) if pos > 0 => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
-                _ => (k, v),
-            };
-            layer.cache = Some((k.clone(), v.clone()));
+            let mask = masks.as_ref().map(|(local, global)| if layer.window.is_some() { local } else { global });
             // A single token looks at the window's last positions only; a batch is masked.
-            let (k, v) = match layer.window {
-                Some(w) if n == 1 && k.dim(2)? > w => {
-                    let t = k.dim(2)?;
-                    (k.narrow(2, t - w, w)?, v.narrow(2, t - w, w)?)
-                }
-                _ => (k, v),
-            };
-            let k = candle_transformers::utils::repeat_kv(k, heads / kv_heads)?.contiguous()?;
-            let v = candle_transformers::utils::repeat_kv(v, heads / kv_heads)?.contiguous()?;
-            let mut scores = (q.contiguous()?.matmul(&k.t()?)? * scale)?;
-            if let Some((local, global)) = &masks {
-                let mask = if layer.window.is_some() { local } else { global };
-                scores = scores.broadcast_add(mask)?;
-            }
-            let attn = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
-            let attn = attn.transpose(1, 2)?.reshape((1, n, heads * head_dim))?;
+            let attn = cached_attention(&mut layer.cache, &q, k, v, pos, scale, mask, layer.window)?;
             let attn = layer.post_attn_norm.forward(&layer.o.forward(&attn)?)?;
             let x1 = (attn + &x)?;
             let h = layer.ffn_norm.forward(&x1)?;

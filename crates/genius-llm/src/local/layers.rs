@@ -1,5 +1,6 @@
 //! The building blocks of the forward passes written here ([`super::decoder`], [`super::gemma3`]): embedding rows
-//! read from a quantized table, RMS normalization, rotary position tables and the causal mask.
+//! read from a quantized table, RMS normalization, rotary position tables, the causal mask and attention over a
+//! growing cache.
 
 use std::sync::Arc;
 
@@ -146,6 +147,45 @@ pub fn causal_mask(n: usize, pos: usize, window: Option<usize>, device: &Device)
         })
         .collect();
     Tensor::from_vec(m, (1, 1, n, keys), device)
+}
+
+/// Attention of the rotated queries `q` (`1 × heads × n × head_dim`) over the keys and values `k` and `v` of the same
+/// `n` positions (`1 × kv_heads × n × head_dim`) appended to `cache`, which holds those of the `pos` positions before
+/// them (and is replaced by the longer pair): the grouped key-value heads repeated, scores scaled by `scale`, `mask`
+/// added (a batch), and for a single token only the last `window` positions seen. `1 × n × heads·head_dim`.
+#[allow(clippy::too_many_arguments)]
+pub fn cached_attention(
+    cache: &mut Option<(Tensor, Tensor)>,
+    q: &Tensor,
+    k: Tensor,
+    v: Tensor,
+    pos: usize,
+    scale: f64,
+    mask: Option<&Tensor>,
+    window: Option<usize>,
+) -> Result<Tensor> {
+    let (_, heads, n, head_dim) = q.dims4()?;
+    let kv_heads = k.dim(1)?;
+    let (k, v) = match cache.as_ref() {
+        Some((ck, cv)) if pos > 0 => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
+        _ => (k, v),
+    };
+    *cache = Some((k.clone(), v.clone()));
+    let (k, v) = match window {
+        Some(w) if n == 1 && k.dim(2)? > w => {
+            let t = k.dim(2)?;
+            (k.narrow(2, t - w, w)?, v.narrow(2, t - w, w)?)
+        }
+        _ => (k, v),
+    };
+    let k = candle_transformers::utils::repeat_kv(k, heads / kv_heads)?.contiguous()?;
+    let v = candle_transformers::utils::repeat_kv(v, heads / kv_heads)?.contiguous()?;
+    let mut scores = (q.contiguous()?.matmul(&k.t()?)? * scale)?;
+    if let Some(mask) = mask {
+        scores = scores.broadcast_add(mask)?;
+    }
+    let attn = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
+    attn.transpose(1, 2)?.reshape((1, n, heads * head_dim))
 }
 
 #[cfg(test)]
