@@ -156,9 +156,13 @@ fn gemma_runs_a_prompt_alike_whole_in_chunks_and_token_by_token() {
     assert!(top.iter().any(|s| s == " Paris"), "{top:?}");
 }
 
-/// genius's Llama forward pass (its embedding kept quantized) against candle-transformers' quantized Llama on the
-/// real SmolLM2 file, its Q4_1 weights read alike by both (no Q8_0 copy): the same logits after a prompt and after
-/// one more token, and " Paris" the likeliest continuation of "The capital of France is".
+/// genius's Llama forward pass (its embedding kept quantized, its Q4_1 products its own) against
+/// candle-transformers' quantized Llama on the real SmolLM2 file, its Q4_1 weights read alike by both (no Q8_0
+/// copy): the same logits after a prompt and after one more token, and " Paris" the likeliest continuation of "The
+/// capital of France is". Each product agrees with candle's to float rounding (`qmatmul`'s tests; below 1e-6 of its
+/// scale on this prompt's activations), but the sums run in another order, and with activations quantized per
+/// layer (and SmolLM2's reaching 2·10⁴) a rounding that flips moves the logits: they agree to 5% of their scale
+/// (0.6 of 20 here), not to 1e-3 as two runs of the same products do.
 #[test]
 fn smollm2_runs_as_candles_llama_does_on_the_same_weights() {
     use candle_core::quantized::gguf_file::Content;
@@ -176,14 +180,18 @@ fn smollm2_runs_as_candles_llama_does_on_the_same_weights() {
         quantized_llama::ModelWeights::from_gguf(Content::read(&mut file).unwrap(), &mut file, &device).unwrap();
     let input = |ids: &[u32]| candle_core::Tensor::new(ids, &device).unwrap().unsqueeze(0).unwrap();
     let logits = |t: candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let close = |a: &[f32], b: &[f32]| {
+        let gap = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(gap <= 0.05 * scale, "logits {gap} apart, of {scale}");
+    };
     let prompt = ours.forward(&ids, 0, &device).unwrap();
-    assert!(gap(&prompt, &logits(theirs.forward(&input(&ids), 0).unwrap())) < 1e-3);
+    close(&prompt, &logits(theirs.forward(&input(&ids), 0).unwrap()));
     let paris = t.encode(" Paris");
     let best = (0..prompt.len()).max_by(|&a, &b| prompt[a].total_cmp(&prompt[b])).unwrap();
     assert_eq!(Some(&u32::try_from(best).unwrap()), paris.first(), "{:?}", t.decode(&[best as u32]));
     let next = ours.forward(&paris[..1], ids.len(), &device).unwrap();
-    assert!(gap(&next, &logits(theirs.forward(&input(&paris[..1]), ids.len()).unwrap())) < 1e-3);
+    close(&next, &logits(theirs.forward(&input(&paris[..1]), ids.len()).unwrap()));
 }
 
 /// NAS-Bench-Macro's dimensions as genius-spaces defines them (eight layers, `layer 2` to `layer 9`, of identity,

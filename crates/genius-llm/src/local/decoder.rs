@@ -18,10 +18,10 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, gguf_file};
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Result, Tensor};
 
-use super::layers::{Embedding, Norm, Pairing, Rope, cached_attention, causal_mask};
+use super::layers::{Embedding, Linear, Norm, Pairing, Rope, cached_attention, causal_mask};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
@@ -31,19 +31,19 @@ pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
 
 #[derive(Debug, Clone)]
 struct Layer {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
     /// Qwen2's biases of q, k and v.
     bias: Option<(Tensor, Tensor, Tensor)>,
     /// Qwen3's per-head norms of queries and keys.
     qk_norm: Option<(Norm, Norm)>,
     attn_norm: Norm,
     ffn_norm: Norm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     cache: Option<(Tensor, Tensor)>,
 }
 
@@ -53,7 +53,7 @@ pub struct Decoder {
     embedding: Embedding,
     layers: Vec<Layer>,
     norm: Norm,
-    output: QMatMul,
+    output: Linear,
     rope: Rope,
     heads: usize,
     kv_heads: usize,
@@ -111,7 +111,7 @@ impl Decoder {
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
             let name = |n: &str| format!("blk.{i}.{n}");
-            let mut mm = |n: &str| QMatMul::from_qtensor(content.tensor(reader, &name(n), device)?);
+            let mut mm = |n: &str| Linear::new(Arc::new(content.tensor(reader, &name(n), device)?));
             let (q, k, v, o) =
                 (mm("attn_q.weight")?, mm("attn_k.weight")?, mm("attn_v.weight")?, mm("attn_output.weight")?);
             let (gate, up, down) = (mm("ffn_gate.weight")?, mm("ffn_up.weight")?, mm("ffn_down.weight")?);
@@ -146,9 +146,9 @@ impl Decoder {
         }
         let embedding = Embedding::new(Arc::new(content.tensor(reader, "token_embd.weight", device)?))?;
         let output = if content.tensor_infos.contains_key("output.weight") {
-            QMatMul::from_qtensor(content.tensor(reader, "output.weight", device)?)?
+            Linear::new(Arc::new(content.tensor(reader, "output.weight", device)?))?
         } else {
-            QMatMul::from_arc(embedding.table().clone())?
+            Linear::new(embedding.table().clone())?
         };
         Ok(Self { embedding, layers, norm, output, rope, heads, kv_heads, head_dim, positions, device: device.clone() })
     }

@@ -108,7 +108,8 @@ impl Weights {
 }
 
 /// The `arch` model's weights from the file `path` (its `content` read from `file`). A file with matrices in a
-/// format candle has no SIMD code for is read from its converted copy (see [`super::converted`]), made on first use.
+/// format neither candle nor genius's own product has SIMD code for is read from its converted copy (see
+/// [`super::converted`]), made on first use.
 pub fn load_weights(
     arch: &str,
     path: &Path,
@@ -116,15 +117,19 @@ pub fn load_weights(
     file: &mut std::fs::File,
     device: &Device,
 ) -> candle_core::Result<Weights> {
-    if !converted::needed(&content) {
+    let experts = content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0);
+    // The forward passes written here multiply through `layers::Linear`; candle's Phi-3 and Mixtral do not.
+    let own_product = matches!(arch, "qwen2" | "qwen3" | "gemma3") || (arch == "llama" && experts == 0);
+    if !converted::needed(&content, own_product) {
+        converted::remove_older_copies(path, None);
         return Weights::load(arch, content, file, device);
     }
-    if let Some(copy) = converted::kept(path, &content, file, device)? {
+    if let Some(copy) = converted::kept(path, &content, own_product, file, device)? {
         let mut copy = std::fs::File::open(copy)?;
         let content = gguf_file::Content::read(&mut copy)?;
         return Weights::load(arch, content, &mut copy, device);
     }
-    let mut copy = converted::in_memory(&content, file, device)?;
+    let mut copy = converted::in_memory(&content, own_product, file, device)?;
     let content = gguf_file::Content::read(&mut copy)?;
     Weights::load(arch, content, &mut copy, device)
 }

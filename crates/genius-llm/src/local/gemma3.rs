@@ -18,29 +18,29 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, gguf_file};
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Result, Tensor};
 
-use super::layers::{Embedding, Norm, Pairing, Rope, cached_attention, causal_mask};
+use super::layers::{Embedding, Linear, Norm, Pairing, Rope, cached_attention, causal_mask};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
 
 #[derive(Debug, Clone)]
 struct Layer {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
     q_norm: Norm,
     k_norm: Norm,
     attn_norm: Norm,
     post_attn_norm: Norm,
     ffn_norm: Norm,
     post_ffn_norm: Norm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     /// The sliding window, for a local layer.
     window: Option<usize>,
     cache: Option<(Tensor, Tensor)>,
@@ -53,7 +53,7 @@ pub struct Gemma3 {
     hidden: usize,
     layers: Vec<Layer>,
     norm: Norm,
-    output: QMatMul,
+    output: Linear,
     local_rope: Rope,
     global_rope: Rope,
     heads: usize,
@@ -100,7 +100,7 @@ impl Gemma3 {
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
             let mut mm =
-                |n: &str| QMatMul::from_qtensor(content.tensor(reader, &format!("blk.{i}.{n}.weight"), device)?);
+                |n: &str| Linear::new(Arc::new(content.tensor(reader, &format!("blk.{i}.{n}.weight"), device)?));
             let (q, k, v, o) = (mm("attn_q")?, mm("attn_k")?, mm("attn_v")?, mm("attn_output")?);
             let (gate, up, down) = (mm("ffn_gate")?, mm("ffn_up")?, mm("ffn_down")?);
             let mut n = |n: &str| Norm::read(content, reader, &format!("blk.{i}.{n}.weight"), eps, device);
@@ -125,8 +125,8 @@ impl Gemma3 {
         }
         let embedding = Embedding::new(Arc::new(content.tensor(reader, "token_embd.weight", device)?))?;
         let output = match content.tensor(reader, "output.weight", device) {
-            Ok(t) => QMatMul::from_qtensor(t)?,
-            Err(_) => QMatMul::from_arc(embedding.table().clone())?,
+            Ok(t) => Linear::new(Arc::new(t))?,
+            Err(_) => Linear::new(embedding.table().clone())?,
         };
         Ok(Self {
             embedding,

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
+use candle_core::{DType, Device, Module, Result, Tensor};
 
 /// An embedding table kept quantized as the file stores it; the rows a batch needs are dequantized on the fly
 /// (a 49,152 × 576 table is 113 MB in f32, 30 MB in Q8_0).
@@ -235,5 +235,40 @@ mod tests {
         let row = embedding.rows(&[1], &d).unwrap().to_vec2::<f32>().unwrap();
         assert!(row[0].iter().zip(&values[32..64]).all(|(a, b)| (a - b).abs() < 0.05), "{row:?}");
         assert!(embedding.rows(&[3], &d).is_err(), "a token outside the table");
+    }
+}
+
+/// A weight matrix (`out × in`, as the file stores it) applied to activations: by genius's own product
+/// ([`super::qmatmul`]) for a Q8_0 or Q4_1 matrix on a CPU, by candle's quantized matmul otherwise. Every row count
+/// takes the same path, so a row's result never depends on its batch (a prompt whole, in chunks or token by token):
+/// with quantized activations the last bit matters, a rounding that flips in one layer moves the logits visibly.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Arc<QTensor>,
+    matmul: QMatMul,
+}
+
+impl Linear {
+    /// The matrix `weight`.
+    pub fn new(weight: Arc<QTensor>) -> Result<Self> {
+        Ok(Self { matmul: QMatMul::from_arc(weight.clone())?, weight })
+    }
+
+    /// `x · weightᵀ` over the last dimension of `x`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let format = super::qmatmul::Format::of(self.weight.dtype());
+        let (Some(format), &[n, k], Some(&inner)) = (format, self.weight.shape().dims(), x.dims().last()) else {
+            return self.matmul.forward(x);
+        };
+        if !x.device().is_cpu() || inner != k || !k.is_multiple_of(super::qmatmul::BLOCK) {
+            // candle's product, which also names a shape that does not fit.
+            return self.matmul.forward(x);
+        }
+        let m = x.elem_count() / k;
+        let input = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let out = super::qmatmul::matmul(format, &self.weight.data()?, n, k, &input, m);
+        let mut shape = x.dims().to_vec();
+        *shape.last_mut().expect("an input has dimensions") = n;
+        Tensor::from_vec(out, shape, x.device())
     }
 }

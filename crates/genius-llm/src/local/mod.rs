@@ -33,6 +33,8 @@ pub mod layers;
 #[cfg(feature = "local")]
 pub mod model;
 #[cfg(feature = "local")]
+pub mod qmatmul;
+#[cfg(feature = "local")]
 pub mod tokenizer;
 
 /// The provider name of the embedded model.
