@@ -205,8 +205,8 @@ fn converted_copies(out: &mut impl Write) -> Result<()> {
         .unwrap_or_default();
     writeln!(
         out,
-        "converted copies: {}: {} file(s), {:.0} MB (a Q8_0 copy of a model file with Q4_1 or Q5_0 matrices, made on \
-         its first load so later loads are quicker; safe to delete)",
+        "converted copies: {}: {} file(s), {:.0} MB (a Q8_0 copy of a model file with Q5_0 or Q5_1 matrices, made \
+         on its first load so later loads are quicker; safe to delete)",
         folder.display(),
         sizes.len(),
         sizes.iter().sum::<u64>() as f64 / 1e6
