@@ -239,9 +239,10 @@ mod tests {
 }
 
 /// A weight matrix (`out × in`, as the file stores it) applied to activations: by genius's own product
-/// ([`super::qmatmul`]) for a Q8_0 or Q4_1 matrix on a CPU, by candle's quantized matmul otherwise. Every row count
-/// takes the same path, so a row's result never depends on its batch (a prompt whole, in chunks or token by token):
-/// with quantized activations the last bit matters, a rounding that flips in one layer moves the logits visibly.
+/// ([`super::qmatmul`]) for a Q8_0 or Q4_1 matrix on a CPU it accelerates, by candle's quantized matmul otherwise.
+/// Every row count takes the same path, so a row's result never depends on its batch (a prompt whole, in chunks or
+/// token by token): with quantized activations the last bit matters, a rounding that flips in one layer moves the
+/// logits visibly.
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Arc<QTensor>,
@@ -260,7 +261,11 @@ impl Linear {
         let (Some(format), &[n, k], Some(&inner)) = (format, self.weight.shape().dims(), x.dims().last()) else {
             return self.matmul.forward(x);
         };
-        if !x.device().is_cpu() || inner != k || !k.is_multiple_of(super::qmatmul::BLOCK) {
+        if !x.device().is_cpu()
+            || inner != k
+            || !k.is_multiple_of(super::qmatmul::BLOCK)
+            || !super::qmatmul::accelerated()
+        {
             // candle's product, which also names a shape that does not fit.
             return self.matmul.forward(x);
         }

@@ -99,6 +99,12 @@ impl Quantized {
     }
 }
 
+/// Whether this CPU runs the product with SIMD (x86-64 with AVX2 and FMA). Elsewhere the portable code is no faster
+/// than candle's (which has NEON code for Q8_0), and the embedded model leaves the products to candle.
+pub fn accelerated() -> bool {
+    !matches!(Kernel::detect(), Kernel::Portable)
+}
+
 /// `out[r][c] = Σ_i x[r][i] · w[c][i]`: `weights` holds `n` rows of `k / 32` blocks of `format`, `x` is `m × k`;
 /// the result is `m × n`, all row-major.
 pub fn matmul(format: Format, weights: &[u8], n: usize, k: usize, x: &[f32], m: usize) -> Vec<f32> {
