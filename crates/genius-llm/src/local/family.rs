@@ -48,7 +48,7 @@ impl Weights {
         reader: &mut R,
         device: &Device,
     ) -> candle_core::Result<Self> {
-        let experts = content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0);
+        let experts = llama_experts(&content);
         Ok(match arch {
             "llama" if experts > 0 => {
                 Self::LlamaExperts(quantized_llama::ModelWeights::from_gguf(content, reader, device)?)
@@ -107,6 +107,11 @@ impl Weights {
     }
 }
 
+/// The experts of a Llama-architecture file (0 unless it is a mixture of experts, which candle's Llama runs).
+fn llama_experts(content: &gguf_file::Content) -> u32 {
+    content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0)
+}
+
 /// The `arch` model's weights from the file `path` (its `content` read from `file`). A file with matrices in a
 /// format neither candle nor genius's own product has SIMD code for is read from its converted copy (see
 /// [`super::converted`]), made on first use.
@@ -117,9 +122,8 @@ pub fn load_weights(
     file: &mut std::fs::File,
     device: &Device,
 ) -> candle_core::Result<Weights> {
-    let experts = content.metadata.get("llama.expert_count").and_then(|v| v.to_u32().ok()).unwrap_or(0);
     // The forward passes written here multiply through `layers::Linear`; candle's Phi-3 and Mixtral do not.
-    let own_product = matches!(arch, "qwen2" | "qwen3" | "gemma3") || (arch == "llama" && experts == 0);
+    let own_product = matches!(arch, "qwen2" | "qwen3" | "gemma3") || (arch == "llama" && llama_experts(&content) == 0);
     if !converted::needed(&content, own_product) {
         converted::remove_older_copies(path, None);
         return Weights::load(arch, content, file, device);
