@@ -4,9 +4,11 @@
 //!
 //! - the embedding table stays quantized and the rows a batch needs are dequantized on the fly (candle's three
 //!   dequantize it whole to f32: 113 MB for SmolLM2-135M, about 2 GB for a 7B model's 128k or 152k vocabulary);
-//! - the attention cache is a per-layer tensor pair grown by concatenation, so a clone of the model keeps its
-//!   cache and never shares storage a later step writes into: every family keeps prompt prefixes (candle's Qwen2
-//!   weights cannot be cloned, and its Qwen3 shares a preallocated cache between clones);
+//! - the attention cache ([`super::attention`]) is appended in place and a clone of the model keeps its own: every
+//!   family keeps prompt prefixes (candle's Qwen2 weights cannot be cloned, and its Qwen3 shares a preallocated
+//!   cache between clones);
+//! - a step is computed on plain rows of f32, with no tensor per operation (candle's per-operation allocation and
+//!   dispatch were most of a reply token's time);
 //! - a chunk of prompt that continues a cached prefix is masked against the prefix and itself, and single tokens
 //!   and batches share one cache in every family;
 //! - Llama 3.1's rotary frequency factors (`rope_freqs.weight`) are applied, as llama.cpp does (candle ignores
@@ -19,9 +21,10 @@
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Result, Tensor};
+use candle_core::{Device, Result};
 
-use super::layers::{Embedding, Linear, Norm, Pairing, Rope, cached_attention, causal_mask};
+use super::attention::{Cache, Heads, attend};
+use super::layers::{Embedding, Linear, Norm, Pairing, Rope, add, silu_gate};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
@@ -36,7 +39,7 @@ struct Layer {
     v: Linear,
     o: Linear,
     /// Qwen2's biases of q, k and v.
-    bias: Option<(Tensor, Tensor, Tensor)>,
+    bias: Option<(Vec<f32>, Vec<f32>, Vec<f32>)>,
     /// Qwen3's per-head norms of queries and keys.
     qk_norm: Option<(Norm, Norm)>,
     attn_norm: Norm,
@@ -44,7 +47,7 @@ struct Layer {
     gate: Linear,
     up: Linear,
     down: Linear,
-    cache: Option<(Tensor, Tensor)>,
+    cache: Cache,
 }
 
 /// A Llama, Qwen2 or Qwen3 model with its attention cache.
@@ -59,7 +62,6 @@ pub struct Decoder {
     kv_heads: usize,
     head_dim: usize,
     positions: usize,
-    device: Device,
 }
 
 impl Decoder {
@@ -106,7 +108,7 @@ impl Decoder {
             None
         };
         let pairing = if arch == "llama" { Pairing::Adjacent } else { Pairing::Halves };
-        let rope = Rope::new(head_dim, base, 1.0, factors.as_deref(), pairing, positions, device)?;
+        let rope = Rope::new(head_dim, base, 1.0, factors.as_deref(), pairing, positions)?;
         let norm = Norm::read(content, reader, "output_norm.weight", eps, device)?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
@@ -116,7 +118,9 @@ impl Decoder {
                 (mm("attn_q.weight")?, mm("attn_k.weight")?, mm("attn_v.weight")?, mm("attn_output.weight")?);
             let (gate, up, down) = (mm("ffn_gate.weight")?, mm("ffn_up.weight")?, mm("ffn_down.weight")?);
             let bias = if content.tensor_infos.contains_key(&name("attn_q.bias")) {
-                let mut b = |n: &str| content.tensor(reader, &name(n), device)?.dequantize(device);
+                let mut b = |n: &str| {
+                    content.tensor(reader, &name(n), device)?.dequantize(device)?.flatten_all()?.to_vec1::<f32>()
+                };
                 Some((b("attn_q.bias")?, b("attn_k.bias")?, b("attn_v.bias")?))
             } else {
                 None
@@ -141,7 +145,7 @@ impl Decoder {
                 gate,
                 up,
                 down,
-                cache: None,
+                cache: Cache::default(),
             });
         }
         let embedding = Embedding::new(Arc::new(content.tensor(reader, "token_embd.weight", device)?))?;
@@ -150,7 +154,7 @@ impl Decoder {
         } else {
             Linear::new(embedding.table().clone())?
         };
-        Ok(Self { embedding, layers, norm, output, rope, heads, kv_heads, head_dim, positions, device: device.clone() })
+        Ok(Self { embedding, layers, norm, output, rope, heads, kv_heads, head_dim, positions })
     }
 
     /// The most positions a context may have.
@@ -161,42 +165,45 @@ impl Decoder {
     /// Forgets the attention cache.
     pub fn clear_cache(&mut self) {
         for l in &mut self.layers {
-            l.cache = None;
+            l.cache.clear();
         }
     }
 
     /// The logits after `ids`, which continue a context of `pos` tokens (whose attention cache the model holds).
-    pub fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
+    pub fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>> {
         let n = ids.len();
+        if n == 0 {
+            candle_core::bail!("no tokens to run");
+        }
         if pos + n > self.positions {
             candle_core::bail!("{} positions; the model is set up for {}", pos + n, self.positions);
         }
-        let mut x = self.embedding.rows(ids, &self.device)?.unsqueeze(0)?;
-        let mask = if n > 1 { Some(causal_mask(n, pos, None, &self.device)?) } else { None };
+        let mut x = self.embedding.rows(ids)?;
         let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
-        let scale = 1.0 / (head_dim as f64).sqrt();
+        let shape = Heads { heads, kv_heads, head_dim, scale: 1.0 / (head_dim as f32).sqrt(), window: None };
         for layer in &mut self.layers {
-            let h = layer.attn_norm.forward(&x)?;
-            let (mut q, mut k, mut v) = (layer.q.forward(&h)?, layer.k.forward(&h)?, layer.v.forward(&h)?);
+            let h = layer.attn_norm.normalized(&x);
+            let [mut q, mut k, mut v] = Linear::forward_many([&layer.q, &layer.k, &layer.v], &h)?;
             if let Some((bq, bk, bv)) = &layer.bias {
-                (q, k, v) = (q.broadcast_add(bq)?, k.broadcast_add(bk)?, v.broadcast_add(bv)?);
+                for (rows, bias) in [(&mut q, bq), (&mut k, bk), (&mut v, bv)] {
+                    rows.chunks_exact_mut(bias.len()).for_each(|row| add(row, bias));
+                }
             }
-            let mut q = q.reshape((1, n, heads, head_dim))?.transpose(1, 2)?;
-            let mut k = k.reshape((1, n, kv_heads, head_dim))?.transpose(1, 2)?;
-            let v = v.reshape((1, n, kv_heads, head_dim))?.transpose(1, 2)?.contiguous()?;
             if let Some((q_norm, k_norm)) = &layer.qk_norm {
-                (q, k) = (q_norm.forward(&q)?, k_norm.forward(&k)?);
+                q_norm.apply(&mut q);
+                k_norm.apply(&mut k);
             }
-            let q = self.rope.apply(&q, pos)?;
-            let k = self.rope.apply(&k, pos)?;
-            let attn = cached_attention(&mut layer.cache, &q, k, v, pos, scale, mask.as_ref(), None)?;
-            x = (layer.o.forward(&attn)? + x)?;
-            let h = layer.ffn_norm.forward(&x)?;
-            let ff = layer.down.forward(&(layer.gate.forward(&h)?.silu()? * layer.up.forward(&h)?)?)?;
-            x = (ff + x)?;
+            self.rope.apply(&mut q, heads, pos);
+            self.rope.apply(&mut k, kv_heads, pos);
+            let attn = attend(&mut layer.cache, shape, &q, &k, &v, pos)?;
+            add(&mut x, &layer.o.forward(&attn)?);
+            let h = layer.ffn_norm.normalized(&x);
+            let [mut gate, up] = Linear::forward_many([&layer.gate, &layer.up], &h)?;
+            silu_gate(&mut gate, &up);
+            add(&mut x, &layer.down.forward(&gate)?);
         }
-        let last = x.narrow(1, n - 1, 1)?.squeeze(1)?;
-        self.output.forward(&self.norm.forward(&last)?)
+        let hidden = x.len() / n;
+        self.output.forward(&self.norm.normalized(&x[(n - 1) * hidden..]))
     }
 }
 
@@ -204,6 +211,7 @@ impl Decoder {
 mod tests {
     use std::io::Cursor;
 
+    use candle_core::Tensor;
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 
@@ -320,8 +328,8 @@ mod tests {
         for (arch, tied) in [("llama", false), ("llama", true), ("qwen2", true), ("qwen2", false), ("qwen3", true)] {
             let mut file = model_file(arch, tied);
             let mut model = ours(&mut file);
-            let prompt = logits(model.forward(&PROMPT, 0).unwrap());
-            let next = logits(model.forward(&[5], PROMPT.len()).unwrap());
+            let prompt = model.forward(&PROMPT, 0).unwrap();
+            let next = model.forward(&[5], PROMPT.len()).unwrap();
             file.set_position(0);
             let content = gguf_file::Content::read(&mut file).unwrap();
             let (theirs_prompt, theirs_next) = match arch {
@@ -344,30 +352,30 @@ mod tests {
     }
 
     /// A prompt run whole, in chunks, token by token, or continued from a clone of the model at its middle gives
-    /// the same logits: the cache and the mask of a chunk continuing a prefix are right, and a clone's cache is its
-    /// own.
+    /// the same logits, to the bit: the cache and the positions a chunk continuing a prefix sees are right, a
+    /// clone's cache is its own, and every operation computes a position the same way whatever its batch.
     #[test]
     fn a_prompt_in_pieces_or_from_a_kept_prefix_gives_the_same_logits() {
         for arch in ARCHITECTURES {
             let mut file = model_file(arch, true);
             let mut model = ours(&mut file);
-            let whole = logits(model.forward(&PROMPT, 0).unwrap());
+            let whole = model.forward(&PROMPT, 0).unwrap();
             model.clear_cache();
             model.forward(&PROMPT[..3], 0).unwrap();
             let kept = model.clone();
-            let chunks = logits(model.forward(&PROMPT[3..], 3).unwrap());
-            assert_close(&chunks, &whole, &format!("{arch} in two chunks"));
+            let chunks = model.forward(&PROMPT[3..], 3).unwrap();
+            assert_eq!(chunks, whole, "{arch} in two chunks");
             // The original goes elsewhere; the clone still continues the first three tokens.
             model.forward(&[9, 9], PROMPT.len()).unwrap();
             let mut kept = kept;
-            let from_kept = logits(kept.forward(&PROMPT[3..], 3).unwrap());
-            assert_close(&from_kept, &whole, &format!("{arch} from the kept prefix"));
+            let from_kept = kept.forward(&PROMPT[3..], 3).unwrap();
+            assert_eq!(from_kept, whole, "{arch} from the kept prefix");
             model.clear_cache();
             let mut last = Vec::new();
             for (i, id) in PROMPT.iter().enumerate() {
-                last = logits(model.forward(&[*id], i).unwrap());
+                last = model.forward(&[*id], i).unwrap();
             }
-            assert_close(&last, &whole, &format!("{arch} token by token"));
+            assert_eq!(last, whole, "{arch} token by token");
         }
     }
 

@@ -76,9 +76,9 @@ impl Weights {
     pub fn forward(&mut self, ids: &[u32], pos: usize, device: &Device) -> candle_core::Result<Vec<f32>> {
         let input = || Tensor::new(ids, device).and_then(|t| t.unsqueeze(0));
         let logits = match self {
-            Self::Decoder(w) => w.forward(ids, pos)?,
+            Self::Decoder(w) => return w.forward(ids, pos),
             Self::LlamaExperts(w) => w.forward(&input()?, pos)?,
-            Self::Gemma3(w) => w.forward(ids, pos)?,
+            Self::Gemma3(w) => return w.forward(ids, pos),
             Self::Phi3(w) => w.forward(&input()?, pos)?,
         };
         logits.squeeze(0)?.to_vec1::<f32>()

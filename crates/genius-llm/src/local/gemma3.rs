@@ -13,15 +13,17 @@
 //! - queries and keys are RMS-normalized per head, attention is scaled by 1/sqrt(key length) (by
 //!   1/sqrt(embedding / heads) for the 27B model, as llama.cpp does), and each block's output is normalized again
 //!   before its residual;
-//! - the attention cache is a per-layer tensor pair grown by concatenation: cloning the model keeps its cache
-//!   (the engine's kept prompt prefixes), and a clone never shares storage that a later step writes into.
+//! - the attention cache ([`super::attention`]) is appended in place: cloning the model keeps its cache (the
+//!   engine's kept prompt prefixes), and a clone never sees another's later positions;
+//! - a step is computed on plain rows of f32, with no tensor per operation.
 
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Result, Tensor};
+use candle_core::{Device, Result};
 
-use super::layers::{Embedding, Linear, Norm, Pairing, Rope, cached_attention, causal_mask};
+use super::attention::{Cache, Heads, attend};
+use super::layers::{Embedding, Linear, Norm, Pairing, Rope, add, gelu_gate};
 
 /// The most positions the rotary tables cover (the engine's context is the smaller of this and the file's).
 pub const MAX_POSITIONS: usize = 8192;
@@ -43,7 +45,7 @@ struct Layer {
     down: Linear,
     /// The sliding window, for a local layer.
     window: Option<usize>,
-    cache: Option<(Tensor, Tensor)>,
+    cache: Cache,
 }
 
 /// A Gemma 3 model with its attention cache.
@@ -59,9 +61,8 @@ pub struct Gemma3 {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
-    scale: f64,
+    scale: f32,
     positions: usize,
-    device: Device,
 }
 
 impl Gemma3 {
@@ -90,12 +91,12 @@ impl Gemma3 {
         let positions = u("context_length").unwrap_or(MAX_POSITIONS).min(MAX_POSITIONS);
         let scaling = md("rope.scaling.type").ok().and_then(|v| v.to_string().ok().cloned());
         let factor = if scaling.is_none_or(|s| s == "linear") { f("rope.scaling.factor", 1.0) } else { 1.0 };
-        let rope = |base, scale| Rope::new(head_dim, base, scale, None, Pairing::Halves, positions, device);
+        let rope = |base, scale| Rope::new(head_dim, base, scale, None, Pairing::Halves, positions);
         let local_rope = rope(f("rope.local_freq_base", 10_000.0), 1.0)?;
         let global_rope = rope(f("rope.freq_base", 1_000_000.0), factor)?;
         // llama.cpp's choice: the 27B model (62 blocks) scales by its embedding per head, the others by the key
         // length.
-        let scale = if blocks == 62 { 1.0 / ((hidden / heads) as f64).sqrt() } else { 1.0 / (head_dim as f64).sqrt() };
+        let scale = if blocks == 62 { 1.0 / ((hidden / heads) as f32).sqrt() } else { 1.0 / (head_dim as f32).sqrt() };
         let output_norm = Norm::read(content, reader, "output_norm.weight", eps, device)?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
@@ -120,7 +121,7 @@ impl Gemma3 {
                 down,
                 // Every sixth layer (the 6th, 12th, ...) is global.
                 window: ((i + 1) % 6 != 0).then_some(window),
-                cache: None,
+                cache: Cache::default(),
             });
         }
         let embedding = Embedding::new(Arc::new(content.tensor(reader, "token_embd.weight", device)?))?;
@@ -141,7 +142,6 @@ impl Gemma3 {
             head_dim,
             scale,
             positions,
-            device: device.clone(),
         })
     }
 
@@ -153,42 +153,45 @@ impl Gemma3 {
     /// Forgets the attention cache.
     pub fn clear_cache(&mut self) {
         for l in &mut self.layers {
-            l.cache = None;
+            l.cache.clear();
         }
     }
 
     /// The logits after `ids`, which continue a context of `pos` tokens (whose attention cache the model holds).
-    pub fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Tensor> {
+    pub fn forward(&mut self, ids: &[u32], pos: usize) -> Result<Vec<f32>> {
         let n = ids.len();
+        if n == 0 {
+            candle_core::bail!("no tokens to run");
+        }
         if pos + n > self.positions {
             candle_core::bail!("{} positions; the model is set up for {}", pos + n, self.positions);
         }
-        let mut x = (self.embedding.rows(ids, &self.device)?.unsqueeze(0)? * (self.hidden as f64).sqrt())?;
-        let masks = if n > 1 {
-            let window = self.layers.iter().find_map(|l| l.window);
-            Some((causal_mask(n, pos, window, &self.device)?, causal_mask(n, pos, None, &self.device)?))
-        } else {
-            None
-        };
-        let (heads, kv_heads, head_dim, scale) = (self.heads, self.kv_heads, self.head_dim, self.scale);
+        let mut x = self.embedding.rows(ids)?;
+        // Gemma scales the embeddings by √hidden (in f32, as candle's f64 factor becomes).
+        let factor = (self.hidden as f64).sqrt() as f32;
+        x.iter_mut().for_each(|v| *v *= factor);
+        let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
         for layer in &mut self.layers {
             let rope = if layer.window.is_some() { &self.local_rope } else { &self.global_rope };
-            let h = layer.attn_norm.forward(&x)?;
-            let q = layer.q.forward(&h)?.reshape((1, n, heads, head_dim))?.transpose(1, 2)?;
-            let k = layer.k.forward(&h)?.reshape((1, n, kv_heads, head_dim))?.transpose(1, 2)?;
-            let v = layer.v.forward(&h)?.reshape((1, n, kv_heads, head_dim))?.transpose(1, 2)?.contiguous()?;
-            let q = rope.apply(&layer.q_norm.forward(&q)?, pos)?;
-            let k = rope.apply(&layer.k_norm.forward(&k)?, pos)?;
-            let mask = masks.as_ref().map(|(local, global)| if layer.window.is_some() { local } else { global });
-            // A single token looks at the window's last positions only; a batch is masked.
-            let attn = cached_attention(&mut layer.cache, &q, k, v, pos, scale, mask, layer.window)?;
-            let attn = layer.post_attn_norm.forward(&layer.o.forward(&attn)?)?;
-            let x1 = (attn + &x)?;
-            let h = layer.ffn_norm.forward(&x1)?;
-            let ff = layer.down.forward(&(layer.gate.forward(&h)?.gelu()? * layer.up.forward(&h)?)?)?;
-            x = (layer.post_ffn_norm.forward(&ff)? + x1)?;
+            let h = layer.attn_norm.normalized(&x);
+            let [mut q, mut k, v] = Linear::forward_many([&layer.q, &layer.k, &layer.v], &h)?;
+            layer.q_norm.apply(&mut q);
+            layer.k_norm.apply(&mut k);
+            rope.apply(&mut q, heads, pos);
+            rope.apply(&mut k, kv_heads, pos);
+            let shape = Heads { heads, kv_heads, head_dim, scale: self.scale, window: layer.window };
+            let attn = attend(&mut layer.cache, shape, &q, &k, &v, pos)?;
+            let mut attn = layer.o.forward(&attn)?;
+            layer.post_attn_norm.apply(&mut attn);
+            add(&mut x, &attn);
+            let h = layer.ffn_norm.normalized(&x);
+            let [mut gate, up] = Linear::forward_many([&layer.gate, &layer.up], &h)?;
+            gelu_gate(&mut gate, &up);
+            let mut ff = layer.down.forward(&gate)?;
+            layer.post_ffn_norm.apply(&mut ff);
+            add(&mut x, &ff);
         }
-        let last = x.narrow(1, n - 1, 1)?.squeeze(1)?;
-        self.output.forward(&self.norm.forward(&last)?)
+        let hidden = x.len() / n;
+        self.output.forward(&self.norm.normalized(&x[(n - 1) * hidden..]))
     }
 }

@@ -1,11 +1,11 @@
-//! The building blocks of the forward passes written here ([`super::decoder`], [`super::gemma3`]): embedding rows
-//! read from a quantized table, RMS normalization, rotary position tables, the causal mask and attention over a
-//! growing cache.
+//! The building blocks of the forward passes written here ([`super::decoder`], [`super::gemma3`]), on plain rows of
+//! f32 (a position's activations, row-major): embedding rows read from a quantized table, RMS normalization, rotary
+//! position tables, the feed-forward gates, and the weight matrices' products. Attention is [`super::attention`].
 
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 
 /// An embedding table kept quantized as the file stores it; the rows a batch needs are dequantized on the fly
 /// (a 49,152 × 576 table is 113 MB in f32, 30 MB in Q8_0).
@@ -27,37 +27,35 @@ impl Embedding {
         &self.table
     }
 
-    /// The rows of `ids`, `ids.len() × hidden`.
-    pub fn rows(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
+    /// The rows of `ids`, `ids.len() × hidden`, row-major.
+    pub fn rows(&self, ids: &[u32]) -> Result<Vec<f32>> {
         let dtype = self.table.dtype();
         let row_bytes = self.hidden / dtype.block_size() * dtype.type_size();
         let data = self.table.data()?;
         let count = self.table.shape().dims()[0];
-        let mut out = Vec::with_capacity(ids.len());
+        let mut out = Vec::with_capacity(ids.len() * self.hidden);
         for &id in ids {
             let id = id as usize;
             if id >= count {
                 candle_core::bail!("token {id} is outside the embedding table of {count} rows");
             }
             let raw = &data[id * row_bytes..(id + 1) * row_bytes];
-            let row = if dtype == GgmlDType::F32 {
-                let values: Vec<f32> =
-                    raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                Tensor::from_vec(values, self.hidden, device)?
+            if dtype == GgmlDType::F32 {
+                out.extend(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
             } else {
-                candle_core::quantized::ggml_file::qtensor_from_ggml(dtype, raw, vec![self.hidden], device)?
-                    .dequantize(device)?
-            };
-            out.push(row);
+                let cpu = Device::Cpu;
+                let row = candle_core::quantized::ggml_file::qtensor_from_ggml(dtype, raw, vec![self.hidden], &cpu)?;
+                out.extend(row.dequantize(&cpu)?.to_vec1::<f32>()?);
+            }
         }
-        Tensor::stack(&out, 0)
+        Ok(out)
     }
 }
 
-/// RMS normalization over the last dimension, its weight read from the file.
+/// RMS normalization, its weight read from the file.
 #[derive(Debug, Clone)]
 pub struct Norm {
-    weight: Tensor,
+    weight: Vec<f32>,
     eps: f32,
 }
 
@@ -70,12 +68,28 @@ impl Norm {
         eps: f32,
         device: &Device,
     ) -> Result<Self> {
-        Ok(Self { weight: content.tensor(reader, name, device)?.dequantize(device)?, eps })
+        let weight = content.tensor(reader, name, device)?.dequantize(device)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Self { weight, eps })
     }
 
-    /// `x` normalized.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
+    /// Every row of `x` (rows as long as the weight: a position's activations, or one head's) normalized in place,
+    /// as candle's `rms_norm` computes it.
+    pub fn apply(&self, x: &mut [f32]) {
+        let n = self.weight.len();
+        for row in x.chunks_exact_mut(n) {
+            let sum2: f32 = row.iter().map(|v| v * v).sum();
+            let m = (sum2 / n as f32 + self.eps).sqrt();
+            for (v, w) in row.iter_mut().zip(&self.weight) {
+                *v = *v / m * w;
+            }
+        }
+    }
+
+    /// `x` normalized, as a new buffer.
+    pub fn normalized(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = x.to_vec();
+        self.apply(&mut out);
+        out
     }
 }
 
@@ -91,8 +105,9 @@ pub enum Pairing {
 /// The rotary tables of one base: cos and sin, `positions × head_dim/2`.
 #[derive(Debug, Clone)]
 pub struct Rope {
-    cos: Tensor,
-    sin: Tensor,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    half: usize,
     pairing: Pairing,
 }
 
@@ -106,7 +121,6 @@ impl Rope {
         factors: Option<&[f32]>,
         pairing: Pairing,
         positions: usize,
-        device: &Device,
     ) -> Result<Self> {
         let mut inv: Vec<f32> = (0..head_dim).step_by(2).map(|i| 1.0 / base.powf(i as f32 / head_dim as f32)).collect();
         if let Some(factors) = factors {
@@ -117,124 +131,56 @@ impl Rope {
                 *f /= factor;
             }
         }
-        let inv = Tensor::new(inv.as_slice(), device)?.reshape((1, head_dim / 2))?;
-        let pos = (Tensor::arange(0u32, positions as u32, device)?.to_dtype(DType::F32)? / f64::from(scale))?
-            .reshape((positions, 1))?;
-        let angles = pos.matmul(&inv)?;
-        Ok(Self { cos: angles.cos()?, sin: angles.sin()?, pairing })
-    }
-
-    /// `x` (`1 × heads × n × head_dim`) at positions `pos..pos + n`, rotated.
-    pub fn apply(&self, x: &Tensor, pos: usize) -> Result<Tensor> {
-        let n = x.dim(2)?;
-        let (cos, sin) = (self.cos.narrow(0, pos, n)?, self.sin.narrow(0, pos, n)?);
-        match self.pairing {
-            Pairing::Adjacent => candle_nn::rotary_emb::rope_i(&x.contiguous()?, &cos, &sin),
-            Pairing::Halves => candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin),
-        }
-    }
-}
-
-/// The additive mask of `n` queries at positions `pos..pos + n` over `pos + n` keys: 0 where a query may look,
-/// minus infinity where it may not (later positions; with a window, positions `window` or more before it).
-pub fn causal_mask(n: usize, pos: usize, window: Option<usize>, device: &Device) -> Result<Tensor> {
-    let keys = pos + n;
-    let w = window.unwrap_or(usize::MAX);
-    let m: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            let q = pos + i;
-            (0..keys).map(move |j| if j <= q && q - j < w { 0.0 } else { f32::NEG_INFINITY })
+        let angles: Vec<f32> = (0..positions).flat_map(|p| inv.iter().map(move |f| p as f32 / scale * f)).collect();
+        Ok(Self {
+            cos: angles.iter().map(|a| a.cos()).collect(),
+            sin: angles.iter().map(|a| a.sin()).collect(),
+            half: head_dim / 2,
+            pairing,
         })
-        .collect();
-    Tensor::from_vec(m, (1, 1, n, keys), device)
-}
+    }
 
-/// Attention of the rotated queries `q` (`1 × heads × n × head_dim`) over the keys and values `k` and `v` of the same
-/// `n` positions (`1 × kv_heads × n × head_dim`) appended to `cache`, which holds those of the `pos` positions before
-/// them (and is replaced by the longer pair): the grouped key-value heads repeated, scores scaled by `scale`, `mask`
-/// added (a batch), and for a single token only the last `window` positions seen. `1 × n × heads·head_dim`.
-#[allow(clippy::too_many_arguments)]
-pub fn cached_attention(
-    cache: &mut Option<(Tensor, Tensor)>,
-    q: &Tensor,
-    k: Tensor,
-    v: Tensor,
-    pos: usize,
-    scale: f64,
-    mask: Option<&Tensor>,
-    window: Option<usize>,
-) -> Result<Tensor> {
-    let (_, heads, n, head_dim) = q.dims4()?;
-    let kv_heads = k.dim(1)?;
-    let (k, v) = match cache.as_ref() {
-        Some((ck, cv)) if pos > 0 => (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?),
-        _ => (k, v),
-    };
-    *cache = Some((k.clone(), v.clone()));
-    let (k, v) = match window {
-        Some(w) if n == 1 && k.dim(2)? > w => {
-            let t = k.dim(2)?;
-            (k.narrow(2, t - w, w)?, v.narrow(2, t - w, w)?)
+    /// `x` (`n × heads × head_dim`, positions `pos..pos + n`) rotated in place.
+    pub fn apply(&self, x: &mut [f32], heads: usize, pos: usize) {
+        let (half, head_dim) = (self.half, 2 * self.half);
+        for (i, position) in x.chunks_exact_mut(heads * head_dim).enumerate() {
+            let at = (pos + i) * half;
+            let (cos, sin) = (&self.cos[at..at + half], &self.sin[at..at + half]);
+            for head in position.chunks_exact_mut(head_dim) {
+                for j in 0..half {
+                    let (a, b) = match self.pairing {
+                        Pairing::Adjacent => (2 * j, 2 * j + 1),
+                        Pairing::Halves => (j, j + half),
+                    };
+                    let (x0, x1) = (head[a], head[b]);
+                    head[a] = x0 * cos[j] - x1 * sin[j];
+                    head[b] = x0 * sin[j] + x1 * cos[j];
+                }
+            }
         }
-        _ => (k, v),
-    };
-    let k = candle_transformers::utils::repeat_kv(k, heads / kv_heads)?.contiguous()?;
-    let v = candle_transformers::utils::repeat_kv(v, heads / kv_heads)?.contiguous()?;
-    let mut scores = (q.contiguous()?.matmul(&k.t()?)? * scale)?;
-    if let Some(mask) = mask {
-        scores = scores.broadcast_add(mask)?;
     }
-    let attn = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
-    attn.transpose(1, 2)?.reshape((1, n, heads * head_dim))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rope_tables_scale_positions_and_frequencies() {
-        let d = Device::Cpu;
-        let rope = |scale, factors| Rope::new(4, 10_000.0, scale, factors, Pairing::Halves, 16, &d).unwrap();
-        let p = |r: &Rope, i| r.cos.narrow(0, i, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let (plain, scaled) = (rope(1.0, None), rope(8.0, None));
-        // Position 8 scaled by 8 is position 1 unscaled.
-        assert_eq!(p(&scaled, 8), p(&plain, 1));
-        assert_eq!(p(&plain, 0), vec![1.0, 1.0]);
-        // A factor of 8 on every frequency is the same as positions scaled by 8.
-        let factored = rope(1.0, Some(&[8.0, 8.0]));
-        assert_eq!(p(&factored, 8), p(&plain, 1));
-        assert!(Rope::new(4, 10_000.0, 1.0, Some(&[1.0]), Pairing::Halves, 4, &d).is_err());
+/// `gate = silu(gate) · up`, element by element (the Llama-style feed-forward's gating).
+pub fn silu_gate(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
     }
+}
 
-    #[test]
-    fn the_mask_hides_later_positions_and_those_outside_the_window() {
-        let d = Device::Cpu;
-        let rows = |m: Tensor| m.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
-        let seen = |row: &Vec<f32>| row.iter().map(|v| *v == 0.0).collect::<Vec<_>>();
-        // Two queries at positions 2 and 3 over four keys.
-        let m = rows(causal_mask(2, 2, None, &d).unwrap());
-        assert_eq!(seen(&m[0]), [true, true, true, false]);
-        assert_eq!(seen(&m[1]), [true, true, true, true]);
-        let m = rows(causal_mask(2, 2, Some(2), &d).unwrap());
-        assert_eq!(seen(&m[0]), [false, true, true, false]);
-        assert_eq!(seen(&m[1]), [false, false, true, true]);
+/// `gate = gelu(gate) · up` with GELU's tanh approximation (Gemma's gating).
+pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
+    const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
+    for (g, u) in gate.iter_mut().zip(up) {
+        let v = *g;
+        *g = 0.5 * v * (1.0 + (SQRT_TWO_OVER_PI * v * (1.0 + 0.044_715 * v * v)).tanh()) * u;
     }
+}
 
-    #[test]
-    fn embedding_rows_are_the_table_rows() {
-        let d = Device::Cpu;
-        let values: Vec<f32> = (0..3 * 32).map(|i| i as f32 / 8.0).collect();
-        let table = Tensor::from_vec(values.clone(), (3, 32), &d).unwrap();
-        let quantized = Arc::new(QTensor::quantize(&table, GgmlDType::F32).unwrap());
-        let rows = Embedding::new(quantized).unwrap().rows(&[2, 0], &d).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(rows[0], values[64..96]);
-        assert_eq!(rows[1], values[..32]);
-        let q8 = Arc::new(QTensor::quantize(&table, GgmlDType::Q8_0).unwrap());
-        let embedding = Embedding::new(q8).unwrap();
-        let row = embedding.rows(&[1], &d).unwrap().to_vec2::<f32>().unwrap();
-        assert!(row[0].iter().zip(&values[32..64]).all(|(a, b)| (a - b).abs() < 0.05), "{row:?}");
-        assert!(embedding.rows(&[3], &d).is_err(), "a token outside the table");
+/// `x += y`, element by element.
+pub fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
     }
 }
 
@@ -255,25 +201,159 @@ impl Linear {
         Ok(Self { matmul: QMatMul::from_arc(weight.clone())?, weight })
     }
 
-    /// `x · weightᵀ` over the last dimension of `x`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let format = super::qmatmul::Format::of(self.weight.dtype());
-        let (Some(format), &[n, k], Some(&inner)) = (format, self.weight.shape().dims(), x.dims().last()) else {
-            return self.matmul.forward(x);
-        };
-        if !x.device().is_cpu()
-            || inner != k
-            || !k.is_multiple_of(super::qmatmul::BLOCK)
-            || !super::qmatmul::accelerated()
-        {
-            // candle's product, which also names a shape that does not fit.
-            return self.matmul.forward(x);
+    /// `x · weightᵀ`: `x` is `m` rows of the matrix's inputs, the result `m` rows of its outputs.
+    pub fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let [out] = Self::forward_many([self], x)?;
+        Ok(out)
+    }
+
+    /// `x · weightᵀ` for each of `matrices`, which take the same inputs (a layer's query, key and value
+    /// projections): by one call of genius's product where it multiplies them all (the activations quantized once,
+    /// one dispatch to the threads), by candle's otherwise.
+    pub fn forward_many<const N: usize>(matrices: [&Self; N], x: &[f32]) -> Result<[Vec<f32>; N]> {
+        let products = Self::products(&matrices, x)?;
+        Ok(products.try_into().expect("one product per matrix"))
+    }
+
+    fn products(matrices: &[&Self], x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let mut ours = Vec::with_capacity(matrices.len());
+        let mut inner = None;
+        for matrix in matrices {
+            let &[n, k] = matrix.weight.shape().dims() else {
+                candle_core::bail!("a weight matrix of shape {:?}", matrix.weight.shape());
+            };
+            if !x.len().is_multiple_of(k) || inner.is_some_and(|i| i != k) {
+                candle_core::bail!("{} activations are not rows of the matrix's {k} inputs", x.len());
+            }
+            inner = Some(k);
+            let format = super::qmatmul::Format::of(matrix.weight.dtype());
+            if let Some(format) =
+                format.filter(|_| k.is_multiple_of(super::qmatmul::BLOCK) && super::qmatmul::accelerated())
+            {
+                ours.push((format, n, k));
+            }
         }
-        let m = x.elem_count() / k;
-        let input = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let out = super::qmatmul::matmul(format, &self.weight.data()?, n, k, &input, m);
-        let mut shape = x.dims().to_vec();
-        *shape.last_mut().expect("an input has dimensions") = n;
-        Tensor::from_vec(out, shape, x.device())
+        let Some(k) = inner else {
+            return Ok(Vec::new());
+        };
+        let m = x.len() / k;
+        if ours.len() == matrices.len() {
+            let data: Vec<_> = matrices.iter().map(|matrix| matrix.weight.data()).collect::<Result<_>>()?;
+            let parts: Vec<_> = ours
+                .iter()
+                .zip(&data)
+                .map(|(&(format, rows, _), weights)| super::qmatmul::Matrix { format, weights, rows })
+                .collect();
+            return Ok(super::qmatmul::matmul_many(&parts, k, x, m));
+        }
+        // candle's product for the other formats (and where ours has no SIMD).
+        let input = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+        matrices.iter().map(|matrix| matrix.matmul.forward(&input)?.flatten_all()?.to_vec1::<f32>()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rope_tables_scale_positions_and_frequencies() {
+        let rope = |scale, factors| Rope::new(4, 10_000.0, scale, factors, Pairing::Halves, 16).unwrap();
+        let p = |r: &Rope, i: usize| r.cos[i * 2..i * 2 + 2].to_vec();
+        let (plain, scaled) = (rope(1.0, None), rope(8.0, None));
+        // Position 8 scaled by 8 is position 1 unscaled.
+        assert_eq!(p(&scaled, 8), p(&plain, 1));
+        assert_eq!(p(&plain, 0), vec![1.0, 1.0]);
+        // A factor of 8 on every frequency is the same as positions scaled by 8.
+        let factored = rope(1.0, Some(&[8.0, 8.0]));
+        assert_eq!(p(&factored, 8), p(&plain, 1));
+        assert!(Rope::new(4, 10_000.0, 1.0, Some(&[1.0]), Pairing::Halves, 4).is_err());
+    }
+
+    /// Both pairings rotate the same pairs as candle's `rope_i` (adjacent) and `rope` (halves).
+    #[test]
+    fn rotation_matches_candles() {
+        let d = Device::Cpu;
+        let (heads, n, pos) = (2, 3, 5);
+        let x: Vec<f32> = (0..n * heads * 8).map(|i| (i as f32 * 0.37).sin()).collect();
+        for pairing in [Pairing::Adjacent, Pairing::Halves] {
+            let rope = Rope::new(8, 10_000.0, 1.0, None, pairing, 16).unwrap();
+            let mut ours = x.clone();
+            rope.apply(&mut ours, heads, pos);
+            let table = |t: &Vec<f32>| Tensor::from_slice(&t[pos * 4..(pos + n) * 4], (n, 4), &d).unwrap();
+            let (cos, sin) = (table(&rope.cos), table(&rope.sin));
+            // candle's layout: heads before positions.
+            let xt =
+                Tensor::from_slice(&x, (1, n, heads, 8), &d).unwrap().transpose(1, 2).unwrap().contiguous().unwrap();
+            let theirs = match pairing {
+                Pairing::Adjacent => candle_nn::rotary_emb::rope_i(&xt, &cos, &sin),
+                Pairing::Halves => candle_nn::rotary_emb::rope(&xt, &cos, &sin),
+            };
+            let theirs = theirs.unwrap().transpose(1, 2).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(ours, theirs, "{pairing:?}");
+        }
+    }
+
+    #[test]
+    fn norms_and_gates_match_candles() {
+        let d = Device::Cpu;
+        let x: Vec<f32> = (0..2 * 6).map(|i| (i as f32 * 0.71).cos() * 3.0).collect();
+        let norm = Norm { weight: vec![0.5, 1.0, 1.5, 2.0, 2.5, 3.0], eps: 1e-6 };
+        let w = Tensor::new(norm.weight.as_slice(), &d).unwrap();
+        let xt = Tensor::from_slice(&x, (2, 6), &d).unwrap();
+        let theirs = candle_nn::ops::rms_norm(&xt, &w, 1e-6).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(norm.normalized(&x), theirs);
+        let up: Vec<f32> = x.iter().map(|v| v * 0.5 + 0.1).collect();
+        let upt = Tensor::new(up.as_slice(), &d).unwrap();
+        let flat = xt.flatten_all().unwrap();
+        for (gate, act) in [(silu_gate as fn(&mut [f32], &[f32]), flat.silu()), (gelu_gate, flat.gelu())] {
+            let mut ours = x.clone();
+            gate(&mut ours, &up);
+            let theirs = (act.unwrap() * &upt).unwrap().to_vec1::<f32>().unwrap();
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
+
+    /// A group of matrices multiplied together gives each one's own product; a matrix of another format among them
+    /// sends the group to candle, with the same results to rounding.
+    #[test]
+    fn matrices_multiplied_together_give_their_own_products() {
+        let d = Device::Cpu;
+        let matrix = |rows: usize, seed: usize, dtype| {
+            let v: Vec<f32> = (0..rows * 64).map(|i| ((i * 7 + seed * 13) as f32 * 0.13).sin()).collect();
+            Linear::new(Arc::new(QTensor::quantize(&Tensor::from_vec(v, (rows, 64), &d).unwrap(), dtype).unwrap()))
+                .unwrap()
+        };
+        let x: Vec<f32> = (0..3 * 64).map(|i| (i as f32 * 0.29).cos()).collect();
+        let (a, b) = (matrix(5, 1, GgmlDType::Q8_0), matrix(3, 2, GgmlDType::Q4_1));
+        let together = Linear::forward_many([&a, &b], &x).unwrap();
+        assert_eq!(together, [a.forward(&x).unwrap(), b.forward(&x).unwrap()]);
+        assert_eq!(together[0].len(), 3 * 5);
+        let c = matrix(4, 3, GgmlDType::F32);
+        let mixed = Linear::forward_many([&a, &c], &x).unwrap();
+        for (got, want) in mixed[0].iter().zip(&together[0]) {
+            assert!((got - want).abs() < 0.05, "{got} vs {want}");
+        }
+        assert_eq!(mixed[1], c.forward(&x).unwrap());
+        let err = Linear::forward_many([&a], &x[..40]).unwrap_err().to_string();
+        assert!(err.contains("40 activations"), "{err}");
+    }
+
+    #[test]
+    fn embedding_rows_are_the_table_rows() {
+        let d = Device::Cpu;
+        let values: Vec<f32> = (0..3 * 32).map(|i| i as f32 / 8.0).collect();
+        let table = Tensor::from_vec(values.clone(), (3, 32), &d).unwrap();
+        let quantized = Arc::new(QTensor::quantize(&table, GgmlDType::F32).unwrap());
+        let rows = Embedding::new(quantized).unwrap().rows(&[2, 0]).unwrap();
+        assert_eq!(rows[..32], values[64..96]);
+        assert_eq!(rows[32..], values[..32]);
+        let q8 = Arc::new(QTensor::quantize(&table, GgmlDType::Q8_0).unwrap());
+        let embedding = Embedding::new(q8).unwrap();
+        let row = embedding.rows(&[1]).unwrap();
+        assert!(row.iter().zip(&values[32..64]).all(|(a, b)| (a - b).abs() < 0.05), "{row:?}");
+        assert!(embedding.rows(&[3]).is_err(), "a token outside the table");
     }
 }

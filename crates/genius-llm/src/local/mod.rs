@@ -19,6 +19,8 @@
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "local")]
+pub mod attention;
+#[cfg(feature = "local")]
 pub mod constrained;
 #[cfg(feature = "local")]
 pub mod converted;

@@ -6,14 +6,17 @@
 //! column, at about 20 GFLOPS on two cores whatever the batch. It multiplies Q4_1 (the default SmolLM2 file) with
 //! scalar code only. Here the activations are quantized to Q8_0 once (as llama.cpp and candle do, scale in f16),
 //! and a tile of 4 activation rows times 2 weight rows is computed together (the shape that fits AVX2's 16
-//! registers best), so that every weight block loaded serves 4 rows and every activation block 2 columns, with
-//! 32-byte integer dot products (AVX2, through `pulp`'s safe intrinsics, chosen at run time; portable code
-//! elsewhere). The weights are read in place from the file's blocks: no copy is kept. The columns are shared over
-//! candle's own thread pool.
+//! registers best), so that every weight block loaded serves 4 rows and every activation block 2 columns; a single
+//! row (a reply token) is multiplied with 4 weight rows at a time. The sums are 32-byte integer dot products (AVX2,
+//! through `pulp`'s safe intrinsics, chosen at run time; portable code elsewhere). The weights are read in place
+//! from the file's blocks, their f16 scales converted through a table as they are read: no copy is kept. The
+//! columns are shared over candle's own thread pool, and several matrices that take the same activations (a
+//! layer's query, key and value projections) are multiplied in one go ([`matmul_many`]).
 //!
 //! Each output is the same sum in the same order whatever rows are multiplied with it, so a row's result does not
 //! depend on its batch. A Q8_0 product equals candle's to float rounding (the same quantized operands).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use candle_core::quantized::GgmlDType;
@@ -26,8 +29,9 @@ pub const BLOCK: usize = 32;
 /// Activation rows per tile.
 pub const ROWS: usize = 4;
 
-/// Weight rows per tile.
-const COLUMNS: usize = 2;
+/// Weight rows per tile: 4 rows of activations are multiplied with two of them at a time, a single row with all
+/// four.
+const COLUMNS: usize = 4;
 
 /// A weight format this product reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,34 +112,59 @@ pub fn accelerated() -> bool {
 /// `out[r][c] = Σ_i x[r][i] · w[c][i]`: `weights` holds `n` rows of `k / 32` blocks of `format`, `x` is `m × k`;
 /// the result is `m × n`, all row-major.
 pub fn matmul(format: Format, weights: &[u8], n: usize, k: usize, x: &[f32], m: usize) -> Vec<f32> {
+    let mut out = matmul_many(&[Matrix { format, weights, rows: n }], k, x, m);
+    out.pop().expect("one product for one matrix")
+}
+
+/// A weight matrix as [`matmul`] reads it: `rows` rows of blocks of `format`.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrix<'a> {
+    /// The blocks' format.
+    pub format: Format,
+    /// The blocks, row after row.
+    pub weights: &'a [u8],
+    /// Rows (outputs).
+    pub rows: usize,
+}
+
+/// The products of the same activations `x` (`m × k`) with several matrices of `k` columns (a layer's query, key
+/// and value projections), each as [`matmul`] gives it: the activations are quantized once, and the tiles of all
+/// the matrices are shared over the threads in one go.
+pub fn matmul_many(matrices: &[Matrix<'_>], k: usize, x: &[f32], m: usize) -> Vec<Vec<f32>> {
     assert!(k.is_multiple_of(BLOCK), "an inner dimension of {k} is not a multiple of {BLOCK}");
     let blocks = k / BLOCK;
-    let row_bytes = blocks * format.block_bytes();
-    assert_eq!(weights.len(), n * row_bytes, "the weights are not {n} rows of {k} in {format:?}");
+    for matrix in matrices {
+        let (n, format) = (matrix.rows, matrix.format);
+        assert_eq!(
+            matrix.weights.len(),
+            n * blocks * format.block_bytes(),
+            "the weights are not {n} rows of {k} in {format:?}"
+        );
+    }
     assert_eq!(x.len(), m * k, "the activations are not {m} rows of {k}");
     let xq = Quantized::new(x, m, k);
     let kernel = Kernel::detect();
-    let tiles = n.div_ceil(COLUMNS);
+    // The tiles of every matrix, one numbering: matrix `i`'s start at `first_tile[i]`.
+    let mut first_tile = Vec::with_capacity(matrices.len() + 1);
+    first_tile.push(0);
+    for matrix in matrices {
+        first_tile.push(first_tile.last().copied().unwrap_or(0) + matrix.rows.div_ceil(COLUMNS));
+    }
+    let tiles = first_tile.last().copied().unwrap_or(0);
     // Each output is stored once, by the thread that owns its column.
-    let out: Vec<AtomicU32> = (0..m * n).map(|_| AtomicU32::new(0)).collect();
+    let out: Vec<Vec<AtomicU32>> =
+        matrices.iter().map(|matrix| (0..m * matrix.rows).map(|_| AtomicU32::new(0)).collect()).collect();
+    let halves = halves();
     let work = |range: std::ops::Range<usize>| {
-        let mut halves = vec![f16::ZERO; 2 * COLUMNS * blocks];
-        let mut converted = vec![0f32; 2 * COLUMNS * blocks];
         for tile in range {
-            let c0 = tile * COLUMNS;
+            let which = first_tile.partition_point(|&first| first <= tile) - 1;
+            let Matrix { format, weights, rows: n } = matrices[which];
+            let out = &out[which];
+            let row_bytes = blocks * format.block_bytes();
+            let c0 = (tile - first_tile[which]) * COLUMNS;
             let cols = COLUMNS.min(n - c0);
             let bytes = &weights[c0 * row_bytes..(c0 + cols) * row_bytes];
-            // Every block's scale (and offset) as f32 at once: scales of the tile's rows, then their offsets.
-            let (scale_halves, offset_halves) = halves.split_at_mut(COLUMNS * blocks);
-            for (i, block) in bytes.chunks_exact(format.block_bytes()).enumerate() {
-                scale_halves[i] = f16::from_le_bytes([block[0], block[1]]);
-                if format == Format::Q4_1 {
-                    offset_halves[i] = f16::from_le_bytes([block[2], block[3]]);
-                }
-            }
-            halves.convert_to_f32_slice(&mut converted);
-            let (scales, offsets) = converted.split_at(COLUMNS * blocks);
-            let w = Weights { format, bytes, row_bytes, scales, offsets };
+            let w = Weights { format, bytes, row_bytes, halves };
             for r0 in (0..m).step_by(ROWS) {
                 let rows = ROWS.min(m - r0);
                 let mut acc = [[0f32; COLUMNS]; ROWS];
@@ -153,20 +182,46 @@ pub fn matmul(format: Format, weights: &[u8], n: usize, k: usize, x: &[f32], m: 
     } else {
         work(0..tiles);
     }
-    out.into_iter().map(|v| f32::from_bits(v.into_inner())).collect()
+    out.into_iter().map(|out| out.into_iter().map(|v| f32::from_bits(v.into_inner())).collect()).collect()
 }
 
-/// The weight rows of a tile: their blocks, and every block's scale and offset (Q4_1) in f32, `blocks` per row.
+/// Every f16 as f32, by its bits: a block's scale and offset are read from it (one load, where converting each
+/// alone would cost a dozen instructions without F16C, which `pulp`'s AVX2 level does not include).
+fn halves() -> &'static [f32] {
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let bits: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let mut table = vec![0f32; bits.len()];
+        bits.convert_to_f32_slice(&mut table);
+        table
+    })
+}
+
+/// The weight rows of a tile: their blocks, `row_bytes` per row.
 #[derive(Clone, Copy)]
 struct Weights<'a> {
     format: Format,
     bytes: &'a [u8],
     row_bytes: usize,
-    scales: &'a [f32],
-    offsets: &'a [f32],
+    /// [`halves`].
+    halves: &'a [f32],
 }
 
 impl Weights<'_> {
+    /// The scale of weight row `c`'s block `b`.
+    #[inline(always)]
+    fn scale(&self, c: usize, b: usize) -> f32 {
+        let at = c * self.row_bytes + b * self.format.block_bytes();
+        self.halves[usize::from(u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]))]
+    }
+
+    /// The offset of weight row `c`'s block `b` (Q4_1).
+    #[inline(always)]
+    fn offset(&self, c: usize, b: usize) -> f32 {
+        let at = c * self.row_bytes + b * self.format.block_bytes() + 2;
+        self.halves[usize::from(u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]))]
+    }
+
     /// The values of weight row `c`'s block `b` as they are stored (after the scale and offset): 32 signed bytes
     /// for Q8_0, 16 bytes of two four-bit values for Q4_1.
     #[inline(always)]
@@ -235,9 +290,9 @@ fn portable(w: &Weights<'_>, cols: usize, xq: &Quantized, r0: usize, rows: usize
                     Format::Q8_0 => values.iter().zip(x).map(|(&w, &x)| i32::from(w as i8) * i32::from(x)).sum(),
                     Format::Q4_1 => values.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum(),
                 };
-                sum += dot as f32 * (xq.scales[row * blocks + b] * w.scales[c * blocks + b]);
+                sum += dot as f32 * (xq.scales[row * blocks + b] * w.scale(c, b));
                 if w.format == Format::Q4_1 {
-                    sum += w.offsets[c * blocks + b] * xq.sums[row * blocks + b];
+                    sum += w.offset(c, b) * xq.sums[row * blocks + b];
                 }
             }
             *acc = sum;
@@ -281,7 +336,8 @@ mod avx2 {
         #[inline(always)]
         fn shapes<const Q4_1: bool>(&mut self) {
             if self.rows == ROWS && self.cols == COLUMNS {
-                self.sums::<ROWS, COLUMNS, Q4_1>(0, 0);
+                self.sums::<ROWS, 2, Q4_1>(0, 0);
+                self.sums::<ROWS, 2, Q4_1>(0, 2);
             } else if self.cols == COLUMNS {
                 for r in 0..self.rows {
                     self.sums::<1, COLUMNS, Q4_1>(r, 0);
@@ -305,14 +361,20 @@ mod avx2 {
             let (avx, avx2) = (simd.avx, simd.avx2);
             let ones = avx._mm256_set1_epi16(1);
             let mut sums = [[avx._mm256_setzero_ps(); C]; R];
+            // Q4_1: the offsets times the activation blocks' sums.
+            let mut offset_sums = [[0f32; C]; R];
             for b in 0..blocks {
                 // The weight blocks: unsigned values for the multiply (Q8_0's magnitudes, Q4_1's 0 to 15), and for
                 // Q8_0 the signs, moved onto the activations.
                 let mut wq = [avx._mm256_setzero_si256(); C];
                 let mut wu = [avx._mm256_setzero_si256(); C];
+                let mut scales = [0f32; C];
+                let mut offsets = [0f32; C];
                 for c in 0..C {
                     let stored = w.stored(dc + c, b);
+                    scales[c] = w.scale(dc + c, b);
                     if Q4_1 {
+                        offsets[c] = w.offset(dc + c, b);
                         let packed: [u8; 16] = stored.try_into().expect("a Q4_1 block holds 16 bytes");
                         let packed = pulp::cast::<[u8; 16], __m128i>(packed);
                         let low = simd.sse2._mm_set1_epi8(0x0F);
@@ -335,37 +397,20 @@ mod avx2 {
                         let signed = if Q4_1 { x } else { avx2._mm256_sign_epi8(x, wq[c]) };
                         let pairs = avx2._mm256_maddubs_epi16(wu[c], signed);
                         let dot = avx._mm256_cvtepi32_ps(avx2._mm256_madd_epi16(pairs, ones));
-                        let d = avx._mm256_set1_ps(xd * w.scales[(dc + c) * blocks + b]);
+                        let d = avx._mm256_set1_ps(xd * scales[c]);
                         sums[r][c] = simd.fma._mm256_fmadd_ps(dot, d, sums[r][c]);
+                        if Q4_1 {
+                            offset_sums[r][c] += offsets[c] * xq.sums[row * blocks + b];
+                        }
                     }
                 }
             }
             for r in 0..R {
                 for c in 0..C {
-                    let row = r0 + dr + r;
-                    let offsets = if Q4_1 {
-                        let column = &w.offsets[(dc + c) * blocks..(dc + c + 1) * blocks];
-                        dot(simd, column, &xq.sums[row * blocks..(row + 1) * blocks])
-                    } else {
-                        0.0
-                    };
-                    self.acc[dr + r][dc + c] = horizontal_sum(sums[r][c]) + offsets;
+                    self.acc[dr + r][dc + c] = horizontal_sum(sums[r][c]) + offset_sums[r][c];
                 }
             }
         }
-    }
-
-    /// `Σ a[i] · b[i]`, eight at a time.
-    #[inline(always)]
-    fn dot(simd: V3, a: &[f32], b: &[f32]) -> f32 {
-        let (a8, a_rest) = pulp::as_arrays::<8, f32>(a);
-        let (b8, b_rest) = pulp::as_arrays::<8, f32>(b);
-        let mut sum = simd.avx._mm256_setzero_ps();
-        for (a, b) in a8.iter().zip(b8) {
-            let (a, b) = (pulp::cast::<[f32; 8], __m256>(*a), pulp::cast::<[f32; 8], __m256>(*b));
-            sum = simd.fma._mm256_fmadd_ps(a, b, sum);
-        }
-        a_rest.iter().zip(b_rest).fold(horizontal_sum(sum), |s, (a, b)| s + a * b)
     }
 
     #[inline(always)]
@@ -518,19 +563,11 @@ mod tests {
     ) -> Vec<f32> {
         let blocks = k / BLOCK;
         let row_bytes = blocks * format.block_bytes();
-        let half = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
-        let scales: Vec<f32> = bytes.chunks_exact(format.block_bytes()).map(|b| half(b, 0)).collect();
-        let offsets: Vec<f32> = bytes.chunks_exact(format.block_bytes()).map(|b| half(b, 2)).collect();
         let mut out = vec![0f32; m * n];
         for c0 in (0..n).step_by(COLUMNS) {
             let cols = COLUMNS.min(n - c0);
-            let w = Weights {
-                format,
-                bytes: &bytes[c0 * row_bytes..(c0 + cols) * row_bytes],
-                row_bytes,
-                scales: &scales[c0 * blocks..(c0 + cols) * blocks],
-                offsets: &offsets[c0 * blocks..(c0 + cols) * blocks],
-            };
+            let w =
+                Weights { format, bytes: &bytes[c0 * row_bytes..(c0 + cols) * row_bytes], row_bytes, halves: halves() };
             for r0 in (0..m).step_by(ROWS) {
                 let rows = ROWS.min(m - r0);
                 let mut acc = [[0f32; COLUMNS]; ROWS];
