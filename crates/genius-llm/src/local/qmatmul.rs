@@ -9,7 +9,7 @@
 //! registers best), so that every weight block loaded serves 4 rows and every activation block 2 columns; a single
 //! row (a reply token) is multiplied with 4 weight rows at a time. The sums are 32-byte integer dot products (AVX2,
 //! through `pulp`'s safe intrinsics, chosen at run time; portable code elsewhere). The weights are read in place
-//! from the file's blocks, their f16 scales converted through a table as they are read: no copy is kept. The
+//! from the file's blocks (their f16 scales converted through a table, tile by tile): no copy is kept. The
 //! columns are shared over candle's own thread pool, and several matrices that take the same activations (a
 //! layer's query, key and value projections) are multiplied in one go ([`matmul_many`]).
 //!
@@ -156,6 +156,7 @@ pub fn matmul_many(matrices: &[Matrix<'_>], k: usize, x: &[f32], m: usize) -> Ve
         matrices.iter().map(|matrix| (0..m * matrix.rows).map(|_| AtomicU32::new(0)).collect()).collect();
     let halves = halves();
     let work = |range: std::ops::Range<usize>| {
+        let (mut scales, mut offsets) = (vec![0f32; COLUMNS * blocks], vec![0f32; COLUMNS * blocks]);
         for tile in range {
             let which = first_tile.partition_point(|&first| first <= tile) - 1;
             let Matrix { format, weights, rows: n } = matrices[which];
@@ -164,7 +165,17 @@ pub fn matmul_many(matrices: &[Matrix<'_>], k: usize, x: &[f32], m: usize) -> Ve
             let c0 = (tile - first_tile[which]) * COLUMNS;
             let cols = COLUMNS.min(n - c0);
             let bytes = &weights[c0 * row_bytes..(c0 + cols) * row_bytes];
-            let w = Weights { format, bytes, row_bytes, halves };
+            // Every block's scale (and Q4_1 offset) in f32, row after row.
+            let half = |block: &[u8], at: usize| halves[usize::from(u16::from_le_bytes([block[at], block[at + 1]]))];
+            for ((s, o), block) in
+                scales.iter_mut().zip(offsets.iter_mut()).zip(bytes.chunks_exact(format.block_bytes()))
+            {
+                *s = half(block, 0);
+                if format == Format::Q4_1 {
+                    *o = half(block, 2);
+                }
+            }
+            let w = Weights { format, bytes, row_bytes, scales: &scales, offsets: &offsets };
             for r0 in (0..m).step_by(ROWS) {
                 let rows = ROWS.min(m - r0);
                 let mut acc = [[0f32; COLUMNS]; ROWS];
@@ -185,8 +196,8 @@ pub fn matmul_many(matrices: &[Matrix<'_>], k: usize, x: &[f32], m: usize) -> Ve
     out.into_iter().map(|out| out.into_iter().map(|v| f32::from_bits(v.into_inner())).collect()).collect()
 }
 
-/// Every f16 as f32, by its bits: a block's scale and offset are read from it (one load, where converting each
-/// alone would cost a dozen instructions without F16C, which `pulp`'s AVX2 level does not include).
+/// Every f16 as f32, by its bits: a tile's scales and offsets are read from it (one load each, where converting them
+/// one by one would cost a dozen instructions without F16C, and gathering them for a bulk conversion a second pass).
 fn halves() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -203,25 +214,13 @@ struct Weights<'a> {
     format: Format,
     bytes: &'a [u8],
     row_bytes: usize,
-    /// [`halves`].
-    halves: &'a [f32],
+    /// The scales of the blocks, `blocks` per row, row after row.
+    scales: &'a [f32],
+    /// Q4_1: the offsets of the blocks, in the same order.
+    offsets: &'a [f32],
 }
 
 impl Weights<'_> {
-    /// The scale of weight row `c`'s block `b`.
-    #[inline(always)]
-    fn scale(&self, c: usize, b: usize) -> f32 {
-        let at = c * self.row_bytes + b * self.format.block_bytes();
-        self.halves[usize::from(u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]))]
-    }
-
-    /// The offset of weight row `c`'s block `b` (Q4_1).
-    #[inline(always)]
-    fn offset(&self, c: usize, b: usize) -> f32 {
-        let at = c * self.row_bytes + b * self.format.block_bytes() + 2;
-        self.halves[usize::from(u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]))]
-    }
-
     /// The values of weight row `c`'s block `b` as they are stored (after the scale and offset): 32 signed bytes
     /// for Q8_0, 16 bytes of two four-bit values for Q4_1.
     #[inline(always)]
@@ -290,9 +289,9 @@ fn portable(w: &Weights<'_>, cols: usize, xq: &Quantized, r0: usize, rows: usize
                     Format::Q8_0 => values.iter().zip(x).map(|(&w, &x)| i32::from(w as i8) * i32::from(x)).sum(),
                     Format::Q4_1 => values.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum(),
                 };
-                sum += dot as f32 * (xq.scales[row * blocks + b] * w.scale(c, b));
+                sum += dot as f32 * (xq.scales[row * blocks + b] * w.scales[c * blocks + b]);
                 if w.format == Format::Q4_1 {
-                    sum += w.offset(c, b) * xq.sums[row * blocks + b];
+                    sum += w.offsets[c * blocks + b] * xq.sums[row * blocks + b];
                 }
             }
             *acc = sum;
@@ -361,20 +360,14 @@ mod avx2 {
             let (avx, avx2) = (simd.avx, simd.avx2);
             let ones = avx._mm256_set1_epi16(1);
             let mut sums = [[avx._mm256_setzero_ps(); C]; R];
-            // Q4_1: the offsets times the activation blocks' sums.
-            let mut offset_sums = [[0f32; C]; R];
             for b in 0..blocks {
                 // The weight blocks: unsigned values for the multiply (Q8_0's magnitudes, Q4_1's 0 to 15), and for
                 // Q8_0 the signs, moved onto the activations.
                 let mut wq = [avx._mm256_setzero_si256(); C];
                 let mut wu = [avx._mm256_setzero_si256(); C];
-                let mut scales = [0f32; C];
-                let mut offsets = [0f32; C];
                 for c in 0..C {
                     let stored = w.stored(dc + c, b);
-                    scales[c] = w.scale(dc + c, b);
                     if Q4_1 {
-                        offsets[c] = w.offset(dc + c, b);
                         let packed: [u8; 16] = stored.try_into().expect("a Q4_1 block holds 16 bytes");
                         let packed = pulp::cast::<[u8; 16], __m128i>(packed);
                         let low = simd.sse2._mm_set1_epi8(0x0F);
@@ -397,20 +390,37 @@ mod avx2 {
                         let signed = if Q4_1 { x } else { avx2._mm256_sign_epi8(x, wq[c]) };
                         let pairs = avx2._mm256_maddubs_epi16(wu[c], signed);
                         let dot = avx._mm256_cvtepi32_ps(avx2._mm256_madd_epi16(pairs, ones));
-                        let d = avx._mm256_set1_ps(xd * scales[c]);
+                        let d = avx._mm256_set1_ps(xd * w.scales[(dc + c) * blocks + b]);
                         sums[r][c] = simd.fma._mm256_fmadd_ps(dot, d, sums[r][c]);
-                        if Q4_1 {
-                            offset_sums[r][c] += offsets[c] * xq.sums[row * blocks + b];
-                        }
                     }
                 }
             }
             for r in 0..R {
                 for c in 0..C {
-                    self.acc[dr + r][dc + c] = horizontal_sum(sums[r][c]) + offset_sums[r][c];
+                    let row = r0 + dr + r;
+                    let offsets = if Q4_1 {
+                        let column = &w.offsets[(dc + c) * blocks..(dc + c + 1) * blocks];
+                        dot(simd, column, &xq.sums[row * blocks..(row + 1) * blocks])
+                    } else {
+                        0.0
+                    };
+                    self.acc[dr + r][dc + c] = horizontal_sum(sums[r][c]) + offsets;
                 }
             }
         }
+    }
+
+    /// `Σ a[i] · b[i]`, eight at a time.
+    #[inline(always)]
+    fn dot(simd: V3, a: &[f32], b: &[f32]) -> f32 {
+        let (a8, a_rest) = pulp::as_arrays::<8, f32>(a);
+        let (b8, b_rest) = pulp::as_arrays::<8, f32>(b);
+        let mut sum = simd.avx._mm256_setzero_ps();
+        for (a, b) in a8.iter().zip(b8) {
+            let (a, b) = (pulp::cast::<[f32; 8], __m256>(*a), pulp::cast::<[f32; 8], __m256>(*b));
+            sum = simd.fma._mm256_fmadd_ps(a, b, sum);
+        }
+        a_rest.iter().zip(b_rest).fold(horizontal_sum(sum), |s, (a, b)| s + a * b)
     }
 
     #[inline(always)]
@@ -563,11 +573,19 @@ mod tests {
     ) -> Vec<f32> {
         let blocks = k / BLOCK;
         let row_bytes = blocks * format.block_bytes();
+        let half = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
+        let scales: Vec<f32> = bytes.chunks_exact(format.block_bytes()).map(|b| half(b, 0)).collect();
+        let offsets: Vec<f32> = bytes.chunks_exact(format.block_bytes()).map(|b| half(b, 2)).collect();
         let mut out = vec![0f32; m * n];
         for c0 in (0..n).step_by(COLUMNS) {
             let cols = COLUMNS.min(n - c0);
-            let w =
-                Weights { format, bytes: &bytes[c0 * row_bytes..(c0 + cols) * row_bytes], row_bytes, halves: halves() };
+            let w = Weights {
+                format,
+                bytes: &bytes[c0 * row_bytes..(c0 + cols) * row_bytes],
+                row_bytes,
+                scales: &scales[c0 * blocks..(c0 + cols) * blocks],
+                offsets: &offsets[c0 * blocks..(c0 + cols) * blocks],
+            };
             for r0 in (0..m).step_by(ROWS) {
                 let rows = ROWS.min(m - r0);
                 let mut acc = [[0f32; COLUMNS]; ROWS];
