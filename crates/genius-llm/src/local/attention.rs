@@ -9,9 +9,10 @@
 //! Each query is computed alone, the same way whatever batch it is in, over the keys it may see (those at or before
 //! its position, and within the sliding window if the layer has one): in blocks of [`KEY_BLOCK`] positions, each
 //! giving its scores' maximum, the sum of their exponentials and the values weighted by them, merged in order into
-//! the softmax-weighted sum of the values. A block's keys and values are read once for all the query heads that
-//! share them (grouped-query attention). The blocks are shared over candle's thread pool when there is enough
-//! work; the products run with SIMD where the CPU has it (`pulp`, chosen at run time).
+//! the softmax-weighted sum of the values. A block's keys and values serve all the query heads that share them
+//! (grouped-query attention); the keys are kept transposed, so that a query's scores come eight positions to a
+//! vector, and the exponentials are computed by vector too ([`exp`]). The blocks are shared over candle's thread
+//! pool when there is enough work; the arithmetic runs with SIMD where the CPU has it (`pulp`, chosen at run time).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,7 +31,12 @@ const KEY_BLOCK: usize = 128;
 /// The keys and values of the positions seen so far, for one layer.
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
+    /// The keys by block of [`KEY_BLOCK`] positions, and in a block by key-value head and dimension: one
+    /// dimension's values of a head over the block's positions are contiguous, so that a query's scores over eight
+    /// positions are computed as one vector (no sum across a vector's lanes per score). Whole blocks are allocated;
+    /// what lies past the last position held is never used.
     keys: Arc<Vec<f32>>,
+    /// The values: a row of `kv_heads × head_dim` per position.
     values: Arc<Vec<f32>>,
 }
 
@@ -72,14 +78,22 @@ pub fn attend(cache: &mut Cache, shape: Heads, q: &[f32], k: &[f32], v: &[f32], 
             v.len()
         );
     }
-    let held = cache.keys.len() / width;
+    let held = cache.values.len() / width;
     if held < pos {
         candle_core::bail!("the attention cache holds {held} positions, not the {pos} the step continues");
     }
-    for (buffer, new) in [(&mut cache.keys, k), (&mut cache.values, v)] {
-        let buffer = Arc::make_mut(buffer);
-        buffer.truncate(pos * width);
-        buffer.extend_from_slice(new);
+    let values = Arc::make_mut(&mut cache.values);
+    values.truncate(pos * width);
+    values.extend_from_slice(v);
+    let keys = Arc::make_mut(&mut cache.keys);
+    let block_len = width * KEY_BLOCK;
+    keys.resize((pos + n).div_ceil(KEY_BLOCK) * block_len, 0.0);
+    for (i, key) in k.chunks_exact(width).enumerate() {
+        let p = pos + i;
+        let block = &mut keys[p / KEY_BLOCK * block_len..][..block_len];
+        for (at, value) in key.iter().enumerate() {
+            block[at * KEY_BLOCK + p % KEY_BLOCK] = *value;
+        }
     }
     let (keys, values) = (cache.keys.as_slice(), cache.values.as_slice());
     let group = heads / kv_heads;
@@ -191,28 +205,44 @@ impl WithSimd for ShareOfKeys<'_> {
         let group = queries.len() / head_dim;
         let offset = share.group * head_dim;
         let count = share.keys.len();
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        // The block's keys of this head (`head_dim` rows of KEY_BLOCK positions), and the share's positions in it,
+        // widened to whole vectors (the scores of the extra positions are computed and left unused).
+        let block = share.keys.start / KEY_BLOCK;
+        let transposed = &keys[(block * shape.kv_heads + share.group) * head_dim * KEY_BLOCK..][..head_dim * KEY_BLOCK];
+        let (first, end) = (share.keys.start % KEY_BLOCK, (share.keys.end - 1) % KEY_BLOCK + 1);
+        let (wide_first, wide_end) = (first - first % lanes, end.div_ceil(lanes) * lanes);
+        let wide = wide_end - wide_first;
         scores.clear();
         scores.resize(group * count, 0.0);
-        // Each key is read once for the group's query heads.
-        for (i, j) in share.keys.clone().enumerate() {
-            let at = j * width + offset;
-            let key = &keys[at..at + head_dim];
-            for h in 0..group {
-                scores[h * count + i] = dot(simd, &queries[h * head_dim..(h + 1) * head_dim], key) * shape.scale;
+        let mut row = vec![0f32; wide];
+        for h in 0..group {
+            let query = &queries[h * head_dim..(h + 1) * head_dim];
+            // Up to eight vectors of positions at a time, held in registers over the dimensions.
+            let mut start = wide_first;
+            while start < wide_end {
+                let vectors = ((wide_end - start) / lanes).min(8);
+                let mut acc = [simd.splat_f32s(0.0); 8];
+                for d in 0..head_dim {
+                    let q = simd.splat_f32s(query[d]);
+                    let (k, _) = S::as_simd_f32s(&transposed[d * KEY_BLOCK + start..][..vectors * lanes]);
+                    for r in 0..vectors {
+                        acc[r] = simd.mul_add_f32s(q, k[r], acc[r]);
+                    }
+                }
+                let (out, _) = S::as_mut_simd_f32s(&mut row[start - wide_first..][..vectors * lanes]);
+                out.copy_from_slice(&acc[..vectors]);
+                start += vectors * lanes;
+            }
+            let used = &row[first - wide_first..end - wide_first];
+            for (s, r) in scores[h * count..(h + 1) * count].iter_mut().zip(used) {
+                *s = r * shape.scale;
             }
         }
         let stretch = 8 * (std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>());
         for h in 0..group {
             let scores = &mut scores[h * count..(h + 1) * count];
-            let mut max = f32::NEG_INFINITY;
-            for &s in scores.iter() {
-                max = max.max(s);
-            }
-            let mut total = 0f32;
-            for s in scores.iter_mut() {
-                *s = (*s - max).exp();
-                total += *s;
-            }
+            let (max, total) = softmax_terms(simd, scores);
             let result = &mut result[h * (head_dim + 2)..(h + 1) * (head_dim + 2)];
             result[0] = max;
             result[1] = total;
@@ -245,25 +275,59 @@ impl WithSimd for ShareOfKeys<'_> {
     }
 }
 
-/// `Σ a[i] · b[i]`.
+/// The scores' maximum, each score replaced by `exp(score - maximum)`, and the sum of those.
 #[inline(always)]
-pub fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    let (a_simd, a_rest) = S::as_simd_f32s(a);
-    let (b_simd, b_rest) = S::as_simd_f32s(b);
-    let (mut even, mut odd) = (simd.splat_f32s(0.0), simd.splat_f32s(0.0));
-    let pairs = a_simd.len() / 2;
-    for i in 0..pairs {
-        even = simd.mul_add_f32s(a_simd[2 * i], b_simd[2 * i], even);
-        odd = simd.mul_add_f32s(a_simd[2 * i + 1], b_simd[2 * i + 1], odd);
+fn softmax_terms<S: Simd>(simd: S, scores: &mut [f32]) -> (f32, f32) {
+    let (body, tail) = S::as_simd_f32s(scores);
+    let mut vector_max = simd.splat_f32s(f32::NEG_INFINITY);
+    for x in body {
+        vector_max = simd.max_f32s(vector_max, *x);
     }
-    if a_simd.len() % 2 == 1 {
-        even = simd.mul_add_f32s(a_simd[2 * pairs], b_simd[2 * pairs], even);
+    let mut max = simd.reduce_max_f32s(vector_max);
+    for x in tail {
+        max = max.max(*x);
     }
-    let mut sum = simd.reduce_sum_f32s(simd.add_f32s(even, odd));
-    for i in 0..a_rest.len() {
-        sum += a_rest[i] * b_rest[i];
+    let shift = simd.splat_f32s(max);
+    let (body, tail) = S::as_mut_simd_f32s(scores);
+    let mut sum = simd.splat_f32s(0.0);
+    for x in body.iter_mut() {
+        *x = exp(simd, simd.sub_f32s(*x, shift));
+        sum = simd.add_f32s(sum, *x);
     }
-    sum
+    // The last scores through the same function, in a vector of their own.
+    let last = exp(simd, simd.sub_f32s(simd.partial_load_f32s(tail), shift));
+    simd.partial_store_f32s(tail, last);
+    let mut total = simd.reduce_sum_f32s(sum);
+    for x in tail.iter() {
+        total += *x;
+    }
+    (max, total)
+}
+
+/// `e^x` for `x ≤ 0` (a score less the maximum), to a few units in the last place: `x = n·ln 2 + r` with `n` the
+/// nearest integer to `x / ln 2`, `e^r` by Cephes' polynomial, `2^n` put in the exponent bits. Below -87 the result
+/// is e^-87 (about 1.6 · 10⁻³⁸), which a softmax's sum does not see.
+#[inline(always)]
+fn exp<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    /// Adding and subtracting 1.5 · 2²³ rounds to the nearest integer, which the low bits then hold.
+    const ROUND: f32 = 12_582_912.0;
+    let x = simd.max_f32s(x, simd.splat_f32s(-87.0));
+    let shifted = simd.mul_add_f32s(x, simd.splat_f32s(std::f32::consts::LOG2_E), simd.splat_f32s(ROUND));
+    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND));
+    // r = x - n·ln 2, with ln 2 in two parts so that the product is exact.
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(-0.693_359_4), x);
+    let r = simd.mul_add_f32s(n, simd.splat_f32s(2.121_944_4e-4), r);
+    let mut p = simd.splat_f32s(1.987_569_1e-4);
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+        p = simd.mul_add_f32s(p, r, simd.splat_f32s(c));
+    }
+    let r2 = simd.mul_f32s(r, r);
+    let y = simd.add_f32s(simd.mul_add_f32s(p, r2, r), simd.splat_f32s(1.0));
+    // 2^n: n + 127 in the exponent bits (n is in the low bits of `shifted`'s).
+    let n_bits = simd.sub_u32s(simd.transmute_u32s_f32s(shifted), simd.splat_u32s(ROUND.to_bits()));
+    let biased = simd.add_u32s(n_bits, simd.splat_u32s(127));
+    let pow2 = simd.transmute_f32s_u32s(simd.mul_u32s(biased, simd.splat_u32s(1 << 23)));
+    simd.mul_f32s(y, pow2)
 }
 
 /// `out += w · x`.
@@ -394,6 +458,33 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_exponential_is_libms_to_a_few_units_in_the_last_place() {
+        struct Exps<'a>(&'a mut [f32]);
+        impl WithSimd for Exps<'_> {
+            type Output = ();
+            fn with_simd<S: Simd>(self, simd: S) {
+                let (body, tail) = S::as_mut_simd_f32s(self.0);
+                for x in body {
+                    *x = exp(simd, *x);
+                }
+                let last = exp(simd, simd.partial_load_f32s(tail));
+                simd.partial_store_f32s(tail, last);
+            }
+        }
+        let xs: Vec<f32> = (0..=20_000).map(|i| -90.0 * i as f32 / 20_000.0).chain([0.0, -1e-8, -0.5, -87.0]).collect();
+        let mut ours = xs.clone();
+        Arch::new().dispatch(Exps(&mut ours));
+        for (x, e) in xs.iter().zip(&ours) {
+            let want = x.exp();
+            if *x < -87.0 {
+                assert!(*e <= 1.7e-38, "e^{x}: {e}");
+            } else {
+                assert!((e - want).abs() <= 4.0 * f32::EPSILON * want, "e^{x}: {e} against {want}");
             }
         }
     }
