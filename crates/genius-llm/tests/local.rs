@@ -141,13 +141,17 @@ fn gemma_runs_a_prompt_alike_whole_in_chunks_and_token_by_token() {
     w.clear();
     let steps = ids.iter().enumerate().map(|(p, &id)| w.forward(&[id], p, &device).unwrap()).last().unwrap();
     let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    // A chunk after a cached prefix sees it (candle 0.11's quantized Gemma 3 masks it out).
-    assert!(
-        gap(&whole, &chunks) < 1e-3 && gap(&whole, &steps) < 1e-3,
-        "{} {}",
-        gap(&whole, &chunks),
-        gap(&whole, &steps)
-    );
+    let scale = whole.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let best = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b]));
+    // A chunk after a cached prefix sees it (candle 0.11's quantized Gemma 3 masks it out): the same logits to the
+    // bit, every product and attention of several rows being computed as for the whole prompt.
+    assert_eq!(chunks, whole, "in two chunks");
+    // Token by token the same model: Gemma's Q4_K and Q6_K matrices are candle's products, which multiply a single
+    // row with one vector product and several with repacked tiles (and Q4_K from 32 rows with AMX); the two differ
+    // in the last bits, and with activations quantized per layer a rounding that flips moves the logits a little
+    // (1.0 of 22 on this prompt). genius's own products and attention give a row the same bits in any batch.
+    assert!(gap(&whole, &steps) < 0.05 * scale, "token by token: {} of {scale}", gap(&whole, &steps));
+    assert_eq!(best(&steps), best(&whole), "token by token, the likeliest next token");
     // The forward pass is the model's: " Paris" among its five likeliest next tokens (candle's, gating with SiLU,
     // does not rank it there).
     let mut order: Vec<u32> = (0..u32::try_from(whole.len()).unwrap()).collect();
