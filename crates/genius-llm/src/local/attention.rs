@@ -11,7 +11,7 @@
 //! giving its scores' maximum, the sum of their exponentials and the values weighted by them, merged in order into
 //! the softmax-weighted sum of the values. A block's keys and values serve all the query heads that share them
 //! (grouped-query attention); the keys are kept transposed, so that a query's scores come eight positions to a
-//! vector, and the exponentials are computed by vector too ([`exp`]). The blocks are shared over candle's thread
+//! vector, and the exponentials are computed by vector too ([`super::simd::exp`]). The blocks are shared over candle's thread
 //! pool when there is enough work; the arithmetic runs with SIMD where the CPU has it (`pulp`, chosen at run time).
 
 use std::sync::Arc;
@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use candle_core::Result;
 use pulp::{Arch, Simd, WithSimd};
+
+use super::simd::exp;
 
 /// Below this many multiply-adds an attention runs on the calling thread alone.
 const PARALLEL_WORK: usize = 1 << 15;
@@ -304,32 +306,6 @@ fn softmax_terms<S: Simd>(simd: S, scores: &mut [f32]) -> (f32, f32) {
     (max, total)
 }
 
-/// `e^x` for `x ≤ 0` (a score less the maximum), to a few units in the last place: `x = n·ln 2 + r` with `n` the
-/// nearest integer to `x / ln 2`, `e^r` by Cephes' polynomial, `2^n` put in the exponent bits. Below -87 the result
-/// is e^-87 (about 1.6 · 10⁻³⁸), which a softmax's sum does not see.
-#[inline(always)]
-fn exp<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    /// Adding and subtracting 1.5 · 2²³ rounds to the nearest integer, which the low bits then hold.
-    const ROUND: f32 = 12_582_912.0;
-    let x = simd.max_f32s(x, simd.splat_f32s(-87.0));
-    let shifted = simd.mul_add_f32s(x, simd.splat_f32s(std::f32::consts::LOG2_E), simd.splat_f32s(ROUND));
-    let n = simd.sub_f32s(shifted, simd.splat_f32s(ROUND));
-    // r = x - n·ln 2, with ln 2 in two parts so that the product is exact.
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(-0.693_359_4), x);
-    let r = simd.mul_add_f32s(n, simd.splat_f32s(2.121_944_4e-4), r);
-    let mut p = simd.splat_f32s(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-        p = simd.mul_add_f32s(p, r, simd.splat_f32s(c));
-    }
-    let r2 = simd.mul_f32s(r, r);
-    let y = simd.add_f32s(simd.mul_add_f32s(p, r2, r), simd.splat_f32s(1.0));
-    // 2^n: n + 127 in the exponent bits (n is in the low bits of `shifted`'s).
-    let n_bits = simd.sub_u32s(simd.transmute_u32s_f32s(shifted), simd.splat_u32s(ROUND.to_bits()));
-    let biased = simd.add_u32s(n_bits, simd.splat_u32s(127));
-    let pow2 = simd.transmute_f32s_u32s(simd.mul_u32s(biased, simd.splat_u32s(1 << 23)));
-    simd.mul_f32s(y, pow2)
-}
-
 /// `out += w · x`.
 #[inline(always)]
 fn axpy<S: Simd>(simd: S, out: &mut [f32], w: f32, x: &[f32]) {
@@ -458,33 +434,6 @@ mod tests {
                         );
                     }
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn the_exponential_is_libms_to_a_few_units_in_the_last_place() {
-        struct Exps<'a>(&'a mut [f32]);
-        impl WithSimd for Exps<'_> {
-            type Output = ();
-            fn with_simd<S: Simd>(self, simd: S) {
-                let (body, tail) = S::as_mut_simd_f32s(self.0);
-                for x in body {
-                    *x = exp(simd, *x);
-                }
-                let last = exp(simd, simd.partial_load_f32s(tail));
-                simd.partial_store_f32s(tail, last);
-            }
-        }
-        let xs: Vec<f32> = (0..=20_000).map(|i| -90.0 * i as f32 / 20_000.0).chain([0.0, -1e-8, -0.5, -87.0]).collect();
-        let mut ours = xs.clone();
-        Arch::new().dispatch(Exps(&mut ours));
-        for (x, e) in xs.iter().zip(&ours) {
-            let want = x.exp();
-            if *x < -87.0 {
-                assert!(*e <= 1.7e-38, "e^{x}: {e}");
-            } else {
-                assert!((e - want).abs() <= 4.0 * f32::EPSILON * want, "e^{x}: {e} against {want}");
             }
         }
     }

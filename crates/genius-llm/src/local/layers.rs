@@ -7,6 +7,8 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
 use candle_core::{Device, Module, Result, Tensor};
 
+use super::simd::{Activation, Gate};
+
 /// An embedding table kept quantized as the file stores it; the rows a batch needs are dequantized on the fly
 /// (a 49,152 × 576 table is 113 MB in f32, 30 MB in Q8_0).
 #[derive(Debug, Clone)]
@@ -163,18 +165,12 @@ impl Rope {
 
 /// `gate = silu(gate) · up`, element by element (the Llama-style feed-forward's gating).
 pub fn silu_gate(gate: &mut [f32], up: &[f32]) {
-    for (g, u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + (-*g).exp()) * u;
-    }
+    pulp::Arch::new().dispatch(Gate { activation: Activation::Silu, gate, up });
 }
 
 /// `gate = gelu(gate) · up` with GELU's tanh approximation (Gemma's gating).
 pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
-    const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
-    for (g, u) in gate.iter_mut().zip(up) {
-        let v = *g;
-        *g = 0.5 * v * (1.0 + (SQRT_TWO_OVER_PI * v * (1.0 + 0.044_715 * v * v)).tanh()) * u;
-    }
+    pulp::Arch::new().dispatch(Gate { activation: Activation::Gelu, gate, up });
 }
 
 /// `x += y`, element by element.

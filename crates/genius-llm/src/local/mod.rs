@@ -37,6 +37,8 @@ pub mod model;
 #[cfg(feature = "local")]
 pub mod qmatmul;
 #[cfg(feature = "local")]
+pub mod simd;
+#[cfg(feature = "local")]
 pub mod tokenizer;
 
 /// The provider name of the embedded model.
