@@ -130,7 +130,7 @@ pub fn load_weights(
     }
     if let Some(copy) = converted::kept(path, &content, own_product, file, device)? {
         let mut copy = std::fs::File::open(copy)?;
-        let content = gguf_file::Content::read(&mut copy)?;
+        let content = gguf_file::Content::read(&mut std::io::BufReader::new(&mut copy))?;
         return Weights::load(arch, content, &mut copy, device);
     }
     let mut copy = converted::in_memory(&content, own_product, file, device)?;

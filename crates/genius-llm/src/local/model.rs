@@ -185,7 +185,9 @@ impl Engine {
                 format!("cannot read the model file {shown}: {e}")
             })
         })?;
-        let content = gguf_file::Content::read(&mut file).map_err(|e| {
+        // The header is thousands of small fields (the vocabulary, the merges): read through a buffer, not a system
+        // call each.
+        let content = gguf_file::Content::read(&mut std::io::BufReader::new(&mut file)).map_err(|e| {
             LlmError::Settings(format!(
                 "{shown} is not a readable GGUF model file ({e}); download it again (genius model fetch --force)"
             ))
