@@ -7,7 +7,7 @@
 //! concatenation copied the whole cache at every token, and its grouped heads were repeated into a third copy.)
 //!
 //! Each query is computed alone, the same way whatever batch it is in, over the keys it may see (those at or before
-//! its position, and within the sliding window if the layer has one): in blocks of [`KEY_BLOCK`] positions, each
+//! its position, and within the sliding window if the layer has one): in blocks of 128 positions (`KEY_BLOCK`), each
 //! giving its scores' maximum, the sum of their exponentials and the values weighted by them, merged in order into
 //! the softmax-weighted sum of the values. A block's keys and values serve all the query heads that share them
 //! (grouped-query attention); the keys are kept transposed, so that a query's scores come eight positions to a
