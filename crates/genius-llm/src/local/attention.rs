@@ -11,8 +11,9 @@
 //! giving its scores' maximum, the sum of their exponentials and the values weighted by them, merged in order into
 //! the softmax-weighted sum of the values. A block's keys and values serve all the query heads that share them
 //! (grouped-query attention); the keys are kept transposed, so that a query's scores come eight positions to a
-//! vector, and the exponentials are computed by vector too ([`super::simd::exp`]). The blocks are shared over candle's thread
-//! pool when there is enough work; the arithmetic runs with SIMD where the CPU has it (`pulp`, chosen at run time).
+//! vector, and the exponentials are computed by vector too ([`super::simd::exp`]). The blocks are shared over
+//! candle's thread pool when there is enough work; the arithmetic runs with SIMD where the CPU has it (`pulp`,
+//! chosen at run time).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
