@@ -116,7 +116,7 @@ pub fn attend(cache: &mut Cache, shape: Heads, q: &[f32], k: &[f32], v: &[f32], 
     let partial: Vec<AtomicU32> = (0..shares.len() * group * stride).map(|_| AtomicU32::new(0)).collect();
     let arch = Arch::new();
     let run = |range: std::ops::Range<usize>| {
-        let mut scores = Vec::new();
+        let mut scratch = Vec::new();
         let mut result = vec![0f32; group * stride];
         for s in range {
             let share = &shares[s];
@@ -127,7 +127,7 @@ pub fn attend(cache: &mut Cache, shape: Heads, q: &[f32], k: &[f32], v: &[f32], 
                 queries,
                 keys,
                 values,
-                scores: &mut scores,
+                scratch: &mut scratch,
                 result: &mut result,
             });
             for (o, x) in partial[s * group * stride..(s + 1) * group * stride].iter().zip(&result) {
@@ -192,7 +192,7 @@ struct ShareOfKeys<'a> {
     queries: &'a [f32],
     keys: &'a [f32],
     values: &'a [f32],
-    scores: &'a mut Vec<f32>,
+    scratch: &'a mut Vec<f32>,
     result: &'a mut [f32],
 }
 
@@ -203,7 +203,7 @@ impl WithSimd for ShareOfKeys<'_> {
     // intrinsics inside it would not be inlined.
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
-        let ShareOfKeys { shape, share, queries, keys, values, scores, result } = self;
+        let ShareOfKeys { shape, share, queries, keys, values, scratch, result } = self;
         let (width, head_dim) = (shape.kv_heads * shape.head_dim, shape.head_dim);
         let group = queries.len() / head_dim;
         let offset = share.group * head_dim;
@@ -216,9 +216,11 @@ impl WithSimd for ShareOfKeys<'_> {
         let (first, end) = (share.keys.start % KEY_BLOCK, (share.keys.end - 1) % KEY_BLOCK + 1);
         let (wide_first, wide_end) = (first - first % lanes, end.div_ceil(lanes) * lanes);
         let wide = wide_end - wide_first;
-        scores.clear();
-        scores.resize(group * count, 0.0);
-        let mut row = vec![0f32; wide];
+        // One scratch buffer for the calls of a thread: the scores of the group's heads, then one head's widened
+        // row.
+        scratch.clear();
+        scratch.resize(group * count + wide, 0.0);
+        let (scores, row) = scratch.split_at_mut(group * count);
         for h in 0..group {
             let query = &queries[h * head_dim..(h + 1) * head_dim];
             // Up to eight vectors of positions at a time, held in registers over the dimensions.
@@ -242,7 +244,7 @@ impl WithSimd for ShareOfKeys<'_> {
                 *s = r * shape.scale;
             }
         }
-        let stretch = 8 * (std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>());
+        let stretch = 8 * lanes;
         for h in 0..group {
             let scores = &mut scores[h * count..(h + 1) * count];
             let (max, total) = softmax_terms(simd, scores);
@@ -324,16 +326,7 @@ fn axpy<S: Simd>(simd: S, out: &mut [f32], w: f32, x: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (0..count)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::local::test_values as values;
 
     /// The textbook attention of query `i` (at position `pos + i`), head `h`, over all keys `ks` and values `vs`
     /// (`positions × kv_heads × head_dim`), masked by position and window.
@@ -362,13 +355,32 @@ mod tests {
             .collect()
     }
 
+    /// Every head of the given queries (`out` computed from position 0) is the textbook's to 1e-5.
+    fn assert_textbook(
+        shape: Heads,
+        (q, ks, vs): (&[f32], &[f32], &[f32]),
+        out: &[f32],
+        queries: impl IntoIterator<Item = usize>,
+    ) {
+        let (heads, head_dim) = (shape.heads, shape.head_dim);
+        for i in queries {
+            for h in 0..heads {
+                let expected = naive(shape, q, ks, vs, 0, i, h);
+                let got = &out[(i * heads + h) * head_dim..][..head_dim];
+                for (a, b) in got.iter().zip(&expected) {
+                    assert!((a - b).abs() < 1e-5, "{shape:?}, query {i}, head {h}: {got:?} vs {expected:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn attention_matches_the_textbook_with_and_without_a_window_in_any_batch() {
         for window in [None, Some(3)] {
             let shape = Heads { heads: 4, kv_heads: 2, head_dim: 12, scale: 0.3, window };
             let positions = 9;
-            let (ks, vs) = (values(positions * 24, 1), values(positions * 24, 2));
-            let q = values(positions * 48, 3);
+            let (ks, vs) = (values(positions * 24, 1, 1.0), values(positions * 24, 2, 1.0));
+            let q = values(positions * 48, 3, 1.0);
             // Whole, then in pieces of 4, 1 and 4 positions: every query's output is the textbook's.
             let mut whole = Cache::default();
             let out = attend(&mut whole, shape, &q, &ks, &vs, 0).unwrap();
@@ -386,18 +398,7 @@ mod tests {
                 joined.extend(part.unwrap());
             }
             assert_eq!(joined, out, "a query's result does not depend on its batch");
-            for i in 0..positions {
-                for h in 0..4 {
-                    let expected = naive(shape, &q, &ks, &vs, 0, i, h);
-                    let got = &out[(i * 4 + h) * 12..][..12];
-                    for (a, b) in got.iter().zip(&expected) {
-                        assert!(
-                            (a - b).abs() < 1e-5,
-                            "window {window:?}, query {i}, head {h}: {got:?} vs {expected:?}"
-                        );
-                    }
-                }
-            }
+            assert_textbook(shape, (&q, &ks, &vs), &out, 0..positions);
         }
     }
 
@@ -408,7 +409,8 @@ mod tests {
         for window in [None, Some(KEY_BLOCK + 37)] {
             let shape = Heads { heads: 2, kv_heads: 1, head_dim: 8, scale: 0.9, window };
             let positions = 2 * KEY_BLOCK + 45;
-            let (ks, vs, q) = (values(positions * 8, 7), values(positions * 8, 8), values(positions * 16, 9));
+            let (ks, vs, q) =
+                (values(positions * 8, 7, 1.0), values(positions * 8, 8, 1.0), values(positions * 16, 9, 1.0));
             let mut whole = Cache::default();
             let out = attend(&mut whole, shape, &q, &ks, &vs, 0).unwrap();
             let mut single = Cache::default();
@@ -424,25 +426,14 @@ mod tests {
             let last = positions - 1;
             let one = attend(&mut single, shape, &q[16 * last..], &ks[8 * last..], &vs[8 * last..], last).unwrap();
             assert_eq!(one, out[16 * last..], "window {window:?}: the last query alone");
-            for i in [0, KEY_BLOCK - 1, KEY_BLOCK, KEY_BLOCK + 50, last] {
-                for h in 0..2 {
-                    let expected = naive(shape, &q, &ks, &vs, 0, i, h);
-                    let got = &out[(i * 2 + h) * 8..][..8];
-                    for (a, b) in got.iter().zip(&expected) {
-                        assert!(
-                            (a - b).abs() < 1e-5,
-                            "window {window:?}, query {i}, head {h}: {got:?} vs {expected:?}"
-                        );
-                    }
-                }
-            }
+            assert_textbook(shape, (&q, &ks, &vs), &out, [0, KEY_BLOCK - 1, KEY_BLOCK, KEY_BLOCK + 50, last]);
         }
     }
 
     #[test]
     fn a_clone_keeps_its_own_positions_and_a_short_cache_is_refused() {
         let shape = Heads { heads: 2, kv_heads: 1, head_dim: 8, scale: 0.5, window: None };
-        let (q, k, v) = (values(2 * 16, 4), values(2 * 8, 5), values(2 * 8, 6));
+        let (q, k, v) = (values(2 * 16, 4, 1.0), values(2 * 8, 5, 1.0), values(2 * 8, 6, 1.0));
         let mut cache = Cache::default();
         attend(&mut cache, shape, &q[..16], &k[..8], &v[..8], 0).unwrap();
         let kept = cache.clone();

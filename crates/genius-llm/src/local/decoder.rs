@@ -216,6 +216,7 @@ mod tests {
     use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 
     use super::*;
+    use crate::local::test_values as values;
 
     const VOCAB: usize = 50;
     const HIDDEN: usize = 64;
@@ -223,17 +224,6 @@ mod tests {
     const KV_HEADS: usize = 2;
     const HEAD_DIM: usize = 16;
     const FF: usize = 96;
-
-    /// Reproducible values in about ±`scale` (a linear congruential generator: no seed to pass around).
-    fn values(count: usize, seed: u64, scale: f32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (0..count)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-            })
-            .collect()
-    }
 
     /// A small random model of `arch` as a GGUF file: two blocks, Q8_0 matrices (f32 norms and biases), Qwen2's
     /// biases, Qwen3's query and key norms, and an output projection of its own unless `tied`.

@@ -110,6 +110,20 @@ pub fn missing_model_help(path: &Path) -> String {
     }
 }
 
+/// Reproducible values in about ±`scale` for the embedded model's tests (a linear congruential generator: no
+/// seeded generator to pass around).
+#[cfg(all(test, feature = "local"))]
+pub(crate) fn test_values(count: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let step = |state: u64| state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut state = step(seed);
+    (0..count)
+        .map(|_| {
+            state = step(state);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
 /// Why this build cannot run the embedded model, and what to do.
 pub fn unavailable_help() -> String {
     "this genius was built without the embedded model (the cargo feature `local`, on by default, left out by \

@@ -436,22 +436,13 @@ mod tests {
     use candle_core::{Device, Module, Tensor};
 
     use super::*;
-
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (0..count)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
-            })
-            .collect()
-    }
+    use crate::local::test_values as values;
 
     const FORMATS: [(Format, GgmlDType); 2] = [(Format::Q8_0, GgmlDType::Q8_0), (Format::Q4_1, GgmlDType::Q4_1)];
 
     /// `n` rows of `k` random weights in `dtype`, as candle quantizes them, with their dequantized values.
     fn weights(dtype: GgmlDType, n: usize, k: usize) -> (Vec<u8>, Vec<f32>) {
-        let w = Tensor::from_vec(values(n * k, 7), (n, k), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(values(n * k, 7, 2.0), (n, k), &Device::Cpu).unwrap();
         let q = QTensor::quantize(&w, dtype).unwrap();
         let exact = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         (q.data().unwrap().to_vec(), exact)
@@ -477,7 +468,7 @@ mod tests {
         let (m, n, k) = (7, 13, 96);
         for (format, dtype) in FORMATS {
             let (bytes, exact) = weights(dtype, n, k);
-            let x = values(m * k, 3);
+            let x = values(m * k, 3, 2.0);
             let expected = reference(&exact, n, k, &x, m);
             let scale = expected.iter().fold(0f64, |a, v| a.max(v.abs()));
             let xq = Quantized::new(&x, m, k);
@@ -497,11 +488,11 @@ mod tests {
     #[test]
     fn the_product_is_candles() {
         let (m, n, k) = (5, 12, 128);
-        let x = values(m * k, 9);
+        let x = values(m * k, 9, 2.0);
         for (format, dtype) in FORMATS {
             let (bytes, _) = weights(dtype, n, k);
-            let w =
-                QTensor::quantize(&Tensor::from_vec(values(n * k, 7), (n, k), &Device::Cpu).unwrap(), dtype).unwrap();
+            let w = QTensor::quantize(&Tensor::from_vec(values(n * k, 7, 2.0), (n, k), &Device::Cpu).unwrap(), dtype)
+                .unwrap();
             let input = Tensor::from_vec(x.clone(), (m, k), &Device::Cpu).unwrap();
             let theirs = QMatMul::from_qtensor(w)
                 .unwrap()
@@ -523,7 +514,7 @@ mod tests {
     #[test]
     fn activations_are_quantized_as_candle_does() {
         let k = 128;
-        let mut x = values(3 * k, 11);
+        let mut x = values(3 * k, 11, 2.0);
         // Two rows whose blocks' largest value is 127 times a power of two, so their others (halves) are ties.
         for (i, v) in x[..2 * k].iter_mut().enumerate() {
             let j = i % BLOCK;
@@ -541,7 +532,7 @@ mod tests {
     #[test]
     fn a_row_gives_the_same_bits_whatever_batch_it_is_in() {
         let (n, k) = (10, 64);
-        let x = values(9 * k, 5);
+        let x = values(9 * k, 5, 2.0);
         for (format, dtype) in FORMATS {
             let (bytes, _) = weights(dtype, n, k);
             let whole = matmul(format, &bytes, n, k, &x, 9);
